@@ -1,0 +1,50 @@
+# Entry points a user runs. Each creates .venv itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv test test-fast lint demo bench bench-store servers-check clean
+
+help:
+	@echo "make demo   - run smsc-sim, sms-gateway and a worker on embedded defaults and show a conversation"
+	@echo "make test   - install what is needed into .venv and run the whole test suite"
+	@echo "make lint   - ruff, mypy, systemd unit checks, dependency audit"
+	@echo "make bench  - end-to-end and store benchmarks (figures printed, JSON in bench/results/)"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+servers-check:
+	@sh scripts/need-servers.sh
+
+test: $(STAMP) servers-check
+	$(BIN)/pytest
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not e2e and not faults"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy consent_core config consent_store workers gateway consentctl smsc_sim
+	@sh scripts/lint-systemd.sh
+	@echo "== dependency audit (pip-audit) =="
+	-$(BIN)/pip-audit --skip-editable --progress-spinner off
+
+demo: $(STAMP) servers-check
+	$(BIN)/python -m scripts.demo
+
+bench: $(STAMP) servers-check
+	$(BIN)/python -m bench.run
+
+bench-store: $(STAMP) servers-check
+	$(BIN)/python -m bench.store
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info

@@ -1,0 +1,67 @@
+"""Plain values of the consent domain, shared by every package."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+# The five consents of the seed's table, in the order the seed lists them.
+CONSENTS: Final[tuple[str, ...]] = ("JAUNUMI", "METADATI", "AUTO", "VIETA", "SADARBIBA")
+
+
+class Action(StrEnum):
+    GIVE = "give"
+    WITHDRAW = "withdraw"
+    UNKNOWN = "unknown"
+    LAPSE = "lapse"
+    RESET = "reset"
+
+
+class Status(StrEnum):
+    """Current status of one consent of one number (SPEC §7 `consentctl show`)."""
+
+    GIVEN = "given"
+    WITHDRAWN = "withdrawn"
+    LAPSED = "lapsed"
+    NONE = "none"
+
+
+class Eligibility(StrEnum):
+    ALLOWED = "allowed"
+    NOT_LMT_CLIENT = "not_lmt_client"
+    NOT_INDEPENDENT = "not_independent"
+
+
+class Outcome(StrEnum):
+    GIVEN = "given"
+    ALREADY_GIVEN = "already_given"
+    WITHDRAWN = "withdrawn"
+    ALREADY_WITHDRAWN = "already_withdrawn"
+    REFUSED_NOT_LMT_CLIENT = "refused_not_lmt_client"
+    REFUSED_NOT_INDEPENDENT = "refused_not_independent"
+    UNKNOWN_COMMAND = "unknown_command"
+    SUPERSEDED = "superseded"
+    LAPSED = "lapsed"
+    RESET = "reset"
+
+
+@dataclass(frozen=True, slots=True)
+class Give:
+    consent: str
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw:
+    consent: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    text: str
+
+
+Command = Give | Withdraw | Unknown
+
+# Outcomes after which the consent is in force.
+IN_FORCE: Final[frozenset[Status]] = frozenset({Status.GIVEN})
