@@ -65,3 +65,24 @@ Command = Give | Withdraw | Unknown
 
 # Outcomes after which the consent is in force.
 IN_FORCE: Final[frozenset[Status]] = frozenset({Status.GIVEN})
+
+
+class ConsentCoreError(Exception):
+    """Root of the core's exceptions (programming or configuration errors, never outcomes)."""
+
+
+# Outcomes that are answered with a reply SMS; the others are recorded only.
+REPLIED: Final[frozenset[Outcome]] = frozenset(
+    {
+        Outcome.GIVEN,
+        Outcome.ALREADY_GIVEN,
+        Outcome.WITHDRAWN,
+        Outcome.ALREADY_WITHDRAWN,
+        Outcome.REFUSED_NOT_LMT_CLIENT,
+        Outcome.REFUSED_NOT_INDEPENDENT,
+        Outcome.UNKNOWN_COMMAND,
+    }
+)
+
+# Client groups of the subscriber directory (SPEC §7 `consentctl subscribers import`).
+CLIENT_GROUPS: Final[frozenset[str]] = frozenset({"lmt", "other"})
