@@ -1,0 +1,41 @@
+"""Errors of the consent store, each phrased so an operator can act on it.
+
+Expected outcomes (a refused consent, an unknown command, a replayed event) are values
+in ``AppliedChange``; only what stops the store from doing its job is an exception.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import make_url
+
+
+class StoreError(Exception):
+    """Base of every consent-store error."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached or refused the connection."""
+
+
+class SchemaError(StoreError):
+    """The schema is missing or older than the code; ``consentctl db upgrade`` fixes it."""
+
+
+class NotFound(StoreError):
+    """Nothing is held about the number (no directory row, no ledger row)."""
+
+
+class BadRequest(StoreError):
+    """A change request or import row that cannot be applied as given."""
+
+
+class ConflictRetriesExhausted(StoreError):
+    """Concurrent writers kept conflicting; the batch was not applied."""
+
+
+def safe_url(url: str) -> str:
+    """``url`` with the password replaced by ``***`` (for messages and logs)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparseable URL may still hold a secret: show only the scheme
+        return url.split(":", 1)[0] + ":…"

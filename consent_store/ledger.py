@@ -1,0 +1,204 @@
+"""Applying change requests: the ledger append and the state update, in one transaction.
+
+This is the only code that turns requests into outcomes in the store; ``decide`` from
+the core computes each outcome, this module supplies its inputs (current status,
+eligibility against the directory) and records the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, tuple_, update
+
+from consent_core.catalog import Catalog
+from consent_core.decide import decide, status_after
+from consent_core.eligibility import Subscriber, eligibility
+from consent_core.model import REPLIED, Eligibility, Outcome, Status
+from consent_store.dialect import insert_ignore
+from consent_store.requests import AppliedChange, ChangeRequest
+from consent_store.schema import consent_events, consent_state, replies, subscribers
+
+JAUNUMI = "JAUNUMI"
+# Outcomes after which the subscriber was in touch about JAUNUMI: they restart the
+# inactivity period of the lapse rule (seed rule 4; docs/store.md, "Lapse").
+_JAUNUMI_ACTIVITY = frozenset({Outcome.GIVEN, Outcome.ALREADY_GIVEN})
+
+
+@dataclass(slots=True)
+class StateRow:
+    """consent_state row being worked on inside a transaction."""
+
+    msisdn: str
+    consent: str
+    status: Status
+    since: datetime | None
+    channel: str | None
+    last_event_id: str | None
+    last_seq: int | None
+    last_activity_at: datetime | None
+    dirty: bool = False
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "b_msisdn": self.msisdn, "b_consent": self.consent, "status": self.status.value,
+            "since": self.since, "channel": self.channel, "last_event_id": self.last_event_id,
+            "last_seq": self.last_seq, "last_activity_at": self.last_activity_at,
+        }
+
+
+def lock_states(conn: Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], StateRow]:
+    """Lock (PostgreSQL: FOR UPDATE) and return the state rows of ``keys``, creating
+    ``none`` rows for missing keys first, so that concurrent writers of the same number
+    and consent queue up behind one row lock instead of racing."""
+    if not keys:
+        return {}
+    numbers = sorted({m for m, _ in keys})
+    found = _select_states(conn, consent_state.c.msisdn.in_(numbers))
+    missing = sorted(keys - found.keys())
+    if missing:
+        insert_ignore(conn, consent_state, [
+            {"msisdn": m, "consent": c, "status": Status.NONE.value} for m, c in missing])
+        found.update(_select_states(
+            conn, tuple_(consent_state.c.msisdn, consent_state.c.consent).in_(missing)))
+    return found
+
+
+def _select_states(conn: Connection, where: Any) -> dict[tuple[str, str], StateRow]:
+    stmt = (select(consent_state).where(where)
+            .order_by(consent_state.c.msisdn, consent_state.c.consent).with_for_update())
+    out: dict[tuple[str, str], StateRow] = {}
+    for r in conn.execute(stmt):
+        out[(r.msisdn, r.consent)] = StateRow(
+            r.msisdn, r.consent, Status(r.status), r.since, r.channel, r.last_event_id,
+            r.last_seq, r.last_activity_at)
+    return out
+
+
+def write_states(conn: Connection, rows: Sequence[StateRow]) -> None:
+    dirty = [r.values() for r in rows if r.dirty]
+    if not dirty:
+        return
+    stmt = (update(consent_state)
+            .where(consent_state.c.msisdn == bindparam("b_msisdn"),
+                   consent_state.c.consent == bindparam("b_consent"))
+            .values(status=bindparam("status"), since=bindparam("since"),
+                    channel=bindparam("channel"), last_event_id=bindparam("last_event_id"),
+                    last_seq=bindparam("last_seq"),
+                    last_activity_at=bindparam("last_activity_at")))
+    conn.execute(stmt, dirty)
+
+
+def append_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(consent_events.insert(), list(rows))
+
+
+def apply_in_transaction(conn: Connection, requests: Sequence[ChangeRequest], *,
+                         catalog: Catalog, lang: str, now: datetime) -> list[AppliedChange]:
+    """Apply ``requests`` in order on ``conn`` (inside a write transaction)."""
+    keys = {(r.msisdn, r.consent) for r in requests if r.consent is not None}
+    states = lock_states(conn, keys)
+    # Looked up after the state locks: a concurrent writer of the same event (and so the
+    # same number and consent) has committed by now, and we see it as a replay.
+    known = _known_events(conn, [r.event_id for r in requests])
+    directory = _subscribers(conn, sorted({r.msisdn for r in requests}))
+    catalog_version = _catalog_version(catalog)
+
+    results: list[AppliedChange] = []
+    events: list[dict[str, Any]] = []
+    reply_rows: list[dict[str, Any]] = []
+    for req in requests:
+        first = known.get(req.event_id)
+        if first is not None:
+            results.append(AppliedChange(first.event_id, first.msisdn, first.consent,
+                                         first.outcome, replayed=True,
+                                         reply_text=first.reply_text))
+            continue
+        if req.consent is None:
+            outcome = Outcome.UNKNOWN_COMMAND
+        else:
+            st = states[(req.msisdn, req.consent)]
+            outcome = _apply_to_state(req, st, eligibility(
+                directory.get(req.msisdn), req.consent, catalog))
+        reply = _reply(catalog, outcome, req.consent, lang)
+        events.append({
+            "event_id": req.event_id, "msisdn": req.msisdn, "consent": req.consent,
+            "action": req.action, "outcome": outcome.value, "channel": req.channel,
+            "received_at": req.received_at, "applied_at": now, "ingest_seq": req.ingest_seq,
+            "text": req.text, "raw_hex": req.raw_hex, "data_coding": req.data_coding,
+            "smsc": dict(req.smsc) or None, "correlation_id": req.correlation_id,
+            "catalog_version": catalog_version,
+            "description_version": _description_version(catalog, req.consent),
+            "reply_text": reply, "reason": None,
+        })
+        if reply:
+            reply_rows.append({"event_id": req.event_id, "msisdn": req.msisdn, "text": reply,
+                               "created_at": now, "submit_status": "pending"})
+        applied = AppliedChange(req.event_id, req.msisdn, req.consent, outcome,
+                                reply_text=reply)
+        known[req.event_id] = applied  # the same id twice in one batch is a replay too
+        results.append(applied)
+
+    append_events(conn, events)
+    if reply_rows:
+        conn.execute(replies.insert(), reply_rows)
+    write_states(conn, list(states.values()))
+    return results
+
+
+def _apply_to_state(req: ChangeRequest, st: StateRow, elig: Eligibility) -> Outcome:
+    # Sequence guard: the gateway numbers each number's texts; one older than the newest
+    # already applied to this consent arrived late and must not undo the newer one.
+    if req.ingest_seq is not None and st.last_seq is not None and req.ingest_seq < st.last_seq:
+        return Outcome.SUPERSEDED
+    outcome = decide(st.status, req.action, elig)
+    after = status_after(st.status, outcome)
+    if after is not st.status:
+        st.status, st.since, st.channel = after, req.received_at, req.channel
+        st.last_event_id = req.event_id
+        st.dirty = True
+    if req.ingest_seq is not None:
+        st.last_seq = req.ingest_seq if st.last_seq is None else max(st.last_seq, req.ingest_seq)
+        st.dirty = True
+    if req.consent == JAUNUMI and outcome in _JAUNUMI_ACTIVITY and (
+            st.last_activity_at is None or req.received_at > st.last_activity_at):
+        st.last_activity_at = req.received_at
+        st.dirty = True
+    return outcome
+
+
+def _known_events(conn: Connection, event_ids: list[str]) -> dict[str, AppliedChange]:
+    stmt = (select(consent_events.c.event_id, consent_events.c.msisdn,
+                   consent_events.c.consent, consent_events.c.outcome,
+                   consent_events.c.reply_text)
+            .where(consent_events.c.event_id.in_(sorted(set(event_ids)))))
+    return {r.event_id: AppliedChange(r.event_id, r.msisdn, r.consent, Outcome(r.outcome),
+                                      replayed=True, reply_text=r.reply_text)
+            for r in conn.execute(stmt)}
+
+
+def _subscribers(conn: Connection, numbers: list[str]) -> dict[str, Subscriber]:
+    stmt = select(subscribers).where(subscribers.c.msisdn.in_(numbers))
+    return {r.msisdn: Subscriber(msisdn=r.msisdn, client_group=r.client_group,
+                                 independent=bool(r.independent))
+            for r in conn.execute(stmt)}
+
+
+# --- the catalog, as far as the ledger needs it -------------------------------------
+
+def _catalog_version(catalog: Catalog) -> str:
+    return catalog.version
+
+
+def _description_version(catalog: Catalog, consent: str | None) -> str | None:
+    entry = None if consent is None else catalog.consents.get(consent)
+    return None if entry is None else entry.description_version
+
+
+def _reply(catalog: Catalog, outcome: Outcome, consent: str | None, lang: str) -> str | None:
+    # superseded, lapsed and reset are recorded only, never answered (model.REPLIED).
+    return catalog.reply(outcome, consent, lang) if outcome in REPLIED else None

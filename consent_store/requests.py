@@ -1,0 +1,131 @@
+"""The values that cross into and out of the store: ``ChangeRequest`` and ``AppliedChange``.
+
+Both are frozen and travel as JSON-able dicts (``to_dict``/``from_dict``) on the queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from consent_core.model import CONSENTS, Outcome
+from consent_store.errors import BadRequest
+from consent_store.timeutil import as_utc, iso, parse_instant
+
+REQUEST_ACTIONS = frozenset({"give", "withdraw", "unknown"})
+CHANNELS = frozenset({"sms", "web", "customer_centre", "operator", "system"})
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRequest:
+    """One text from a phone, or one change from another channel (design.md)."""
+
+    event_id: str
+    msisdn: str
+    action: str
+    consent: str | None
+    channel: str
+    received_at: datetime
+    ingest_seq: int | None = None
+    text: str | None = None
+    raw_hex: str | None = None
+    data_coding: int | None = None
+    correlation_id: str | None = None
+    smsc: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.event_id or len(self.event_id) > 200:
+            raise BadRequest(f"event_id must be 1..200 characters, got {len(self.event_id)}")
+        if not self.msisdn.isdigit() or not 3 <= len(self.msisdn) <= 15:
+            raise BadRequest(f"event {self.event_id}: msisdn must be 3..15 digits")
+        if self.action not in REQUEST_ACTIONS:
+            raise BadRequest(f"event {self.event_id}: action {self.action!r} is not one of "
+                             f"{sorted(REQUEST_ACTIONS)}")
+        if self.action == "unknown":
+            if self.consent is not None:
+                raise BadRequest(f"event {self.event_id}: an unknown command has no consent")
+        elif self.consent not in CONSENTS:
+            raise BadRequest(f"event {self.event_id}: consent {self.consent!r} is not one of "
+                             f"{', '.join(CONSENTS)}")
+        if self.channel not in CHANNELS:
+            raise BadRequest(f"event {self.event_id}: channel {self.channel!r} is not one of "
+                             f"{sorted(CHANNELS)}")
+        object.__setattr__(self, "received_at", as_utc(self.received_at))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "msisdn": self.msisdn,
+            "action": self.action,
+            "consent": self.consent,
+            "channel": self.channel,
+            "received_at": iso(self.received_at),
+            "ingest_seq": self.ingest_seq,
+            "text": self.text,
+            "raw_hex": self.raw_hex,
+            "data_coding": self.data_coding,
+            "correlation_id": self.correlation_id,
+            "smsc": dict(self.smsc),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChangeRequest:
+        """Build from the queue's dict; unknown keys are ignored (newer producers)."""
+        try:
+            received = data["received_at"]
+            return cls(
+                event_id=str(data["event_id"]),
+                msisdn=str(data["msisdn"]),
+                action=str(data["action"]),
+                consent=data.get("consent"),
+                channel=str(data["channel"]),
+                received_at=received if isinstance(received, datetime)
+                else parse_instant(str(received)),
+                ingest_seq=None if data.get("ingest_seq") is None else int(data["ingest_seq"]),
+                text=data.get("text"),
+                raw_hex=data.get("raw_hex"),
+                data_coding=None if data.get("data_coding") is None
+                else int(data["data_coding"]),
+                correlation_id=data.get("correlation_id"),
+                smsc=dict(data.get("smsc") or {}),
+            )
+        except KeyError as exc:
+            raise BadRequest(f"change request lacks {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise BadRequest(f"change request {data.get('event_id')!r}: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedChange:
+    """What became of one request. ``replayed``: the event id was already in the ledger and
+    this is its first outcome; nothing changed. ``reply_text``: the confirmation to send
+    (None when none is due, e.g. ``superseded``)."""
+
+    event_id: str
+    msisdn: str
+    consent: str | None
+    outcome: Outcome
+    replayed: bool = False
+    reply_text: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "msisdn": self.msisdn,
+            "consent": self.consent,
+            "outcome": self.outcome.value,
+            "replayed": self.replayed,
+            "reply_text": self.reply_text,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AppliedChange:
+        return cls(
+            event_id=str(data["event_id"]),
+            msisdn=str(data["msisdn"]),
+            consent=data.get("consent"),
+            outcome=Outcome(data["outcome"]),
+            replayed=bool(data.get("replayed", False)),
+            reply_text=data.get("reply_text"),
+        )

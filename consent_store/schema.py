@@ -1,0 +1,118 @@
+"""The tables of the consent store, as the code sees them.
+
+The database schema itself is created and changed only by the Alembic revisions in
+``migrations/versions``; this module must describe the head revision (a test checks it).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from consent_store.timeutil import UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias).
+LedgerId = BigInteger().with_variant(Integer(), "sqlite")
+
+MSISDN_LEN = 32
+# An erased number is kept in the ledger only as "h:" + 64 hex digits (see docs/store.md).
+LEDGER_MSISDN_LEN = 80
+EVENT_ID_LEN = 200
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("msisdn", String(MSISDN_LEN), primary_key=True),
+    Column("client_group", String(8), nullable=False),
+    Column("independent", Boolean(create_constraint=False), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    CheckConstraint("client_group IN ('lmt', 'other')", name="client_group"),
+)
+
+# The ledger: append-only. Rows are never updated or deleted, except that erasure
+# blanks the personal fields of a number's rows (docs/store.md, "Erasure").
+consent_events = Table(
+    "consent_events",
+    metadata,
+    Column("id", LedgerId, primary_key=True, autoincrement=True),
+    Column("event_id", String(EVENT_ID_LEN), nullable=False, unique=True),
+    Column("msisdn", String(LEDGER_MSISDN_LEN), nullable=False),
+    Column("consent", String(16), nullable=True),
+    Column("action", String(16), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("applied_at", UtcDateTime(), nullable=False),
+    Column("ingest_seq", BigInteger(), nullable=True),
+    Column("text", Text(), nullable=True),
+    Column("raw_hex", Text(), nullable=True),
+    Column("data_coding", Integer(), nullable=True),
+    Column("smsc", JSON(), nullable=True),
+    Column("correlation_id", String(EVENT_ID_LEN), nullable=True),
+    Column("catalog_version", String(64), nullable=True),
+    Column("description_version", String(64), nullable=True),
+    Column("reply_text", Text(), nullable=True),
+    Column("reason", Text(), nullable=True),
+    Index("ix_consent_events_msisdn_received_at", "msisdn", "received_at"),
+    Index("ix_consent_events_msisdn_consent_id", "msisdn", "consent", "id"),
+    Index("ix_consent_events_received_at", "received_at"),
+)
+
+# Current state per number and consent: derived from the ledger, kept in the same
+# transaction as the ledger row that changes it. status 'none' rows exist only to carry
+# the sequence guard (last_seq) for a consent that was never in force.
+consent_state = Table(
+    "consent_state",
+    metadata,
+    Column("msisdn", String(MSISDN_LEN), primary_key=True),
+    Column("consent", String(16), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("since", UtcDateTime(), nullable=True),
+    Column("channel", String(32), nullable=True),
+    Column("last_event_id", String(EVENT_ID_LEN), nullable=True),
+    Column("last_seq", BigInteger(), nullable=True),
+    Column("last_activity_at", UtcDateTime(), nullable=True),
+    CheckConstraint("status IN ('given', 'withdrawn', 'lapsed', 'none')", name="status"),
+    Index("ix_consent_state_consent_status_last_activity_at",
+          "consent", "status", "last_activity_at"),
+)
+
+# Outbound confirmations: one row per reply, updated as it is submitted and delivered.
+replies = Table(
+    "replies",
+    metadata,
+    Column("event_id", String(EVENT_ID_LEN),
+           ForeignKey("consent_events.event_id", ondelete="CASCADE"), primary_key=True),
+    Column("msisdn", String(MSISDN_LEN), nullable=False),
+    Column("text", Text(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("submitted_at", UtcDateTime(), nullable=True),
+    Column("message_id", String(100), nullable=True),
+    Column("submit_status", String(32), nullable=False),
+    Column("delivery_status", String(32), nullable=True),
+    Column("delivered_at", UtcDateTime(), nullable=True),
+    Index("ix_replies_message_id", "message_id"),
+    Index("ix_replies_msisdn", "msisdn"),
+)

@@ -1,0 +1,164 @@
+"""Changes that do not come from a subscriber's text: lapse, reset, erasure, the directory
+import and the outbound reply tracking."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, select, update
+
+from consent_core.model import Outcome, Status
+from consent_store.dialect import upsert
+from consent_store.ledger import JAUNUMI, StateRow, append_events, lock_states, write_states
+from consent_store.requests import AppliedChange
+from consent_store.schema import consent_events, consent_state, replies, subscribers
+from consent_store.timeutil import iso
+from consent_store.views import ErasureReport, LapseCandidate, SubscriberRow
+
+
+def _event(event_id: str, msisdn: str, consent: str | None, action: str, outcome: str,
+           channel: str, now: datetime, reason: str | None) -> dict[str, Any]:
+    return {
+        "event_id": event_id, "msisdn": msisdn, "consent": consent, "action": action,
+        "outcome": outcome, "channel": channel, "received_at": now, "applied_at": now,
+        "ingest_seq": None, "text": None, "raw_hex": None, "data_coding": None, "smsc": None,
+        "correlation_id": None, "catalog_version": None, "description_version": None,
+        "reply_text": None, "reason": reason,
+    }
+
+
+# --- lapse (seed rule 4) ---------------------------------------------------------------
+
+def lapse_candidates(conn: Connection, cutoff: datetime, after: str, limit: int,
+                     lock: bool) -> list[Any]:
+    stmt = (select(consent_state.c.msisdn, consent_state.c.since,
+                   consent_state.c.last_activity_at)
+            .where(consent_state.c.consent == JAUNUMI,
+                   consent_state.c.status == Status.GIVEN.value,
+                   consent_state.c.last_activity_at < cutoff,
+                   consent_state.c.msisdn > after)
+            .order_by(consent_state.c.msisdn).limit(limit))
+    if lock:
+        # Another lapse run (or a worker) holding a row: leave it, the next run gets it.
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list(conn.execute(stmt))
+
+
+def lapse_event_id(msisdn: str, since: datetime | None) -> str:
+    # Deterministic: one lapse per giving, however many lapse runs race.
+    return f"lapse:{msisdn}:{JAUNUMI}:{iso(since)}"
+
+
+def apply_lapse(conn: Connection, rows: list[Any], now: datetime,
+                period_days: float) -> list[LapseCandidate]:
+    events, states, out = [], [], []
+    for r in rows:
+        event_id = lapse_event_id(r.msisdn, r.since)
+        reason = (f"no communication since {iso(r.last_activity_at)}; "
+                  f"lapse period {period_days:g} days")
+        events.append(_event(event_id, r.msisdn, JAUNUMI, "lapse", Outcome.LAPSED.value,
+                             "system", now, reason))
+        states.append({"b_msisdn": r.msisdn, "status": Status.LAPSED.value, "since": now,
+                       "last_event_id": event_id})
+        out.append(LapseCandidate(r.msisdn, r.since, r.last_activity_at, event_id))
+    append_events(conn, events)
+    if states:
+        from sqlalchemy import bindparam
+
+        conn.execute(
+            update(consent_state)
+            .where(consent_state.c.msisdn == bindparam("b_msisdn"),
+                   consent_state.c.consent == JAUNUMI)
+            .values(status=bindparam("status"), since=bindparam("since"), channel="system",
+                    last_event_id=bindparam("last_event_id")),
+            states)
+    return out
+
+
+# --- reset (seed rule 6: the number was handed to another person) -------------------
+
+def reset(conn: Connection, msisdn: str, reason: str, channel: str,
+          now: datetime) -> list[AppliedChange]:
+    rows = conn.execute(select(consent_state.c.consent).where(
+        consent_state.c.msisdn == msisdn)).scalars().all()
+    states = lock_states(conn, {(msisdn, c) for c in rows})
+    batch = uuid.uuid4().hex
+    events, out = [], []
+    given: list[StateRow] = [s for s in states.values() if s.status is Status.GIVEN]
+    for st in sorted(given, key=lambda s: s.consent):
+        event_id = f"reset:{batch}:{st.consent}"
+        events.append(_event(event_id, msisdn, st.consent, "reset", Outcome.RESET.value,
+                             channel, now, reason))
+        st.status, st.since, st.channel, st.last_event_id = Status.WITHDRAWN, now, channel, \
+            event_id
+        st.dirty = True
+        out.append(AppliedChange(event_id, msisdn, st.consent, Outcome.RESET))
+    if not given:
+        # Nothing was in force; the reassignment itself is still a fact worth recording.
+        event_id = f"reset:{batch}"
+        events.append(_event(event_id, msisdn, None, "reset", Outcome.RESET.value, channel,
+                             now, reason))
+        out.append(AppliedChange(event_id, msisdn, None, Outcome.RESET))
+    append_events(conn, events)
+    write_states(conn, list(states.values()))
+    return out
+
+
+# --- erasure (GDPR Art. 17 with Art. 17(3)(e) / Art. 7(1); docs/store.md) -------------
+
+def erase(conn: Connection, msisdn: str, pseudonym: str, reason: str, channel: str,
+          now: datetime) -> ErasureReport:
+    # Lock the number's state rows so no change of this number commits half-way through.
+    conn.execute(select(consent_state.c.msisdn).where(consent_state.c.msisdn == msisdn)
+                 .with_for_update()).all()
+    n_replies = conn.execute(delete(replies).where(replies.c.msisdn == msisdn)).rowcount
+    n_events = conn.execute(
+        update(consent_events).where(consent_events.c.msisdn == msisdn)
+        .values(msisdn=pseudonym, text=None, raw_hex=None, data_coding=None, smsc=None,
+                correlation_id=None, reply_text=None)).rowcount
+    n_state = conn.execute(delete(consent_state).where(
+        consent_state.c.msisdn == msisdn, consent_state.c.status != Status.NONE.value)).rowcount
+    conn.execute(delete(consent_state).where(consent_state.c.msisdn == msisdn))
+    n_sub = conn.execute(delete(subscribers).where(subscribers.c.msisdn == msisdn)).rowcount
+    event_id = f"erase:{uuid.uuid4().hex}"
+    append_events(conn, [_event(event_id, pseudonym, None, "erase", "erased", channel, now,
+                                reason)])
+    return ErasureReport(msisdn, pseudonym, event_id, int(n_events), int(n_replies),
+                         int(n_state), bool(n_sub))
+
+
+# --- directory import -------------------------------------------------------------------
+
+def import_chunk(conn: Connection, chunk: list[SubscriberRow], now: datetime) -> None:
+    upsert(conn, subscribers, [
+        {"msisdn": r.msisdn, "client_group": r.client_group, "independent": r.independent,
+         "updated_at": now} for r in chunk], keys=["msisdn"])
+
+
+def chunked(rows: Any, size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+# --- outbound replies -----------------------------------------------------------------
+
+def record_submit(conn: Connection, event_id: str, message_id: str | None, status: str,
+                  at: datetime) -> bool:
+    result = conn.execute(update(replies).where(replies.c.event_id == event_id).values(
+        message_id=message_id, submit_status=status, submitted_at=at))
+    return bool(result.rowcount)
+
+
+def record_receipt(conn: Connection, message_id: str, stat: str, at: datetime) -> int:
+    result = conn.execute(update(replies).where(replies.c.message_id == message_id).values(
+        delivery_status=stat, delivered_at=at))
+    return int(result.rowcount)
