@@ -48,8 +48,8 @@ _NOT_FREE_TEXT = frozenset(
 
 # A phone number in free text: a run of 8–15 digits (E.164 allows at most 15) that
 # starts with 371 (Latvia's country code) or 2 (Latvian mobile numbers, national form),
-# and is not part of a longer run.
-_MSISDN_IN_TEXT = re.compile(r"(?<!\d)(?:371\d{5,12}|2\d{7,14})(?!\d)")
+# standing on its own: not part of a longer run, nor of a hex id such as a job's UUID.
+_MSISDN_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(?:371\d{5,12}|2\d{7,14})(?![0-9A-Za-z])")
 
 # ``scheme://user:PASSWORD@host``. The password runs to the last ``@`` before the path,
 # whitespace or a quote, so an unescaped ``@`` inside it does not leave its tail showing.

@@ -116,6 +116,7 @@ def test_numbers_in_free_text_and_nested_values_are_masked() -> None:
         "seq 1234567 of 12345678901234567890",  # too short, too long
         "2026-11-24T20:01:02Z",  # dates are not numbers
         "sequence 412345678",  # starts with neither 371 nor 2
+        "job 4f29123456a1 done",  # inside a hex id
     ],
 )
 def test_digit_runs_that_are_not_latvian_numbers_are_left_alone(text: str) -> None:
