@@ -124,7 +124,8 @@ def apply_in_transaction(conn: Connection, requests: Sequence[ChangeRequest], *,
             st = states[(req.msisdn, req.consent)]
             outcome = _apply_to_state(req, st, eligibility(
                 directory.get(req.msisdn), req.consent, catalog))
-        reply = _reply(catalog, outcome, req.consent, lang)
+        # Only a text gets a text back; web and customer-centre changes answer there.
+        reply = _reply(catalog, outcome, req.consent, lang) if req.channel == "sms" else None
         events.append({
             "event_id": req.event_id, "msisdn": req.msisdn, "consent": req.consent,
             "action": req.action, "outcome": outcome.value, "channel": req.channel,

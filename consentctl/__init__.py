@@ -1,0 +1,1 @@
+"""``consentctl``: the operator CLI over the consent store (SPEC §7)."""
