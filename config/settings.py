@@ -55,6 +55,13 @@ class SmppSettings(_Section):
         return value
 
 
+class GatewaySettings(_Section):
+    instance: str = Field("", max_length=64, pattern=r"^[A-Za-z0-9_.-]*$")  # "" = host name
+    concat_timeout: float = Field(60.0, gt=0, le=3600)
+    shutdown_timeout: float = Field(20.0, gt=0, le=600)
+    max_pending_texts: int = Field(20000, ge=10)
+
+
 class RedisSettings(_Section):
     url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     socket_timeout: float = Field(2.0, gt=0, le=60)
@@ -78,8 +85,8 @@ class QueueSettings(_Section):
 
 
 class LimitSettings(_Section):
-    replies_per_minute: int = Field(5, ge=0)
-    replies_per_day: int = Field(30, ge=0)
+    replies_per_minute: int = Field(10, ge=0)
+    replies_per_day: int = Field(50, ge=0)
 
 
 class ConsentSettings(_Section):
@@ -112,6 +119,7 @@ class Settings(BaseSettings):
     )
 
     smpp: SmppSettings = SmppSettings()
+    gateway: GatewaySettings = GatewaySettings()
     redis: RedisSettings = RedisSettings()
     database: DatabaseSettings = DatabaseSettings()
     queue: QueueSettings = QueueSettings()

@@ -1,0 +1,58 @@
+"""Redis key and RQ queue names. Every key starts with the configured prefix."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+# Job functions are enqueued by name so the gateway never imports worker code.
+APPLY_EVENTS_JOB = "workers.jobs.apply_events"
+RECORD_DELIVERIES_JOB = "workers.jobs.record_deliveries"
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    prefix: str
+    queue_name: str
+    shards: int
+
+    def shard_of(self, msisdn: str) -> int:
+        """Stable shard of a number: all of a number's events go through one queue."""
+        if self.shards == 1:
+            return 0
+        return zlib.crc32(msisdn.encode()) % self.shards
+
+    def event_queue(self, shard: int) -> str:
+        return f"{self.queue_name}-{shard}"
+
+    @property
+    def delivery_queue(self) -> str:
+        return f"{self.queue_name}-deliveries"
+
+    @property
+    def replies(self) -> str:
+        return f"{self.prefix}:replies"
+
+    def inflight(self, instance: str) -> str:
+        return f"{self.prefix}:replies:inflight:{instance}"
+
+    def pending(self, msisdn: str) -> str:
+        """Events of a number queued but not yet acknowledged to the SMSC."""
+        return f"{self.prefix}:pending:{msisdn}"
+
+    def replied(self, event_id: str) -> str:
+        return f"{self.prefix}:replied:{event_id}"
+
+    def shard_lock(self, shard: int) -> str:
+        return f"{self.prefix}:shard-lock:{shard}"
+
+    def link_state(self, instance: str) -> str:
+        return f"{self.prefix}:gateway:{instance}"
+
+    @property
+    def gateways(self) -> str:
+        return f"{self.prefix}:gateways"
+
+    @property
+    def prefix_star(self) -> str:
+        return f"{self.prefix}:*"

@@ -1,0 +1,126 @@
+"""The reply queue: workers push confirmation texts, gateways take, submit and acknowledge.
+
+A reply is pushed at most once per event (a retried job does not queue it again) and is
+subject to the per-number reply limits. A gateway moves replies it takes into its own
+in-flight list and removes them only once the SMSC accepted them, so a gateway killed
+mid-submit hands them back on restart (at-least-once towards the SMSC; see README
+"Guarantees").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import redis
+
+from consent_queue.keys import Keys
+
+# ARGV: prefix, done_ttl, per_minute, per_day, minute_bucket, day_bucket,
+#       then (event_id, msisdn, payload) triples. Returns one status per reply.
+_PUSH = """
+local prefix, ttl = ARGV[1], tonumber(ARGV[2])
+local per_min, per_day = tonumber(ARGV[3]), tonumber(ARGV[4])
+local mb, db = ARGV[5], ARGV[6]
+local out = {}
+for i = 7, #ARGV, 3 do
+  local eid, msisdn, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if redis.call('SET', prefix .. ':replied:' .. eid, '1', 'NX', 'EX', ttl) then
+    local mk = prefix .. ':rl:m:' .. msisdn .. ':' .. mb
+    local dk = prefix .. ':rl:d:' .. msisdn .. ':' .. db
+    local m = redis.call('INCR', mk)
+    if m == 1 then redis.call('EXPIRE', mk, 120) end
+    local d = redis.call('INCR', dk)
+    if d == 1 then redis.call('EXPIRE', dk, 90000) end
+    if (per_min > 0 and m > per_min) or (per_day > 0 and d > per_day) then
+      table.insert(out, 'limited')
+    else
+      redis.call('RPUSH', prefix .. ':replies', payload)
+      table.insert(out, 'queued')
+    end
+  else
+    table.insert(out, 'duplicate')
+  end
+end
+return out
+"""
+
+# KEYS: replies, inflight. ARGV: n. Moves up to n replies into this gateway's in-flight list.
+_TAKE = """
+local items = redis.call('LPOP', KEYS[1], tonumber(ARGV[1]))
+if not items then return {} end
+for _, it in ipairs(items) do redis.call('RPUSH', KEYS[2], it) end
+return items
+"""
+
+# KEYS: replies, inflight. Hands every in-flight reply back to the head of the queue.
+_RESTORE = """
+local items = redis.call('LRANGE', KEYS[2], 0, -1)
+for i = #items, 1, -1 do redis.call('LPUSH', KEYS[1], items[i]) end
+redis.call('DEL', KEYS[2])
+return #items
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    event_id: str
+    msisdn: str
+    text: str
+    correlation_id: str
+    received_at: str  # ISO 8601 of the text it answers, for latency
+
+    def dumps(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def loads(cls, raw: bytes | str) -> Reply:
+        data: dict[str, Any] = json.loads(raw)
+        return cls(**data)
+
+
+class ReplyQueue:
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self._r = client
+        self._keys = keys
+        self.keys = keys
+        self._push = client.register_script(_PUSH)
+        self._take = client.register_script(_TAKE)
+        self._restore = client.register_script(_RESTORE)
+
+    def push(
+        self,
+        replies: list[Reply],
+        *,
+        per_minute: int,
+        per_day: int,
+        now: float,
+        done_ttl: int = 7 * 86400,
+    ) -> list[str]:
+        """Queue replies; returns per reply ``queued``, ``duplicate`` or ``limited``."""
+        if not replies:
+            return []
+        args: list[Any] = [self._keys.prefix, done_ttl, per_minute, per_day,
+                           int(now // 60), int(now // 86400)]
+        for rep in replies:
+            args += [rep.event_id, rep.msisdn, rep.dumps()]
+        return [s.decode() if isinstance(s, bytes) else s for s in self._push(args=args)]
+
+    def take(self, instance: str, n: int) -> list[str]:
+        items = self._take(keys=[self._keys.replies, self._keys.inflight(instance)], args=[n])
+        return [i.decode() if isinstance(i, bytes) else i for i in items]
+
+    def done(self, instance: str, raw: list[str]) -> None:
+        if not raw:
+            return
+        with self._r.pipeline(transaction=False) as p:
+            for item in raw:
+                p.lrem(self._keys.inflight(instance), 1, item)
+            p.execute()
+
+    def restore(self, instance: str) -> int:
+        return int(self._restore(keys=[self._keys.replies, self._keys.inflight(instance)]))
+
+    def depth(self) -> int:
+        return int(self._r.llen(self._keys.replies))

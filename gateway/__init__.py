@@ -1,0 +1,1 @@
+"""The SMPP gateway daemon ``sms-gateway``: subscriber texts in, queued events out, replies back."""

@@ -1,0 +1,299 @@
+"""``sms-gateway run``: keeps one SMPP bind up and runs the inbound and outbound loops.
+
+The main thread supervises: it binds (with exponential backoff and jitter), keeps the
+bind alive with enquire_link, notices a dead link, tells systemd how things are, and on
+SIGTERM stops cleanly: no new replies, in-flight work finished or handed back, unbind,
+exit 0.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+import structlog
+
+from config.notify import Notifier
+from config.settings import Settings
+from consent_queue.events import EventQueue, JobOptions
+from consent_queue.keys import Keys
+from consent_queue.replies import ReplyQueue
+from gateway import pdus
+from gateway.errors import BindRefused, LinkError
+from gateway.health import HealthServer
+from gateway.inbound import Inbound
+from gateway.metrics import GatewayMetrics
+from gateway.outbound import Outbound
+from gateway.smpp_link import SmppLink
+
+log = structlog.get_logger("gateway")
+
+
+def keys_for(settings: Settings) -> Keys:
+    return Keys(settings.redis.key_prefix, settings.queue.name, settings.queue.shards)
+
+
+def redis_client(settings: Settings) -> redis.Redis:
+    return redis.Redis.from_url(
+        settings.redis.url.get_secret_value(),
+        socket_timeout=settings.redis.socket_timeout,
+        socket_connect_timeout=settings.redis.socket_timeout,
+        health_check_interval=10,
+    )
+
+
+class Gateway:
+    def __init__(self, settings: Settings, notifier: Notifier | None = None) -> None:
+        self.s = settings
+        self.instance = settings.gateway.instance or socket.gethostname().split(".")[0]
+        self.notifier = notifier or Notifier()
+        self.metrics = GatewayMetrics()
+        self.keys = keys_for(settings)
+        self.redis = redis_client(settings)
+        # Long blocking reads (BLMOVE) get a connection of their own.
+        self.events = EventQueue(self.redis, self.keys, JobOptions(
+            timeout=settings.queue.job_timeout, retry_max=settings.queue.retry_max,
+            pending_ttl=settings.queue.redelivery_window))
+        self.replies = ReplyQueue(self.redis, self.keys)
+        self.inbound = Inbound(settings, self.events, self.metrics, self.instance)
+        self.outbound = Outbound(settings, self.replies, redis_client(settings), self.inbound,
+                                 self.metrics, self.instance)
+        self.link: SmppLink | None = None
+        self.stopping = threading.Event()
+        self._link_lost = threading.Event()
+        self._conn_counter = 0
+        self._threads: list[threading.Thread] = []
+        self._bound_since: float | None = None
+        self._refusals: set[int] = set()
+        self.health = HealthServer(self)
+
+    # ------------------------------------------------------------ public
+    def run(self) -> int:
+        self._install_signals()
+        self.health.start()
+        self._restore_replies()
+        for name, target in (("inbound", self.inbound.run), ("outbound", self.outbound.run)):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+        attempt = 0
+        while not self.stopping.is_set():
+            delay = self._connect_once(attempt)
+            if self.link is not None and self.link.bound:
+                attempt = 0
+                self._supervise(self.link)
+                self.outbound.detach()
+                self.metrics.link_up.set(0)
+                self._publish("down")
+                if self.stopping.is_set():
+                    break
+                delay = self._backoff(0)
+                log.warning("smpp.link_lost", reason=self.link.close_reason,
+                            retry_in_s=round(delay, 1))
+            else:
+                attempt += 1
+            self._sleep(delay)
+        return self._shutdown()
+
+    # ------------------------------------------------------------ binding
+    def _connect_once(self, attempt: int) -> float:
+        s = self.s.smpp
+        self._conn_counter += 1
+        conn_id = f"{self.instance}.{os.getpid()}.{self._conn_counter}.{random.randrange(1 << 30):x}"
+        self._link_lost.clear()
+        link = SmppLink(s.host, s.port, conn_id=conn_id, on_deliver=self.inbound.offer,
+                        on_closed=self._on_closed, on_bad_pdu=self._bad_pdu)
+        self.link = link
+        self._publish("binding")
+        try:
+            link.connect(timeout=s.response_timeout)
+            link.bind("transceiver", s.system_id, s.password.get_secret_value(), s.system_type,
+                      timeout=s.response_timeout)
+        except BindRefused as exc:
+            link.close("bind refused")
+            self.metrics.reconnects.labels(result="refused").inc()
+            if exc.status not in self._refusals:
+                self._refusals.add(exc.status)
+                log.error("smpp.bind_refused", error=str(exc), system_id=s.system_id,
+                          retry_every_s=s.bind_refused_delay,
+                          hint="check smpp.system_id and smpp.password")
+            else:
+                log.debug("smpp.bind_refused_again", status=hex(exc.status))
+            if exc.status == pdus.ESME_RALYBND:
+                return self._backoff(attempt)
+            return s.bind_refused_delay
+        except (LinkError, OSError) as exc:
+            link.close("connect failed")
+            self.metrics.reconnects.labels(result="failed").inc()
+            delay = self._backoff(attempt)
+            log.warning("smpp.connect_failed", error=str(exc), retry_in_s=round(delay, 1))
+            return delay
+        self._refusals.clear()
+        link.start()
+        self.metrics.reconnects.labels(result="bound").inc()
+        self.metrics.link_up.set(1)
+        self._bound_since = time.time()
+        self.outbound.attach(link)
+        log.info("smpp.bound", smsc=link.where, system_id=s.system_id, conn=conn_id)
+        self._publish("bound")
+        self.notifier.ready(self._status_line())
+        return 0.0
+
+    def _backoff(self, attempt: int) -> float:
+        s = self.s.smpp
+        base = min(s.reconnect_max, s.reconnect_min * (2 ** min(attempt, 20)))
+        return base * random.uniform(0.8, 1.2)  # jitter: many gateways must not rebind in step
+
+    def _on_closed(self, link: SmppLink, reason: str) -> None:
+        self._link_lost.set()
+
+    def _bad_pdu(self, kind: str) -> None:
+        self.metrics.bad_pdus.labels(kind=kind).inc()
+
+    # ------------------------------------------------------------ supervision
+    def _supervise(self, link: SmppLink) -> None:
+        s = self.s.smpp
+        last_enquire = time.monotonic()
+        waiting_since: list[float] = []
+        last_status = 0.0
+
+        def on_enquire_resp(status: int, seq: int, pdu: Any) -> None:
+            waiting_since.clear()
+
+        while not self.stopping.is_set() and link.alive:
+            self._link_lost.wait(1.0)
+            now = time.monotonic()
+            if waiting_since and now - waiting_since[0] > s.response_timeout:
+                link.close(f"no enquire_link_resp within {s.response_timeout}s")
+                break
+            idle = now - max(link.last_rx, last_enquire)
+            if idle >= s.enquire_link_interval and not waiting_since:
+                waiting_since.append(now)
+                last_enquire = now
+                link.request_raw(lambda seq: pdus.header_only(pdus.ENQUIRE_LINK, 0, seq),
+                                 on_enquire_resp)
+            if self._threads_alive() and link.alive:
+                self.notifier.watchdog()
+            if now - last_status >= 5:
+                last_status = now
+                self.notifier.status(self._status_line())
+                self._publish("bound")
+                self._update_depths()
+
+    def _threads_alive(self) -> bool:
+        return all(t.is_alive() for t in self._threads)
+
+    def _sleep(self, delay: float) -> None:
+        deadline = time.monotonic() + delay
+        while not self.stopping.is_set() and time.monotonic() < deadline:
+            self.stopping.wait(min(1.0, max(0.0, deadline - time.monotonic())))
+            if self._threads_alive():
+                self.notifier.watchdog()  # reconnecting is alive, not hung
+
+    # ------------------------------------------------------------ shutdown
+    def _install_signals(self) -> None:
+        def term(signum: int, frame: Any) -> None:
+            if not self.stopping.is_set():
+                log.info("gateway.stopping", signal=signal.Signals(signum).name)
+                self.notifier.stopping("stopping: finishing in-flight work")
+            self.stopping.set()
+            self._link_lost.set()
+
+        def hup(signum: int, frame: Any) -> None:
+            log.info("gateway.sighup", action="nothing to reload in the gateway; "
+                     "catalog texts are read by the workers")
+
+        signal.signal(signal.SIGTERM, term)
+        signal.signal(signal.SIGINT, term)
+        signal.signal(signal.SIGHUP, hup)
+
+    def _shutdown(self) -> int:
+        budget = self.s.gateway.shutdown_timeout
+        deadline = time.monotonic() + budget
+        self.outbound.stop_taking()
+        link = self.link
+        if link is not None and link.alive:
+            self.outbound.wait_idle(max(0.0, budget / 2))
+            done = threading.Event()
+            link.request_raw(lambda seq: pdus.header_only(pdus.UNBIND, 0, seq),
+                             lambda st, seq, pdu: done.set())
+            done.wait(min(5.0, max(0.1, deadline - time.monotonic())))
+        self.inbound.stop()
+        for t in self._threads[:1]:
+            t.join(max(0.1, deadline - time.monotonic()))
+        if link is not None:
+            link.close("shutdown")
+        self.outbound.stop()
+        self.outbound.detach()
+        self._restore_replies()
+        self._publish("stopped")
+        self.health.stop()
+        log.info("gateway.stopped", received=self.inbound.received, queued=self.inbound.queued,
+                 replies_sent=self.outbound.sent)
+        return 0
+
+    def _restore_replies(self) -> None:
+        try:
+            n = self.replies.restore(self.instance)
+            if n:
+                log.info("replies.restored", count=n, action="re-queued replies not yet accepted")
+        except redis.RedisError as exc:
+            log.warning("replies.restore_failed", error=str(exc))
+
+    # ------------------------------------------------------------ status
+    def _status_line(self) -> str:
+        link = self.link
+        if link is not None and link.bound:
+            return (f"bound to {link.where} as {self.s.smpp.system_id}, "
+                    f"{self.inbound.received:,} MO, {self.outbound.sent:,} replies since start"
+                    .replace(",", " "))
+        return "not bound: connecting to " + f"{self.s.smpp.host}:{self.s.smpp.port}"
+
+    def _publish(self, state: str) -> None:
+        link = self.link
+        data = {
+            "state": state, "smsc": f"{self.s.smpp.host}:{self.s.smpp.port}",
+            "system_id": self.s.smpp.system_id, "pid": str(os.getpid()),
+            "since": _iso(self._bound_since) if self._bound_since else "",
+            "received": str(self.inbound.received), "queued": str(self.inbound.queued),
+            "replies_sent": str(self.outbound.sent),
+            "last_text_at": _iso(self.inbound.last_text_at) if self.inbound.last_text_at else "",
+            "updated_at": _iso(time.time()), "close_reason": link.close_reason if link else "",
+        }
+        try:
+            with self.redis.pipeline(transaction=False) as p:
+                p.hset(self.keys.link_state(self.instance), mapping=data)
+                p.expire(self.keys.link_state(self.instance), 60)
+                p.sadd(self.keys.gateways, self.instance)
+                p.execute()
+        except redis.RedisError:
+            pass
+
+    def _update_depths(self) -> None:
+        try:
+            for name, depth in self.events.depths().items():
+                self.metrics.queue_depth.labels(queue=name).set(depth)
+            self.metrics.queue_depth.labels(queue="replies").set(self.replies.depth())
+        except redis.RedisError:
+            pass
+
+    def healthy(self) -> tuple[bool, dict[str, Any]]:
+        link = self.link
+        bound = bool(link is not None and link.bound and link.alive)
+        try:
+            redis_ok = bool(self.redis.ping())
+        except redis.RedisError:
+            redis_ok = False
+        checks = {"smpp_bound": bound, "redis": redis_ok, "threads": self._threads_alive()}
+        return all(checks.values()), checks
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,0 +1,302 @@
+"""Outbound: reply queue → submit_sm, within a window and a rate, until the SMSC accepts.
+
+A reply leaves Redis only when every part of it has been answered ``submit_sm_resp`` 0.
+ESME_RTHROTTLED and ESME_RMSGQFUL pause the sender and the part is sent again; a
+permanent error is recorded against the reply; a dead link puts parts back to be resent
+on the next bind.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+import structlog
+
+from config.settings import Settings
+from consent_core.encode import Part, encode_sms
+from consent_queue.replies import Reply, ReplyQueue
+from gateway import pdus
+from gateway.inbound import Inbound
+from gateway.metrics import GatewayMetrics
+from gateway.smpp_link import SmppLink
+
+log = structlog.get_logger("gateway.outbound")
+
+
+@dataclass(slots=True)
+class _Out:
+    raw: str
+    reply: Reply
+    parts: list[Part]
+    done: list[str | None]  # message_id per part once accepted
+    errors: int = 0
+    failed: bool = False
+    part_attempts: dict[int, int] = field(default_factory=dict)
+
+
+class Outbound:
+    def __init__(self, settings: Settings, replies: ReplyQueue, client: redis.Redis,
+                 inbound: Inbound, metrics: GatewayMetrics, instance: str) -> None:
+        self._s = settings
+        self._replies = replies
+        self._r = client
+        self._inbound = inbound
+        self._m = metrics
+        self._instance = instance
+        self._cond = threading.Condition()
+        self._ready: deque[tuple[_Out, int]] = deque()  # parts waiting to be submitted
+        self._inflight: dict[int, tuple[_Out, int]] = {}
+        self._outs: int = 0  # replies taken and not finished
+        self._link: SmppLink | None = None
+        self._pause_until = 0.0
+        self._stop = False
+        self._taking = True
+        self._refs = itertools.count()
+        self._finished: list[str] = []
+        self._tokens = 0.0
+        self._tok_at = time.monotonic()
+        self.sent = 0
+
+    # ------------------------------------------------------------ control
+    def attach(self, link: SmppLink) -> None:
+        with self._cond:
+            self._link = link
+            self._cond.notify_all()
+
+    def detach(self) -> None:
+        with self._cond:
+            self._link = None
+            # Whatever was in flight on the dead link is submitted again on the next one.
+            for seq in sorted(self._inflight):
+                self._ready.appendleft(self._inflight[seq])
+            self._inflight.clear()
+
+    def stop_taking(self) -> None:
+        with self._cond:
+            self._taking = False
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+
+    def idle(self) -> bool:
+        with self._cond:
+            return not self._inflight and not self._ready and self._outs == 0
+
+    def wait_idle(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.idle():
+                return True
+            time.sleep(0.05)
+        return self.idle()
+
+    # ------------------------------------------------------------ loop
+    def run(self) -> None:
+        window = self._s.smpp.submit_window
+        while True:
+            self._flush_finished()
+            with self._cond:
+                if self._stop:
+                    return
+                link = self._link
+                room = window - len(self._inflight)
+                paused = time.monotonic() < self._pause_until
+                want_more = self._taking and link is not None and len(self._ready) < window
+            if link is None or not link.bound:
+                with self._cond:
+                    self._cond.wait(0.1)
+                continue
+            if want_more:
+                self._take(window * 2 - len(self._ready), block=not self._ready and room > 0)
+            if paused or room <= 0 or not self._ready:
+                with self._cond:
+                    timeout = max(0.001, self._pause_until - time.monotonic()) if paused else 0.05
+                    if not self._stop and (paused or room <= 0 or not self._ready):
+                        self._cond.wait(timeout)
+                continue
+            self._submit_some(link, room)
+
+    def _take(self, n: int, block: bool) -> None:
+        try:
+            raws = self._replies.take(self._instance, max(1, n))
+            if not raws and block:
+                # Idle: block briefly so a new reply goes out the moment a worker pushes it.
+                item = self._r.blmove(self._s_keys_replies, self._s_keys_inflight, 0.2,
+                                      "LEFT", "RIGHT")
+                raws = [item.decode()] if item else []
+        except redis.RedisError as exc:
+            log.warning("replies.unavailable", error=str(exc), action="retrying in 1s")
+            time.sleep(1.0)
+            return
+        for raw in raws:
+            self._admit(raw)
+
+    def _admit(self, raw: str) -> None:
+        try:
+            reply = Reply.loads(raw)
+        except (ValueError, TypeError) as exc:
+            log.error("replies.unreadable", error=str(exc), action="dropped from the queue")
+            self._finished.append(raw)
+            return
+        if not reply.msisdn.isdigit() or reply.msisdn == self._s.smpp.short_number:
+            log.error("replies.refused_destination", correlation_id=reply.correlation_id,
+                      action="never sent (loop or non-numeric destination)")
+            self._finished.append(raw)
+            return
+        try:
+            parts = encode_sms(reply.text, ref=next(self._refs) % 256)
+        except ValueError as exc:
+            log.error("replies.unencodable", correlation_id=reply.correlation_id, error=str(exc))
+            self._finished.append(raw)
+            return
+        out = _Out(raw=raw, reply=reply, parts=parts, done=[None] * len(parts))
+        with self._cond:
+            self._outs += 1
+            for i in range(len(parts)):
+                self._ready.append((out, i))
+
+    def _submit_some(self, link: SmppLink, room: int) -> None:
+        rate = self._s.smpp.submit_rate
+        sent = 0
+        while sent < room:
+            if rate > 0 and not self._token(rate):
+                time.sleep(min(0.01, 1.0 / rate))
+                return
+            with self._cond:
+                if not self._ready or time.monotonic() < self._pause_until:
+                    return
+                out, idx = self._ready.popleft()
+            part = out.parts[idx]
+            registered = 1 if self._s.smpp.registered_delivery else 0
+            fields: dict[str, Any] = dict(
+                service_type="", source_addr_ton=0, source_addr_npi=1,
+                source_addr=self._s.smpp.short_number, dest_addr_ton=1, dest_addr_npi=1,
+                destination_addr=out.reply.msisdn, esm_class=part.esm_class,
+                data_coding=part.data_coding, short_message=part.short_message,
+                registered_delivery=registered,
+            )
+
+            def frame(seq: int, fields: dict[str, Any] = fields) -> bytes:
+                return pdus.build("submit_sm", seq, **fields)
+
+            def handler(status: int, seq: int, pdu: Any, out: _Out = out, idx: int = idx) -> None:
+                self._on_resp(status, seq, pdu, out, idx)
+
+            with self._cond:
+                seq = link.next_sequence()
+                self._inflight[seq] = (out, idx)
+            link.expect_response(seq, handler)  # registered before the write
+            if not link.send(frame(seq)):
+                return
+            log.debug("mt.submitted", correlation_id=out.reply.correlation_id, part=idx + 1)
+            sent += 1
+
+    def _token(self, rate: float) -> bool:
+        now = time.monotonic()
+        self._tokens = min(rate, self._tokens + (now - self._tok_at) * rate)
+        self._tok_at = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+    # ------------------------------------------------------------ responses (reader thread)
+    def _on_resp(self, status: int, seq: int, pdu: Any, out: _Out, idx: int) -> None:
+        with self._cond:
+            if self._inflight.pop(seq, None) is None:
+                return  # already handed back by detach()
+            if status == -1:
+                self._ready.appendleft((out, idx))
+                self._cond.notify_all()
+                return
+            self._m.submits.labels(status=f"0x{status:02X}").inc()
+            if status == pdus.ESME_ROK:
+                mid = getattr(pdu, "message_id", None) if pdu is not None else None
+                out.done[idx] = (mid.decode("ascii", "replace") if isinstance(mid, bytes)
+                                 else str(mid or ""))
+                if all(d is not None for d in out.done):
+                    self._complete(out)
+            elif status in (pdus.ESME_RTHROTTLED, pdus.ESME_RMSGQFUL):
+                # SPEC §6: slow down and retry, never drop. Kannel pauses 1 s likewise.
+                self._m.throttled.inc()
+                self._pause_until = time.monotonic() + self._s.smpp.throttle_pause
+                self._ready.appendleft((out, idx))
+                log.info("mt.throttled", status=pdus.status_name(status),
+                         pause_s=self._s.smpp.throttle_pause,
+                         correlation_id=out.reply.correlation_id)
+            elif status in pdus.RETRYABLE_SUBMIT and out.errors + 1 < self._s.smpp.max_submit_attempts:
+                out.errors += 1
+                self._pause_until = time.monotonic() + min(30.0, 0.5 * 2 ** out.errors)
+                self._ready.appendleft((out, idx))
+            else:
+                if not out.failed:
+                    out.failed = True
+                    self._fail(out, status)
+            self._cond.notify_all()
+
+    def _complete(self, out: _Out) -> None:
+        self._outs -= 1
+        self.sent += 1
+        self._finished.append(out.raw)
+        self._m.replies_sent.inc()
+        latency = time.time() - _ts(out.reply.received_at)
+        if latency >= 0:
+            self._m.reply_latency.observe(latency)
+        log.info("mt.accepted", correlation_id=out.reply.correlation_id,
+                 message_id=out.done[-1], parts=len(out.parts))
+        self._inbound.add_update({"kind": "submit", "event_id": out.reply.event_id,
+                                  "message_id": out.done[-1], "status": "0x00",
+                                  "at": _now_iso()})
+
+    def _fail(self, out: _Out, status: int) -> None:
+        self._outs -= 1
+        self._finished.append(out.raw)
+        self._m.replies_failed.inc()
+        # Drop its other parts still waiting.
+        self._ready = deque(p for p in self._ready if p[0] is not out)
+        log.error("mt.failed", correlation_id=out.reply.correlation_id,
+                  status=pdus.status_name(status), action="recorded against the reply")
+        self._inbound.add_update({"kind": "submit", "event_id": out.reply.event_id,
+                                  "message_id": None, "status": f"0x{status:02X}",
+                                  "at": _now_iso()})
+
+    def _flush_finished(self) -> None:
+        with self._cond:
+            done, self._finished = self._finished, []
+        if not done:
+            return
+        try:
+            self._replies.done(self._instance, done)
+        except redis.RedisError:
+            with self._cond:
+                self._finished[:0] = done
+            time.sleep(0.5)
+
+    @property
+    def _s_keys_replies(self) -> str:
+        return self._replies.keys.replies
+
+    @property
+    def _s_keys_inflight(self) -> str:
+        return self._replies.keys.inflight(self._instance)
+
+
+def _ts(iso: str) -> float:
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return time.time()
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,1 @@
+"""RQ job functions and the ``consent-worker`` command that runs them."""

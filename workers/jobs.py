@@ -1,0 +1,110 @@
+"""The jobs the gateway queues: apply a batch of consent events, record reply deliveries.
+
+``apply_events`` is the SMS path's only way into the store. It is safe to run twice: the
+store answers a replayed event id with its first outcome, and a reply already queued for
+an event is not queued again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import structlog
+
+from consent_queue.replies import Reply
+from consent_store.errors import BadRequest, StoreUnavailable
+from consent_store.requests import ChangeRequest
+from consent_store.timeutil import parse_instant
+from workers import runtime
+
+log = structlog.get_logger("worker")
+T = TypeVar("T")
+
+
+def apply_events(requests: list[dict[str, Any]]) -> dict[str, int]:
+    """Apply queued events in one transaction, then queue their confirmation replies."""
+    rt = runtime.current()
+    started = time.perf_counter()
+    reqs: list[ChangeRequest] = []
+    for data in requests:
+        try:
+            reqs.append(ChangeRequest.from_dict(data))
+        except BadRequest as exc:
+            runtime.BAD_EVENTS.inc()
+            log.error("event.unreadable", error=str(exc),
+                      correlation_id=data.get("correlation_id") if isinstance(data, dict) else None,
+                      action="skipped; the job's payload stays in RQ's records")
+    results = _with_db_retry(lambda: rt.store.apply_batch(reqs, catalog=rt.catalog),
+                             budget=max(1.0, rt.settings.queue.job_timeout - 10))
+    replies = []
+    for req, res in zip(reqs, results, strict=True):
+        runtime.EVENTS.labels(outcome=res.outcome.value).inc()
+        log.info("event.applied", correlation_id=req.correlation_id, msisdn=req.msisdn,
+                 consent=res.consent, outcome=res.outcome.value, replayed=res.replayed)
+        if req.channel == "sms" and res.reply_text:
+            replies.append(Reply(event_id=req.event_id, msisdn=req.msisdn, text=res.reply_text,
+                                 correlation_id=req.correlation_id or req.event_id[:16],
+                                 received_at=data_time(req.received_at)))
+    limits = rt.settings.limits
+    statuses = rt.replies.push(replies, per_minute=limits.replies_per_minute,
+                               per_day=limits.replies_per_day, now=time.time())
+    for rep, status in zip(replies, statuses, strict=True):
+        runtime.REPLIES.labels(result=status).inc()
+        if status == "limited":
+            log.warning("reply.rate_limited", correlation_id=rep.correlation_id,
+                        msisdn=rep.msisdn, action="no reply sent; the change itself was applied")
+    runtime.JOB_SECONDS.labels(job="apply_events").observe(time.perf_counter() - started)
+    return {"events": len(reqs), "replayed": sum(r.replayed for r in results),
+            "replies": statuses.count("queued")}
+
+
+def record_deliveries(updates: list[dict[str, Any]]) -> dict[str, int]:
+    """Record what the SMSC said about our replies: accepted (message id), failed, delivered."""
+    rt = runtime.current()
+    started = time.perf_counter()
+    submits = receipts = 0
+
+    def work() -> None:
+        nonlocal submits, receipts
+        submits = receipts = 0
+        for u in updates:
+            if u.get("kind") == "submit":
+                rt.store.record_submit(str(u["event_id"]), u.get("message_id"), str(u["status"]),
+                                       parse_instant(str(u["at"])))
+                submits += 1
+            elif u.get("kind") == "receipt":
+                rt.store.record_receipt(str(u["message_id"]), str(u["stat"]),
+                                        parse_instant(str(u["at"])))
+                receipts += 1
+
+    _with_db_retry(work, budget=max(1.0, rt.settings.queue.job_timeout - 10))
+    runtime.JOB_SECONDS.labels(job="record_deliveries").observe(time.perf_counter() - started)
+    return {"submits": submits, "receipts": receipts}
+
+
+def data_time(value: datetime) -> str:
+    return value.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _with_db_retry(work: Callable[[], T], *, budget: float) -> T:
+    """Run ``work``, retrying while the database is unavailable, within ``budget`` seconds.
+
+    Retrying inside the job keeps the shard's order (later jobs wait behind this one);
+    when the budget is spent the job fails and RQ's retry (at the queue's front) and then
+    its failed registry take over.
+    """
+    deadline = time.monotonic() + budget
+    delay = 0.2
+    while True:
+        try:
+            return work()
+        except StoreUnavailable as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            runtime.DB_RETRIES.inc()
+            log.warning("store.unavailable", error=str(exc), retry_in_s=round(delay, 2))
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)

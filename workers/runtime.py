@@ -1,0 +1,72 @@
+"""What a worker process holds while it runs jobs: settings, store, catalog, Redis, metrics.
+
+Built once per process by ``consent-worker run`` (or lazily from ``$SMSGW_CONFIG`` when a
+plain ``rq worker`` runs our jobs) and shared by every job the process performs.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import redis
+from prometheus_client import Counter, Histogram
+
+from config.settings import Settings, settings_for
+from consent_core.catalog import Catalog, load_catalog
+from consent_queue.keys import Keys
+from consent_queue.replies import ReplyQueue
+from consent_store.store import ConsentStore
+
+EVENTS = Counter("smsgw_worker_events_total", "events applied, by outcome", ["outcome"])
+REPLIES = Counter("smsgw_worker_replies_total", "replies queued, by result", ["result"])
+JOB_SECONDS = Histogram("smsgw_worker_job_duration_seconds", "time to apply one batch job",
+                        ["job"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+DB_RETRIES = Counter("smsgw_worker_db_retries_total", "batches retried after a database error")
+BAD_EVENTS = Counter("smsgw_worker_bad_events_total", "queued events that could not be read")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: ConsentStore
+    catalog: Catalog
+    redis: redis.Redis
+    keys: Keys
+    replies: ReplyQueue
+
+    def reload_catalog(self) -> None:
+        self.catalog = load_catalog(self.settings.consent.catalog or None)
+
+
+_lock = threading.Lock()
+_current: Runtime | None = None
+
+
+def build(settings: Settings) -> Runtime:
+    client = redis.Redis.from_url(settings.redis.url.get_secret_value(),
+                                  socket_timeout=settings.redis.socket_timeout,
+                                  socket_connect_timeout=settings.redis.socket_timeout)
+    keys = Keys(settings.redis.key_prefix, settings.queue.name, settings.queue.shards)
+    return Runtime(
+        settings=settings,
+        store=ConsentStore(settings.database.url.get_secret_value(), lang=settings.consent.language),
+        catalog=load_catalog(settings.consent.catalog or None),
+        redis=client,
+        keys=keys,
+        replies=ReplyQueue(client, keys),
+    )
+
+
+def install(rt: Runtime) -> None:
+    global _current
+    with _lock:
+        _current = rt
+
+
+def current() -> Runtime:
+    global _current
+    with _lock:
+        if _current is None:
+            _current = build(settings_for(None))
+        return _current
