@@ -21,9 +21,7 @@ from consent_core.model import CLIENT_GROUPS, CONSENTS, REPLIED, ConsentCoreErro
 DEFAULT_LANG: Final[str] = "lv"
 _PLACEHOLDERS: Final[frozenset[str]] = frozenset({"consent"})
 _TOP_KEYS: Final[frozenset[str]] = frozenset({"version", "languages", "consents", "replies"})
-_CONSENT_KEYS: Final[frozenset[str]] = frozenset(
-    {"keyword", "groups", "description", "description_version"}
-)
+_CONSENT_KEYS: Final[frozenset[str]] = frozenset({"keyword", "groups", "description", "description_version"})
 
 
 class CatalogError(ConsentCoreError):
@@ -158,9 +156,7 @@ def parse_catalog(data: Mapping[str, Any], *, name: str = "catalog") -> Catalog:
             raise fail(where, "groups missing or empty")
         for group in groups:
             if group not in CLIENT_GROUPS:
-                raise fail(
-                    where, f"unknown group {group!r} (allowed: {', '.join(sorted(CLIENT_GROUPS))})"
-                )
+                raise fail(where, f"unknown group {group!r} (allowed: {', '.join(sorted(CLIENT_GROUPS))})")
         description_version = entry.get("description_version")
         if not isinstance(description_version, str) or not description_version.strip():
             raise fail(where, "description_version missing or empty")

@@ -62,9 +62,7 @@ class Reassembler:
     oldest set is evicted and reported by the next ``expire()`` call.
     """
 
-    def __init__(
-        self, *, timeout: float = DEFAULT_TIMEOUT, max_pending: int = DEFAULT_MAX_PENDING
-    ) -> None:
+    def __init__(self, *, timeout: float = DEFAULT_TIMEOUT, max_pending: int = DEFAULT_MAX_PENDING) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
         if max_pending < 1:

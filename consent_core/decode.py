@@ -179,9 +179,7 @@ def decode_text(
             return DecodeError("bad_udh", data_coding, split)
         octets, concat, seen = split
         if alphabet is _Alphabet.GSM and seen & _IE_NATIONAL_SHIFT:
-            return DecodeError(
-                "national_language_table", data_coding, "national language shift table"
-            )
+            return DecodeError("national_language_table", data_coding, "national language shift table")
 
     notes: tuple[str, ...] = ()
     if data_coding > 0x0F:

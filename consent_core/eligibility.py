@@ -18,9 +18,7 @@ class Subscriber:
 
     def __post_init__(self) -> None:
         if self.client_group not in CLIENT_GROUPS:
-            raise ValueError(
-                f"client_group {self.client_group!r} is not one of {sorted(CLIENT_GROUPS)}"
-            )
+            raise ValueError(f"client_group {self.client_group!r} is not one of {sorted(CLIENT_GROUPS)}")
 
 
 def eligibility(subscriber: Subscriber | None, consent: str, catalog: Catalog) -> Eligibility:

@@ -69,6 +69,8 @@ def normalise(addr: str, ton: int, npi: int) -> Msisdn | BadSender:
         return BadSender("empty")
     plus = raw.startswith("+")
     digits = raw[1:] if plus else raw
+    if not digits:
+        return BadSender("empty")
     if not (digits.isascii() and digits.isdigit()):
         return BadSender("non-digit characters")
 
