@@ -1,0 +1,1 @@
+"""Tests of the pure consent core: tables of cases and hypothesis properties."""

@@ -1,0 +1,260 @@
+"""The shipped catalog and every validation error of load_catalog."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from consent_core.catalog import Catalog, CatalogError, load_catalog
+from consent_core.encode import encode_sms
+from consent_core.model import CONSENTS, REPLIED, Outcome
+
+SHIPPED = Path(__file__).resolve().parents[2] / "config" / "commands.toml"
+LATVIAN_LETTERS = set("āčēģīķļņšūžĀČĒĢĪĶĻŅŠŪŽ")
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+def test_shipped_catalog_loads_with_the_five_consents_in_seed_order(catalog: Catalog) -> None:
+    assert catalog.keywords == CONSENTS
+    assert catalog.version
+    assert catalog.languages == ("lv", "en")
+    assert catalog.consents["JAUNUMI"].groups == frozenset({"lmt", "other"})
+    for keyword in CONSENTS[1:]:
+        assert catalog.consents[keyword].groups == frozenset({"lmt"})
+    for definition in catalog.consents.values():
+        assert set(definition.description) == {"lv", "en"}
+        assert definition.description_version
+
+
+def test_loading_by_path_gives_the_same_catalog(catalog: Catalog) -> None:
+    assert load_catalog(SHIPPED) == catalog
+    assert load_catalog(str(SHIPPED)) == catalog
+
+
+def test_catalog_is_immutable(catalog: Catalog) -> None:
+    with pytest.raises(TypeError):
+        catalog.consents["X"] = catalog.consents["AUTO"]  # type: ignore[index]
+    with pytest.raises(TypeError):
+        catalog.consents["AUTO"].description["lv"] = "x"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("outcome", sorted(REPLIED))
+@pytest.mark.parametrize("lang", ["lv", "en"])
+def test_every_answered_outcome_has_a_reply(catalog: Catalog, outcome: Outcome, lang: str) -> None:
+    consent = None if outcome is Outcome.UNKNOWN_COMMAND else "VIETA"
+    text = catalog.reply(outcome, consent, lang)
+    assert "{" not in text
+    if consent:
+        assert "VIETA" in text
+    if lang == "lv":
+        assert LATVIAN_LETTERS & set(text), "Latvian replies are written with diacritics"
+
+
+@pytest.mark.parametrize("outcome", sorted(REPLIED - {Outcome.UNKNOWN_COMMAND}))
+def test_confirmations_fit_two_sms_even_in_ucs2(catalog: Catalog, outcome: Outcome) -> None:
+    for keyword in CONSENTS:
+        for lang in catalog.languages:
+            assert len(encode_sms(catalog.reply(outcome, keyword, lang), ref=0)) <= 2
+
+
+def test_reply_texts_say_what_the_spec_requires(catalog: Catalog) -> None:
+    assert "tikai LMT klienti" in catalog.reply(Outcome.REFUSED_NOT_LMT_CLIENT, "VIETA")
+    assert "only for LMT clients" in catalog.reply(Outcome.REFUSED_NOT_LMT_CLIENT, "VIETA", "en")
+    assert "aizbild" in catalog.reply(Outcome.REFUSED_NOT_INDEPENDENT, "AUTO")
+    assert "parent or guardian" in catalog.reply(Outcome.REFUSED_NOT_INDEPENDENT, "AUTO", "en")
+    for lang in catalog.languages:
+        help_text = catalog.reply(Outcome.UNKNOWN_COMMAND, None, lang)
+        for keyword in CONSENTS:
+            assert keyword in help_text
+        assert "VIETA STOP" in help_text
+    assert "STOP" in catalog.reply(Outcome.GIVEN, "VIETA", "lv")
+
+
+def test_reply_refuses_caller_mistakes(catalog: Catalog) -> None:
+    for outcome in (Outcome.SUPERSEDED, Outcome.LAPSED, Outcome.RESET):
+        with pytest.raises(KeyError):
+            catalog.reply(outcome, "JAUNUMI")
+    with pytest.raises(KeyError):
+        catalog.reply(Outcome.GIVEN, "VIETA", "ru")
+    with pytest.raises(ValueError, match="needs a consent"):
+        catalog.reply(Outcome.GIVEN, None)
+
+
+# --- validation errors, each from a small edit of the shipped file --------------------------
+
+BASE = SHIPPED.read_text(encoding="utf-8")
+
+
+def load_edited(tmp_path: Path, old: str, new: str, count: int = 1) -> Catalog:
+    assert old in BASE, old
+    path = tmp_path / "commands.toml"
+    path.write_text(BASE.replace(old, new, count), encoding="utf-8")
+    return load_catalog(path)
+
+
+def expect_error(tmp_path: Path, old: str, new: str, pattern: str) -> None:
+    with pytest.raises(CatalogError) as info:
+        load_edited(tmp_path, old, new)
+    message = str(info.value)
+    assert "\n" not in message
+    assert str(tmp_path) in message  # names the file
+    assert re.search(pattern, message), message
+
+
+def test_unknown_group(tmp_path: Path) -> None:
+    expect_error(
+        tmp_path,
+        'keyword = "VIETA"\ngroups = ["lmt"]',
+        'keyword = "VIETA"\ngroups = ["lmt", "gold"]',
+        r"consent VIETA: unknown group 'gold' \(allowed: lmt, other\)",
+    )
+
+
+def test_empty_groups(tmp_path: Path) -> None:
+    expect_error(
+        tmp_path,
+        'keyword = "AUTO"\ngroups = ["lmt"]',
+        'keyword = "AUTO"\ngroups = []',
+        r"consent AUTO: groups missing or empty",
+    )
+
+
+def test_missing_reply_for_an_answered_outcome(tmp_path: Path) -> None:
+    expect_error(tmp_path, "[replies.already_withdrawn]", "[unused_table]", r"unknown key 'unused_table'")
+    start = BASE.index("[replies.already_withdrawn]")
+    end = BASE.index("[replies.refused_not_lmt_client]")
+    expect_error(tmp_path, BASE[start:end], "", r"reply already_withdrawn: missing")
+
+
+def test_reply_for_a_recorded_only_outcome_is_refused(tmp_path: Path) -> None:
+    expect_error(
+        tmp_path,
+        "[replies.given]",
+        '[replies.lapsed]\nlv = "x"\nen = "x"\n\n[replies.given]',
+        r"reply lapsed: this outcome is recorded only",
+    )
+
+
+def test_reply_for_no_outcome_is_refused(tmp_path: Path) -> None:
+    expect_error(
+        tmp_path,
+        "[replies.given]",
+        '[replies.thanks]\nlv = "x"\nen = "x"\n\n[replies.given]',
+        r"reply thanks: not an outcome",
+    )
+
+
+def test_missing_language_in_a_reply(tmp_path: Path) -> None:
+    old = BASE[BASE.index("[replies.withdrawn]") :].split("\n")
+    en_line = next(line for line in old if line.startswith("en = "))
+    expect_error(
+        tmp_path,
+        "[replies.withdrawn]\n" + old[1] + "\n" + en_line + "\n",
+        "[replies.withdrawn]\n" + old[1] + "\n",
+        r"reply withdrawn: missing language 'en'",
+    )
+
+
+def test_missing_language_in_a_description(tmp_path: Path) -> None:
+    line = next(x for x in BASE.splitlines() if x.startswith('description.en = "Location'))
+    expect_error(tmp_path, line + "\n", "", r"consent VIETA description: missing language 'en'")
+
+
+def test_language_not_declared(tmp_path: Path) -> None:
+    expect_error(
+        tmp_path,
+        "[replies.given]\n",
+        '[replies.given]\nru = "Спасибо"\n',
+        r"reply given: language 'ru' not in languages",
+    )
+
+
+def test_languages_must_include_latvian(tmp_path: Path) -> None:
+    expect_error(tmp_path, 'languages = ["lv", "en"]', 'languages = ["en"]', r"must include 'lv'")
+
+
+def test_duplicate_keyword(tmp_path: Path) -> None:
+    expect_error(tmp_path, 'keyword = "AUTO"', 'keyword = "VIETA"', r"consent VIETA: duplicate keyword")
+
+
+def test_keyword_not_a_known_consent(tmp_path: Path) -> None:
+    expect_error(
+        tmp_path,
+        'keyword = "AUTO"',
+        'keyword = "REKLAMA"',
+        r"consent REKLAMA: keyword not one of JAUNUMI, METADATI, AUTO, VIETA, SADARBIBA",
+    )
+
+
+def test_keyword_in_lower_case_is_not_a_known_consent(tmp_path: Path) -> None:
+    expect_error(tmp_path, 'keyword = "AUTO"', 'keyword = "auto"', r"consent auto: keyword not")
+
+
+def test_missing_consent(tmp_path: Path) -> None:
+    start = BASE.index('[[consents]]\nkeyword = "SADARBIBA"')
+    end = BASE.index("# One table per outcome")
+    expect_error(tmp_path, BASE[start:end], "", r"consents: missing consent SADARBIBA")
+
+
+def test_missing_description_version(tmp_path: Path) -> None:
+    expect_error(
+        tmp_path,
+        'keyword = "METADATI"\ngroups = ["lmt"]\ndescription_version = "2023-11-29"',
+        'keyword = "METADATI"\ngroups = ["lmt"]',
+        r"consent METADATI: description_version missing",
+    )
+
+
+def test_unknown_key_in_a_consent(tmp_path: Path) -> None:
+    expect_error(
+        tmp_path,
+        'keyword = "AUTO"\n',
+        'keyword = "AUTO"\ngrups = ["lmt"]\n',
+        r"consent AUTO: unknown key 'grups'",
+    )
+
+
+def test_unknown_placeholder(tmp_path: Path) -> None:
+    expect_error(
+        tmp_path,
+        'Nekas nav mainīts."',
+        'Nekas nav mainīts, {name}."',
+        r"reply refused_not_lmt_client lv: unknown placeholder \{name\}",
+    )
+
+
+def test_help_text_cannot_name_a_consent(tmp_path: Path) -> None:
+    expect_error(tmp_path, "Komanda nav atpazīta.", "Komanda {consent} nav atpazīta.", r"help text")
+
+
+def test_missing_version(tmp_path: Path) -> None:
+    expect_error(tmp_path, 'version = "', 'old_version = "', r"unknown key 'old_version'")
+    expect_error(tmp_path, 'version = "2024.1"', 'version = ""', r"version: missing")
+
+
+def test_bad_toml(tmp_path: Path) -> None:
+    expect_error(tmp_path, 'keyword = "AUTO"', 'keyword = "AUTO', r"bad TOML")
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "commands.toml"
+    path.write_bytes(BASE.encode("utf-8").replace("ā".encode(), b"\xe2", 1))
+    with pytest.raises(CatalogError, match="not UTF-8"):
+        load_catalog(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(CatalogError, match="cannot read"):
+        load_catalog(tmp_path / "nope.toml")
+
+
+def test_shipped_file_is_valid_toml_with_a_version_per_consent() -> None:
+    data = tomllib.loads(BASE)
+    assert all("description_version" in c for c in data["consents"])
