@@ -66,7 +66,8 @@ class AckingEsme(asyncio.Protocol):
         submit = pdu.Pdu(pdu.SUBMIT_SM, 0, self.seq, {
             "source_addr_ton": 3, "source_addr": p.params["destination_addr"],
             "dest_addr_ton": p.params["source_addr_ton"], "dest_addr_npi": 1,
-            "destination_addr": p.params["source_addr"], "data_coding": 0,
+            "destination_addr": p.params["source_addr"],
+            "data_coding": p.params["data_coding"],
             "short_message": b"OK " + bytes(p.params["short_message"])[:100],
         })
         return pdu.encode(submit)
