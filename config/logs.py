@@ -23,6 +23,10 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 from config.settings import LogSettings
 
+# The one masking rule (``37129123456`` → ``3712912****``) lives with the other number
+# rules in the core; consent_core.msisdn imports nothing of ours, so this adds no cycle.
+from consent_core.msisdn import mask
+
 __all__ = [
     "MSISDN_KEYS",
     "SECRET_KEYS",
@@ -57,19 +61,7 @@ _URL_PASSWORD = re.compile(
     r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@'\"]*:)(?P<password>[^\s/'\"]*)@"
 )
 
-_MASKED_DIGITS = 4
 _REDACTED = "***"
-
-
-def mask(msisdn: str) -> str:
-    """``37129123456`` → ``3712912****``: the last four digits hidden, the rest kept.
-
-    Enough to tell an operator which country and range a number is from, not whose it is.
-    (consent_core has no ``mask`` yet; this is the one rule, to be moved there if the
-    core ever needs it.)
-    """
-    keep = max(len(msisdn) - _MASKED_DIGITS, 0)
-    return msisdn[:keep] + "*" * (len(msisdn) - keep)
 
 
 def mask_text(text: str) -> str:
