@@ -50,7 +50,9 @@ class Esme:
         self.lock = threading.Lock()
         self.client.set_message_received_handler(self._on_message)
         self.client.set_message_sent_handler(lambda pdu, **kw: self.sent_resps.append(pdu))
-        self.client.set_error_pdu_handler(lambda pdu: self.sent_resps.append(pdu))
+        # smpplib calls the error handler and then the sent handler for an error resp:
+        # record it once, and do not raise out of listen() (SPEC §8).
+        self.client.set_error_pdu_handler(lambda pdu: None)
         self.client.connect()
         getattr(self.client, f"bind_{mode}")(system_id=system_id, password=password)
         self.thread = threading.Thread(target=self._listen, daemon=True)
