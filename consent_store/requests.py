@@ -17,6 +17,16 @@ REQUEST_ACTIONS = frozenset({"give", "withdraw", "unknown"})
 CHANNELS = frozenset({"sms", "web", "customer_centre", "operator", "system"})
 
 
+def storable(text: str | None) -> str | None:
+    """``text`` as both databases can hold it: NUL (PostgreSQL text cannot) and lone
+    surrogates (not encodable as UTF-8, e.g. from a broken UCS2 pair) become U+FFFD.
+    The exact bytes received are kept in ``raw_hex``."""
+    if text is None:
+        return None
+    text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text.replace("\x00", "\ufffd")
+
+
 @dataclass(frozen=True, slots=True)
 class ChangeRequest:
     """One text from a phone, or one change from another channel (design.md)."""
@@ -51,7 +61,13 @@ class ChangeRequest:
         if self.channel not in CHANNELS:
             raise BadRequest(f"event {self.event_id}: channel {self.channel!r} is not one of "
                              f"{sorted(CHANNELS)}")
+        if self.correlation_id is not None and len(self.correlation_id) > 200:
+            raise BadRequest(f"event {self.event_id}: correlation_id longer than 200")
+        if "\x00" in self.event_id:
+            raise BadRequest("event_id contains a NUL character")
         object.__setattr__(self, "received_at", as_utc(self.received_at))
+        object.__setattr__(self, "text", storable(self.text))
+        object.__setattr__(self, "correlation_id", storable(self.correlation_id))
 
     def to_dict(self) -> dict[str, Any]:
         return {

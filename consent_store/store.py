@@ -29,7 +29,7 @@ from consent_store.errors import (
     safe_url,
 )
 from consent_store.ledger import apply_in_transaction
-from consent_store.requests import CHANNELS, AppliedChange, ChangeRequest
+from consent_store.requests import CHANNELS, AppliedChange, ChangeRequest, storable
 from consent_store.timeutil import as_utc, utcnow
 from consent_store.views import (
     ErasureReport,
@@ -222,7 +222,7 @@ class ConsentStore:
             if queries.number_state(conn, msisdn, self.pseudonym(msisdn), None) is None:
                 raise NotFound(f"nothing is held about {msisdn}")
         result: list[AppliedChange] = self._write(
-            lambda conn: upkeep.reset(conn, msisdn, reason, channel, utcnow()))
+            lambda conn: upkeep.reset(conn, msisdn, storable(reason) or "", channel, utcnow()))
         return result
 
     def erase(self, msisdn: str, reason: str, channel: str = "operator") -> ErasureReport:
@@ -232,7 +232,7 @@ class ConsentStore:
             if queries.number_state(conn, msisdn, self.pseudonym(msisdn), None) is None:
                 raise NotFound(f"nothing is held about {msisdn}")
         report: ErasureReport = self._write(
-            lambda conn: upkeep.erase(conn, msisdn, self.pseudonym(msisdn), reason, channel,
+            lambda conn: upkeep.erase(conn, msisdn, self.pseudonym(msisdn), storable(reason) or "", channel,
                                       utcnow()))
         return report
 

@@ -1,0 +1,92 @@
+"""Schema only through Alembic: empty database, upgrade from the older revision, drift."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from consent_core.catalog import Catalog
+from consent_store.engine import current_revision, head_revision, make_engine, upgrade
+from consent_store.errors import SchemaError, StoreUnavailable
+from consent_store.schema import metadata
+from consent_store.store import ConsentStore
+from tests.store.conftest import LMT, T0, req
+
+TABLES = {"subscribers", "consent_events", "consent_state", "replies"}
+
+
+def _indexes(engine: sa.Engine, table: str) -> set[str]:
+    return {i["name"] for i in sa.inspect(engine).get_indexes(table)}  # type: ignore[misc]
+
+
+def test_upgrade_on_empty_database_creates_every_table_at_head(database_url: str) -> None:
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    assert TABLES <= set(sa.inspect(engine).get_table_names())
+    assert current_revision(engine) == head_revision() == "0002_lookup_indexes"
+    assert "ix_consent_events_msisdn_consent_id" in _indexes(engine, "consent_events")
+    engine.dispose()
+
+
+def test_upgrade_twice_changes_nothing(database_url: str) -> None:
+    upgrade(database_url)
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    assert current_revision(engine) == head_revision()
+    engine.dispose()
+
+
+def test_upgrade_from_initial_revision_keeps_rows_and_adds_indexes(
+        database_url: str, catalog: Catalog) -> None:
+    upgrade(database_url, "0001_initial")
+    engine = make_engine(database_url)
+    assert current_revision(engine) == "0001_initial"
+    assert "ix_replies_message_id" not in _indexes(engine, "replies")
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO consent_events (event_id, msisdn, consent, action, outcome, channel,"
+            " received_at, applied_at) VALUES (:e, :m, 'VIETA', 'give', 'given', 'sms', :t, :t)"),
+            {"e": "old-1", "m": LMT, "t": T0.replace(tzinfo=None)})
+    upgrade(database_url)
+    assert current_revision(engine) == head_revision()
+    assert "ix_replies_message_id" in _indexes(engine, "replies")
+    assert "ix_consent_state_consent_status_last_activity_at" in _indexes(engine, "consent_state")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT event_id FROM consent_events")).scalars().all() \
+            == ["old-1"]
+    engine.dispose()
+    store = ConsentStore(database_url)
+    assert store.apply(req("give", "JAUNUMI"), catalog=catalog).outcome == "given"
+    assert [e.event_id for e in store.history(LMT)][0] == "old-1"
+    store.close()
+
+
+def test_schema_module_describes_the_head_revision(database_url: str) -> None:
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": False})
+        diffs = compare_metadata(ctx, metadata)
+    engine.dispose()
+    assert diffs == []
+
+
+def test_store_on_database_without_schema_says_to_run_db_upgrade(sqlite_url: str) -> None:
+    store = ConsentStore(sqlite_url)
+    with pytest.raises(SchemaError, match="consentctl db upgrade"):
+        store.may_use(LMT, "VIETA")
+    store.close()
+
+
+def test_unreachable_database_error_never_shows_the_password() -> None:
+    store = ConsentStore("postgresql+psycopg://gw:s3cr3tpw@127.0.0.1:1/consents")
+    with pytest.raises(StoreUnavailable) as info:
+        store.may_use(LMT, "VIETA")
+    assert "s3cr3tpw" not in str(info.value)
+    assert "127.0.0.1:1" in str(info.value)
+    with pytest.raises(StoreUnavailable) as info2:
+        upgrade("postgresql+psycopg://gw:s3cr3tpw@127.0.0.1:1/consents")
+    assert "s3cr3tpw" not in str(info2.value)
+    store.close()
