@@ -232,3 +232,26 @@ def test_python_workload_stays_inside_the_system_call_filter_and_wx_rule(
           if re.search(r"\b(mmap|mremap)\(.*PROT_WRITE\|PROT_EXEC", line)
           or re.search(r"\b(pkey_)?mprotect\(.*PROT_EXEC", line)]
     assert wx == []
+
+
+@pytest.mark.skipif(shutil.which("strace") is None or shutil.which("systemd-analyze") is None,
+                    reason="needs strace and systemd-analyze")
+def test_the_console_commands_stay_inside_the_system_call_filter(
+    tmp_path: Path, redis_url: str
+) -> None:
+    # The units' own commands, as far as they run without an SMSC: the schema upgrade
+    # operators run first, the daily lapse, and a worker draining its shard.
+    env = {**os.environ, "SMSGW_REDIS__URL": redis_url,
+           "SMSGW_DATABASE__URL": f"sqlite:///{tmp_path}/consents.db",
+           "SMSGW_CONFIG": "", "SMSGW_LOG__FORMAT": "json"}
+    allowed = _allowed_syscalls("consent-worker@.service")
+    for i, cmd in enumerate([["consentctl", "db", "upgrade"], ["consentctl", "lapse"],
+                             ["consent-worker", "run", "--burst", "--shard", "0"]]):
+        trace = tmp_path / f"trace{i}"
+        proc = subprocess.run([*_as_service_user(), "strace", "-f", "-qq", "-o", str(trace),
+                               "--", str(VENV_BIN / cmd[0]), *cmd[1:]], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=300, check=False)
+        assert proc.returncode == 0, (cmd, proc.stderr[-3000:])
+        lines = trace.read_text().splitlines()
+        used = {m.group(1) for line in lines if (m := _STRACE_CALL.match(line))}
+        assert sorted(used - allowed) == [], cmd
