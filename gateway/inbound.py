@@ -132,7 +132,8 @@ class Inbound:
         first = True
         for b in batches.values():
             if first:
-                b.deliveries.extend(updates)
+                # Submit results were produced before the receipts in this batch arrived.
+                b.deliveries[:0] = updates
                 first = False
                 if not self._queue(b) and updates:
                     with self._cond:  # keep them for the next batch; the store needs them

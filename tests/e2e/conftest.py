@@ -1,0 +1,35 @@
+"""Fixtures for end-to-end tests: simulator in-process, gateway and worker as processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from smsc_sim.threaded import SimulatorThread
+from tests.support.pipeline import Pipeline
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def sim() -> Iterator[SimulatorThread]:
+    s = SimulatorThread(port=0).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def make_pipeline(tmp_path: Path, sim: SimulatorThread, redis_url: str):  # type: ignore[no-untyped-def]
+    made: list[Pipeline] = []
+
+    def make(database_url: str, **overrides: dict) -> Pipeline:  # type: ignore[type-arg]
+        p = Pipeline(tmp_path, sim.port, redis_url, database_url, overrides)
+        p.ctl("db", "upgrade")
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        p.stop()
