@@ -9,6 +9,7 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -209,8 +210,7 @@ def _interactive(args: argparse.Namespace) -> int:
             except EOFError:
                 break
             try:
-                if session.run(line) is not None:
-                    print(f"→ sent at {time.strftime('%H:%M:%S')}", flush=True)
+                session.run(line)
             except (CommandError, ValueError) as err:
                 print(f"error: {err}", flush=True)
     except KeyboardInterrupt:
@@ -283,10 +283,9 @@ def _script(args: argparse.Namespace) -> int:
             emit()
             msisdn, _, text = (line[5:] if line.lower().startswith("send ") else line
                                ).strip().partition(" ")
-            say(f"→ {msisdn} {text.strip()}")
             record = {"line": number, "msisdn": msisdn, "text": text.strip(), "mo_id": mo_id,
                       "reply": None, "latency_ms": None}
-            sim.wait_until(lambda s, i=mo_id: _mo_replied(s, i), args.reply_timeout)
+            sim.wait_until(_replied_check(mo_id), args.reply_timeout)
             replies = [r for r in sim.replies() if r.mo_id == mo_id]
             if replies:
                 record["reply"] = replies[0].text
@@ -304,6 +303,8 @@ def _script(args: argparse.Namespace) -> int:
     return 0
 
 
-def _mo_replied(sim: SmscSimulator, mo_id: int) -> bool:
-    return any(m.mo_id == mo_id and m.replies for m in reversed(sim.mos[-50:]))
+def _replied_check(mo_id: int) -> Callable[[SmscSimulator], bool]:
+    def check(sim: SmscSimulator) -> bool:
+        return any(m.mo_id == mo_id and m.replies for m in reversed(sim.mos[-50:]))
+    return check
 

@@ -99,6 +99,7 @@ class Session:
     def send(self, msisdn: str, text: str) -> int:
         if not msisdn.lstrip("+").isdigit() or not text:
             raise CommandError("usage: <msisdn> <text>")
+        self.out(f"→ {msisdn}: {text}")
         mo_id = self.sim.send_mo(msisdn, text, coding=self.coding, national=self.national,
                                  long_mode=self.long_mode)
         self.last_mo = mo_id

@@ -68,7 +68,8 @@ class AckingEsme(asyncio.Protocol):
             "dest_addr_ton": p.params["source_addr_ton"], "dest_addr_npi": 1,
             "destination_addr": p.params["source_addr"],
             "data_coding": p.params["data_coding"],
-            "short_message": b"OK " + bytes(p.params["short_message"])[:100],
+            "short_message": ("OK ".encode("utf-16-be") if p.params["data_coding"] == 8
+                              else b"OK ") + bytes(p.params["short_message"])[:100],
         })
         return pdu.encode(submit)
 

@@ -347,7 +347,8 @@ class SmscSimulator:
 
     def stats(self) -> dict[str, Any]:
         counters = dict(self.count)
-        latency = self.capture.latency_summary()
+        latency = {k: (round(v, 2) if v is not None else None)
+                   for k, v in self.capture.latency_summary().items()}
         return {
             **counters,
             "mo_offered": self.count["mo_offered"],
