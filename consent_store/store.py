@@ -62,6 +62,8 @@ class ConsentStore:
         self._writer = self.engine.execution_options(**WRITE)
         self.lang = lang
         self._key = pseudonym_key
+        # Transactions run again after a concurrent writer got in the way (for metrics).
+        self.conflict_retries = 0
 
     def close(self) -> None:
         self.engine.dispose()
@@ -104,6 +106,7 @@ class ConsentStore:
                         raise ConflictRetriesExhausted(
                             f"gave up after {attempt} attempts: concurrent writers kept "
                             f"conflicting ({_first_line(exc)})") from None
+                    self.conflict_retries += 1
                     time.sleep(random.uniform(0, 0.005 * 2**attempt))
         raise AssertionError("unreachable")
 
