@@ -85,8 +85,8 @@ class QueueSettings(_Section):
 
 
 class LimitSettings(_Section):
-    replies_per_minute: int = Field(10, ge=0)
-    replies_per_day: int = Field(50, ge=0)
+    replies_per_minute: int = Field(20, ge=0)
+    replies_per_day: int = Field(100, ge=0)
 
 
 class ConsentSettings(_Section):

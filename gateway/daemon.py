@@ -251,9 +251,10 @@ class Gateway:
     def _status_line(self) -> str:
         link = self.link
         if link is not None and link.bound:
+            received = f"{self.inbound.received:,}".replace(",", " ")
+            sent = f"{self.outbound.sent:,}".replace(",", " ")
             return (f"bound to {link.where} as {self.s.smpp.system_id}, "
-                    f"{self.inbound.received:,} MO, {self.outbound.sent:,} replies since start"
-                    .replace(",", " "))
+                    f"{received} MO, {sent} replies since start")
         return "not bound: connecting to " + f"{self.s.smpp.host}:{self.s.smpp.port}"
 
     def _publish(self, state: str) -> None:
