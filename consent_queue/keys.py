@@ -30,6 +30,11 @@ class Keys:
         return f"{self.queue_name}-deliveries"
 
     @property
+    def rq_queues(self) -> list[str]:
+        """Every RQ queue in use: the event shards in order, then the deliveries queue."""
+        return [self.event_queue(s) for s in range(self.shards)] + [self.delivery_queue]
+
+    @property
     def replies(self) -> str:
         return f"{self.prefix}:replies"
 

@@ -10,7 +10,8 @@ found by name (``pkgutil``), so no change to this file is needed (``consentctl/j
 for ``jobs failed``/``jobs requeue``, ``consentctl/status.py`` for ``status``, …).
 
 Exit codes: 0 done, 1 not found, 2 usage or configuration error, 3 import finished but
-some rows were bad, 4 the store failed (database unreachable, schema missing, …).
+some rows were bad, 4 the store failed (database unreachable, schema missing, …), 5 Redis did
+not answer (and for ``status``: Redis or the database; it still prints what it read).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
 EXIT_BAD_ROWS = 3
 EXIT_STORE = 4
+EXIT_UNAVAILABLE = 5
 
 # Built in here, in help order; other modules of the package are discovered after them.
 _BUILTIN = ("database", "directory", "consents")
@@ -112,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="consentctl", description="Operator tool for the SMS consent store.",
         epilog="exit codes: 0 ok, 1 not found, 2 usage/config error, 3 import had bad rows, "
-               "4 store error")
+               "4 store error, 5 Redis unreachable (status: or the database)")
     parser.add_argument("--config", metavar="FILE", default=None,
                         help="settings file (default: $SMSGW_CONFIG, then "
                              "/etc/sms-gateway/gateway.toml)")
