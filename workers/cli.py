@@ -32,6 +32,7 @@ from config.notify import Notifier
 from config.settings import ConfigError, Settings, settings_for
 from consent_store.errors import StoreError
 from workers import runtime
+from workers.health import DatabaseCheck, QueueCollector, serve
 
 log = structlog.get_logger("worker")
 LOCK_TTL = 15
@@ -129,10 +130,22 @@ def recover_abandoned(client: redis.Redis, queues: list[Queue]) -> int:
 
 
 class ConsentWorker(SimpleWorker):
-    """SimpleWorker that tells systemd it is alive after every job and while idle."""
+    """SimpleWorker that tells systemd it is alive after every job and while idle, and
+    counts failed job runs."""
 
     notifier: Notifier = Notifier()
     _pinged = 0.0
+
+    def handle_job_failure(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> None:
+        # Decided before rq updates the job: a run with retries left goes back to the
+        # queue, the last one to the failed registry (`consentctl jobs failed`).
+        retry = job.should_retry and self._stopped_job_id != job.id
+        job_name = (job.func_name or "?").rsplit(".", 1)[-1]
+        runtime.JOB_FAILURES.labels(job=job_name, next="retry" if retry else "failed").inc()
+        if not retry:
+            log.error("job.failed", job_id=job.id, queue=queue.name, job=job_name,
+                      action="kept in the failed registry; consentctl jobs requeue")
+        super().handle_job_failure(job, queue, *args, **kwargs)
 
     def heartbeat(self, *args: Any, **kwargs: Any) -> None:  # called by rq while idle and busy
         super().heartbeat(*args, **kwargs)
@@ -181,7 +194,23 @@ def run_worker(settings: Settings, *, burst: bool, shards: list[int] | None) -> 
     ConsentWorker.notifier = notifier
     me = f"{socket.gethostname()}.{os.getpid()}"
     locks = ShardLocks(rt.redis, rt.keys, shards, me, notifier)
-    _start_metrics(settings, shards)
+    main_thread = threading.main_thread()
+    serving = threading.Event()  # set once the shard locks are held
+    database = DatabaseCheck(rt.store.engine)
+
+    def healthy() -> tuple[bool, dict[str, Any]]:
+        try:
+            redis_ok = bool(rt.redis.ping())
+        except redis.RedisError:
+            redis_ok = False
+        checks: dict[str, Any] = {
+            "serving": serving.is_set() and not locks.lost.is_set() and main_thread.is_alive(),
+            "redis": redis_ok, "database": database()}
+        if database.error:
+            checks["database_error"] = database.error
+        return all(v for k, v in checks.items() if k != "database_error"), checks
+
+    server = _start_metrics(settings, shards, rt, healthy)
     while True:
         try:
             locks.acquire()
@@ -190,6 +219,7 @@ def run_worker(settings: Settings, *, burst: bool, shards: list[int] | None) -> 
             log.warning("worker.redis_unavailable", error=str(exc), action="retrying in 2s")
             time.sleep(2)
     locks.start()
+    serving.set()
     queues = [Queue(rt.keys.event_queue(s), connection=rt.redis, serializer=JSONSerializer)
               for s in shards]
     deliveries = Queue(rt.keys.delivery_queue, connection=rt.redis, serializer=JSONSerializer)
@@ -204,23 +234,33 @@ def run_worker(settings: Settings, *, burst: bool, shards: list[int] | None) -> 
                     with_scheduler=False)
     finally:
         notifier.stopping()
+        serving.clear()
         locks.release()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
         rt.store.close()
     return 0
 
 
-def _start_metrics(settings: Settings, shards: list[int]) -> None:
+def _start_metrics(settings: Settings, shards: list[int], rt: runtime.Runtime,
+                   healthy: Any) -> Any:
+    """/metrics and /healthz on ``metrics.worker_port`` (+ the shard when serving one)."""
     port = settings.metrics.worker_port
     if not port:
-        return
-    from prometheus_client import start_http_server
+        return None
+    from prometheus_client import REGISTRY
 
     port += shards[0] if len(shards) == 1 else 0
     try:
-        start_http_server(port, addr=settings.metrics.bind)
+        server = serve(healthy, settings.metrics.bind, port)
     except OSError as exc:
         log.warning("metrics.unavailable", port=port, error=exc.strerror,
-                    action="running without /metrics")
+                    action="running without /metrics and /healthz")
+        return None
+    REGISTRY.register(QueueCollector(
+        rt.redis, [rt.keys.event_queue(s) for s in shards] + [rt.keys.delivery_queue]))
+    return server
 
 
 def _safe(url: str) -> str:
