@@ -59,14 +59,15 @@ def failed_count(client: redis.Redis, keys: Keys) -> int:
 
 def failed_jobs(client: redis.Redis, keys: Keys) -> list[FailedJob]:
     """Every job in the failed registry of our queues, oldest failure first."""
-    out: list[FailedJob] = []
+    found: list[tuple[float, FailedJob]] = []
     for registry in failed_registries(client, keys):
         for job_id in registry.get_job_ids(cleanup=False):
-            out.append(_describe(client, registry.name, job_id))
-    return sorted(out, key=lambda j: j.failed_at or "")
+            found.append(_describe(client, registry.name, job_id))
+    # By the exact failure time (the listing shows whole seconds); stable for ties.
+    return [job for _, job in sorted(found, key=lambda pair: pair[0])]
 
 
-def _describe(client: redis.Redis, queue: str, job_id: str) -> FailedJob:
+def _describe(client: redis.Redis, queue: str, job_id: str) -> tuple[float, FailedJob]:
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
     from rq.serializers import JSONSerializer
@@ -74,9 +75,10 @@ def _describe(client: redis.Redis, queue: str, job_id: str) -> FailedJob:
     try:
         job = Job.fetch(job_id, connection=client, serializer=JSONSerializer)
     except NoSuchJobError:
-        return FailedJob(job_id, queue, "?", None, "job data gone (expired or deleted)", None)
+        return 0.0, FailedJob(job_id, queue, "?", None, "job data gone (expired or deleted)",
+                              None)
     except Exception as exc:  # a payload we cannot read must not hide the other jobs
-        return FailedJob(job_id, queue, "?", None, f"job data unreadable: {exc}", None)
+        return 0.0, FailedJob(job_id, queue, "?", None, f"job data unreadable: {exc}", None)
     exc_string = ""
     failed_at = job.ended_at
     result = job.latest_result()
@@ -88,8 +90,9 @@ def _describe(client: redis.Redis, queue: str, job_id: str) -> FailedJob:
         events: int | None = len(job.args[0])
     except (IndexError, TypeError, ValueError, KeyError):
         events = None
-    return FailedJob(job_id, queue, (job.func_name or "?").rsplit(".", 1)[-1], _iso(failed_at),
-                     _summary(exc_string), events)
+    when = _aware(failed_at).timestamp() if failed_at else 0.0
+    return when, FailedJob(job_id, queue, (job.func_name or "?").rsplit(".", 1)[-1],
+                           _iso(failed_at), _summary(exc_string), events)
 
 
 def _summary(exc_string: str) -> str:
@@ -97,12 +100,14 @@ def _summary(exc_string: str) -> str:
     return lines[-1] if lines else "(no exception recorded)"
 
 
+def _aware(when: datetime) -> datetime:
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when  # rq: naive UTC in places
+
+
 def _iso(when: datetime | None) -> str | None:
     if when is None:
         return None
-    if when.tzinfo is None:  # rq keeps naive UTC in places
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return _aware(when).astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def requeue(client: redis.Redis, keys: Keys, job_ids: list[str] | None,
@@ -115,14 +120,15 @@ def requeue(client: redis.Redis, keys: Keys, job_ids: list[str] | None,
     if job_ids is None:
         chosen, missing = listed, []
     else:
-        by_id = {j.id: j for j in listed}
-        chosen = [by_id[i] for i in dict.fromkeys(job_ids) if i in by_id]
-        missing = [i for i in dict.fromkeys(job_ids) if i not in by_id]
+        wanted = set(job_ids)
+        chosen = [j for j in listed if j.id in wanted]  # failure order, not argument order
+        listed_ids = {j.id for j in listed}
+        missing = [i for i in dict.fromkeys(job_ids) if i not in listed_ids]
     registries = {r.name: r for r in failed_registries(client, keys)}
     done: list[FailedJob] = []
     # Newest first: each goes to the front, so the oldest ends up first in line, and a
     # number's events keep the order the SMSC delivered them in.
-    for fj in sorted(chosen, key=lambda j: j.failed_at or "", reverse=True):
+    for fj in reversed(chosen):
         registry = registries[fj.queue]
         try:
             job = _fetch(client, fj.id)
