@@ -193,3 +193,31 @@ def test_both_healthz_are_503_when_the_database_does_not_answer(
         admin.dispose()
     assert wait_until(lambda: stack.gateway("/healthz")[0] == 200, 20)
     assert wait_until(lambda: stack.worker("/healthz")[0] == 200, 20)
+
+
+def test_consentctl_status_shows_the_bound_gateway_the_worker_and_todays_texts(
+        stack: Stack) -> None:
+    converse(stack.sim, LMT, "VIETA")
+    converse(stack.sim, OTHER, "JAUNUMI")
+    p = stack.pipeline
+
+    def status() -> dict[str, Any]:
+        return dict(json.loads(p.ctl("status", "--json").stdout))
+
+    # The gateway refreshes its report every 5 s.
+    assert wait_until(lambda: status()["last_text_at"] is not None, 10)
+    r = status()
+    [gw] = r["gateways"]
+    assert gw["instance"] == p.sections["gateway"]["instance"]
+    assert gw["state"] == "bound" and gw["smsc"] == f"127.0.0.1:{stack.sim.port}"
+    assert gw["stale"] is False and r["last_text_at"]
+    [wk] = r["workers"]
+    assert "consent-events-0" in wk["queues"] and wk["jobs_done"] >= 2
+    assert r["today"] == {"VIETA": {"give": 1}, "JAUNUMI": {"give": 1}}
+    text = p.ctl("status").stdout
+    [row] = [line.split() for line in text.splitlines() if gw["instance"] in line]
+    assert row[:3] == [gw["instance"], "bound", f"127.0.0.1:{stack.sim.port}"]
+    assert "Last text received: " + r["last_text_at"] in text
+
+    stack.sim.stop()
+    assert wait_until(lambda: status()["gateways"][0]["state"] in ("down", "binding"), 15)
