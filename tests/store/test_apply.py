@@ -222,3 +222,16 @@ def test_malformed_change_request_is_rejected(bad: dict[str, object]) -> None:
     data = req("give", "VIETA").to_dict() | bad
     with pytest.raises(BadRequest):
         ChangeRequest.from_dict(data)
+
+
+def test_batch_whose_first_state_update_has_no_since_still_applies(
+        store: ConsentStore, catalog: Catalog) -> None:
+    # The first changed state row carries since=None (a STOP for a never-given consent only
+    # advances the sequence guard); later rows carry times. PostgreSQL must get typed
+    # parameters for every row of the executemany.
+    # (State rows are written in (msisdn, consent) order: OTHER sorts before LMT.)
+    assert OTHER < LMT
+    out = store.apply_batch([req("withdraw", "VIETA", msisdn=OTHER, seq=1),
+                             req("give", "JAUNUMI", seq=1)], catalog=catalog)
+    assert [o.outcome for o in out] == [Outcome.ALREADY_WITHDRAWN, Outcome.GIVEN]
+    assert store.may_use(LMT, "JAUNUMI")
