@@ -160,11 +160,13 @@ def render(r: dict[str, Any]) -> None:
         rows: list[tuple[Any, ...]] = []
         for g in r["gateways"]:
             state = g.get("state", "?") + (" (stale)" if g["stale"] and g["state"] != "gone" else "")
-            rows.append((g["instance"], state, g.get("smsc"), g.get("since") or None,
+            since = g.get("since") if g.get("state") == "bound" else None
+            rows.append((g["instance"], state, g.get("smsc"), since or None,
                          g.get("received"), g.get("queued"), g.get("replies_sent"),
                          g.get("updated_at")))
-        print_table(["  INSTANCE", "STATE", "SMSC", "BOUND SINCE", "MO", "QUEUED", "REPLIES",
-                     "REPORTED"], [("  " + str(row[0]), *row[1:]) for row in rows])
+        # RECEIVED counts every deliver_sm (receipts too), QUEUED the subscriber texts.
+        print_table(["  INSTANCE", "STATE", "SMSC", "BOUND SINCE", "RECEIVED", "QUEUED",
+                     "REPLIES", "REPORTED"], [("  " + str(row[0]), *row[1:]) for row in rows])
         if any(g["state"] == "gone" for g in r["gateways"]):
             print("  gone: no report for 60 s (stopped, crashed, or renamed)")
 
