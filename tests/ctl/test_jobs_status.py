@@ -4,22 +4,35 @@ against jobs a real ``consent-worker`` failed and a real Redis and database."""
 from __future__ import annotations
 
 import json
+import logging
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 
-from consent_queue.events import EventQueue, JobOptions, QueuedText
-from consent_queue.keys import Keys
 from tests.support import servers
 from tests.support.pipeline import Pipeline
 
 N1, N2 = "37129000011", "37129000012"
 
 
-def event(msisdn: str, text: str, seq: int) -> QueuedText:
+@pytest.fixture(autouse=True)
+def _rq_leaves_logging_alone() -> Iterator[None]:
+    """Importing rq sets the level of its "rq.worker" logger; put it back so tests of our
+    logging that run later in this process see the defaults."""
+    logger = logging.getLogger("rq.worker")
+    level = logger.level
+    yield
+    logger.setLevel(level)
+
+
+def event(msisdn: str, text: str, seq: int) -> Any:
+    from consent_queue.events import QueuedText
+
     consent, _, stop = text.partition(" ")
     return QueuedText(request={
         "event_id": uuid.uuid4().hex, "msisdn": msisdn, "action": "withdraw" if stop else "give",
@@ -28,8 +41,11 @@ def event(msisdn: str, text: str, seq: int) -> QueuedText:
         fingerprint=f"{msisdn}|{text}|{seq}")
 
 
-def queue_texts(redis_url: str, texts: list[QueuedText], batch: str) -> None:
+def queue_texts(redis_url: str, texts: list[Any], batch: str) -> None:
     """Queue as the gateway does, with no RQ retries so a failure is final at once."""
+    from consent_queue.events import EventQueue, JobOptions
+    from consent_queue.keys import Keys
+
     client = redis.Redis.from_url(redis_url)
     EventQueue(client, Keys("smsgw", "consent-events", 1), JobOptions(retry_max=0)).enqueue(
         texts, [], batch_id=batch, conn_id="test")
