@@ -116,17 +116,29 @@ def recover_abandoned(client: redis.Redis, queues: list[Queue]) -> int:
             try:
                 job = Job.fetch(job_id, connection=client, serializer=JSONSerializer)
             except Exception:
-                registry.remove(job_id)
+                _forget_started(registry, job_id)
                 continue
             if job.get_status() != JobStatus.STARTED:
-                registry.remove(job_id)
+                _forget_started(registry, job_id)
                 continue
-            registry.remove(job)
+            _forget_started(registry, job_id)
             q.enqueue_job(job, at_front=True)
             n += 1
             log.warning("worker.job_recovered", job_id=job.id, queue=q.name,
                         action="requeued at the front; replayed events change nothing")
     return n
+
+
+def _forget_started(registry: StartedJobRegistry, job_id: str) -> None:
+    """Drop a job from a started registry. RQ >= 2 keys its entries ``job_id:execution_id``
+    and its ``StartedJobRegistry.remove`` raises NotImplementedError (read at rq 3.0)."""
+    if hasattr(registry, "get_job_and_execution_ids"):
+        entries = [f"{j}:{e}" for j, e in registry.get_job_and_execution_ids(cleanup=False)
+                   if j == job_id]
+        if entries:
+            registry.connection.zrem(registry.key, *entries)
+    else:
+        registry.remove(job_id)
 
 
 class ConsentWorker(SimpleWorker):
