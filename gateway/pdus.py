@@ -102,6 +102,8 @@ def parse(frame: bytes) -> Any:
     _length, command_id, _status, sequence = header(frame)
     if command_id not in _KNOWN_IDS:
         raise PduError(ESME_RINVCMDID, f"unknown command_id 0x{command_id:08X}", sequence)
+    if command_id == DELIVER_SM:
+        _check_deliver_sm_body(frame, sequence)
     try:
         pdu = smpplib.smpp.parse_pdu(frame, client=_SEQ, allow_unknown_opt_params=True)
     except (smpplib.exceptions.PDUError, smpplib.exceptions.UnknownCommandError) as exc:
@@ -114,3 +116,33 @@ def parse(frame: bytes) -> Any:
     ):
         raise PduError(ESME_RINVCMDLEN, "deliver_sm body truncated", sequence)
     return pdu
+
+
+# SMPP 3.4 §4.6.1: deliver_sm's mandatory parameters, as (kind, maximum size): "c" is a
+# C-Octet String that must end in NUL within that size, "i" a 1-octet integer.
+_DELIVER_SM_FIELDS = (("c", 6), ("i", 1), ("i", 1), ("c", 21), ("i", 1), ("i", 1), ("c", 21),
+                      ("i", 1), ("i", 1), ("i", 1), ("c", 17), ("c", 17), ("i", 1), ("i", 1),
+                      ("i", 1), ("i", 1))
+
+
+def _check_deliver_sm_body(frame: bytes, sequence: int) -> None:
+    """Raise PduError when the mandatory part of a deliver_sm does not fit its length.
+
+    smpplib reads past a cut-off body without complaint (a truncated source_addr comes
+    back as digits of the next fields); a text must never be built from such bytes.
+    """
+    pos, end = HEADER.size, len(frame)
+    for kind, size in _DELIVER_SM_FIELDS:
+        if kind == "i":
+            pos += 1
+        else:
+            nul = frame.find(b"\x00", pos, min(end, pos + size))
+            if nul < 0:
+                raise PduError(ESME_RINVCMDLEN, "deliver_sm body truncated or field too long",
+                               sequence)
+            pos = nul + 1
+        if pos > end:
+            raise PduError(ESME_RINVCMDLEN, "deliver_sm body truncated", sequence)
+    if pos >= end or pos + 1 + frame[pos] > end:  # sm_length, then short_message
+        raise PduError(ESME_RINVCMDLEN, "deliver_sm short_message runs past command_length",
+                       sequence)

@@ -90,6 +90,14 @@ class SmppLink:
             if command_id == pdus.ENQUIRE_LINK:
                 self._sendall(pdus.header_only(pdus.ENQUIRE_LINK_RESP, 0, rseq))
                 continue
+            if not command_id & 0x80000000:
+                # SMPP 3.4 §2.3: an unbound session takes no deliver_sm (or other request)
+                # but enquire_link. Refuse it (the SMSC redelivers a text later) and count it.
+                self._on_bad_pdu("before_bind")
+                log.warning("smpp.pdu_before_bind", command_id=hex(command_id), sequence=rseq,
+                            action="generic_nack ESME_RINVBNDSTS")
+                self._sendall(pdus.generic_nack(rseq, pdus.ESME_RINVBNDSTS))
+                continue
             if rseq != seq:
                 continue
             if status != pdus.ESME_ROK:
