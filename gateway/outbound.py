@@ -193,6 +193,10 @@ class Outbound:
                 self._on_resp(status, seq, pdu, out, idx)
 
             with self._cond:
+                if self._link is not link:
+                    # After detach() a part put in flight on the dead link would never be resent.
+                    self._ready.appendleft((out, idx))
+                    return
                 seq = link.next_sequence()
                 self._inflight[seq] = (out, idx)
             link.expect_response(seq, handler)  # registered before the write
