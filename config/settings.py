@@ -77,7 +77,7 @@ class QueueSettings(_Section):
     name: str = Field("consent-events", min_length=1)
     shards: int = Field(1, ge=1, le=256)
     batch_max: int = Field(200, ge=1, le=10000)
-    batch_wait_ms: float = Field(5.0, ge=0, le=1000)
+    batch_wait_ms: float = Field(20.0, ge=0, le=1000)
     job_timeout: int = Field(60, ge=1, le=3600)
     retry_max: int = Field(5, ge=0, le=100)
     retry_intervals: list[int] = [1, 2, 5, 10, 30]

@@ -34,3 +34,14 @@ def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
     stmt = _insert(conn, table).values(unique)
     update = {c: stmt.excluded[c] for c in unique[0] if c not in keys}
     conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=update))
+
+
+def upsert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
+                keys: Sequence[str]) -> None:
+    """``upsert`` as an executemany: the statement is compiled once and cached; on
+    PostgreSQL SQLAlchemy's insertmanyvalues sends it as multi-row INSERTs (engine.py)."""
+    if not rows:
+        return
+    stmt = _insert(conn, table)
+    update = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
+    conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=update), list(rows))

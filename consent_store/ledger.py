@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, tuple_, update
+from sqlalchemy import Connection, select, tuple_
 
 from consent_core.catalog import Catalog
 from consent_core.decide import decide, status_after
 from consent_core.eligibility import Subscriber, eligibility
 from consent_core.model import REPLIED, Eligibility, Outcome, Status
-from consent_store.dialect import insert_ignore
+from consent_store.dialect import insert_ignore, upsert_many
 from consent_store.requests import AppliedChange, ChangeRequest
 from consent_store.schema import consent_events, consent_state, replies, subscribers
 
@@ -42,9 +42,9 @@ class StateRow:
     last_activity_at: datetime | None
     dirty: bool = False
 
-    def values(self) -> dict[str, Any]:
+    def columns(self) -> dict[str, Any]:
         return {
-            "b_msisdn": self.msisdn, "b_consent": self.consent, "status": self.status.value,
+            "msisdn": self.msisdn, "consent": self.consent, "status": self.status.value,
             "since": self.since, "channel": self.channel, "last_event_id": self.last_event_id,
             "last_seq": self.last_seq, "last_activity_at": self.last_activity_at,
         }
@@ -79,22 +79,18 @@ def _select_states(conn: Connection, where: Any) -> dict[tuple[str, str], StateR
 
 
 def write_states(conn: Connection, rows: Sequence[StateRow]) -> None:
-    dirty = [r.values() for r in rows if r.dirty]
-    if not dirty:
-        return
-    stmt = (update(consent_state)
-            .where(consent_state.c.msisdn == bindparam("b_msisdn"),
-                   consent_state.c.consent == bindparam("b_consent"))
-            .values(status=bindparam("status"), since=bindparam("since"),
-                    channel=bindparam("channel"), last_event_id=bindparam("last_event_id"),
-                    last_seq=bindparam("last_seq"),
-                    last_activity_at=bindparam("last_activity_at")))
-    conn.execute(stmt, dirty)
+    """Write the changed state rows back (they exist and are locked) as one upsert batch."""
+    upsert_many(conn, consent_state, [r.columns() for r in rows if r.dirty],
+                ["msisdn", "consent"])
 
 
 def append_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    insert_rows(conn, consent_events, rows)
+
+
+def insert_rows(conn: Connection, table: Any, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        conn.execute(consent_events.insert(), list(rows))
+        conn.execute(table.insert(), list(rows))
 
 
 def apply_in_transaction(conn: Connection, requests: Sequence[ChangeRequest], *,
@@ -145,8 +141,7 @@ def apply_in_transaction(conn: Connection, requests: Sequence[ChangeRequest], *,
         results.append(applied)
 
     append_events(conn, events)
-    if reply_rows:
-        conn.execute(replies.insert(), reply_rows)
+    insert_rows(conn, replies, reply_rows)
     write_states(conn, list(states.values()))
     return results
 

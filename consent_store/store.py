@@ -257,6 +257,15 @@ class ConsentStore:
             lambda conn: upkeep.record_submit(conn, event_id, message_id, status, when))
         return found
 
+    def record_deliveries(self, submits: Sequence[tuple[str, str | None, str, datetime]],
+                          receipts: Sequence[tuple[str, str, datetime]]) -> None:
+        """Many ``record_submit`` (event_id, message_id, status, at) and ``record_receipt``
+        (message_id, stat, at) in one transaction: what the SMSC said about our replies."""
+        subs = [{"b_event_id": e, "b_message_id": m, "b_status": s, "b_at": as_utc(a)}
+                for e, m, s, a in submits]
+        recs = [{"b_message_id": m, "b_stat": s, "b_at": as_utc(a)} for m, s, a in receipts]
+        self._write(lambda conn: upkeep.record_deliveries(conn, subs, recs))
+
     def record_receipt(self, message_id: str, stat: str, at: datetime) -> int:
         """Note a delivery receipt; returns how many replies it matched (0 or 1)."""
         n: int = self._write(lambda conn: upkeep.record_receipt(conn, message_id, stat,

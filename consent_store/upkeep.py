@@ -4,11 +4,11 @@ import and the outbound reply tracking."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from consent_core.model import Outcome, Status
 from consent_store.dialect import upsert
@@ -162,3 +162,21 @@ def record_receipt(conn: Connection, message_id: str, stat: str, at: datetime) -
     result = conn.execute(update(replies).where(replies.c.message_id == message_id).values(
         delivery_status=stat, delivered_at=at))
     return int(result.rowcount)
+
+
+def record_deliveries(conn: Connection, submits: Sequence[dict[str, Any]],
+                      receipts: Sequence[dict[str, Any]]) -> None:
+    """Submit results, then receipts, each as one executemany (a batch = one transaction)."""
+    if submits:
+        conn.execute(
+            update(replies).where(replies.c.event_id == bindparam("b_event_id")).values(
+                message_id=bindparam("b_message_id", type_=replies.c.message_id.type),
+                submit_status=bindparam("b_status", type_=replies.c.submit_status.type),
+                submitted_at=bindparam("b_at", type_=replies.c.submitted_at.type)),
+            list(submits))
+    if receipts:
+        conn.execute(
+            update(replies).where(replies.c.message_id == bindparam("b_message_id")).values(
+                delivery_status=bindparam("b_stat", type_=replies.c.delivery_status.type),
+                delivered_at=bindparam("b_at", type_=replies.c.delivered_at.type)),
+            list(receipts))

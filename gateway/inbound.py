@@ -34,7 +34,8 @@ from gateway.smpp_link import SmppLink
 
 log = structlog.get_logger("gateway.inbound")
 
-MAX_RAW_OCTETS = 4096  # kept in the ledger as hex; longer bodies are cut (and marked)
+MAX_RAW_OCTETS = 4096
+QUIET_GAP = 0.002  # seconds without a new deliver_sm that end a burst  # kept in the ledger as hex; longer bodies are cut (and marked)
 
 
 @dataclass(slots=True)
@@ -78,10 +79,7 @@ class Inbound:
         """Called by the reader thread for every deliver_sm; never blocks on I/O."""
         with self._cond:
             self._arrivals.append(Arrival(link, pdu, time.time()))
-            if len(self._arrivals) >= self._s.queue.batch_max:
-                self._cond.notify()
-            elif len(self._arrivals) == 1:
-                self._cond.notify()
+            self._cond.notify()
 
     def add_update(self, update: dict[str, Any]) -> None:
         """A delivery update (submit accepted, failed, receipt) to record in the store."""
@@ -105,9 +103,8 @@ class Inbound:
                         break  # let _flush give up on incomplete long texts
                 if self._stop and not self._arrivals and not self._updates:
                     return
-                if len(self._arrivals) < self._s.queue.batch_max and wait > 0 and not self._stop:
-                    # Give a burst a moment to fill the batch: one transaction for many texts.
-                    self._cond.wait(timeout=wait)
+                if wait > 0 and not self._stop:
+                    self._gather(wait)
                 n = min(len(self._arrivals), self._s.queue.batch_max)
                 taken = [self._arrivals.popleft() for _ in range(n)]
                 updates, self._updates = self._updates, []
@@ -117,6 +114,21 @@ class Inbound:
                 log.exception("inbound.flush_failed")
                 for a in taken:
                     self._answer(a.link, [a], self._s.smpp.temporary_error_status)
+
+    def _gather(self, wait: float) -> None:
+        """Let a burst fill the batch (one job, one transaction for many texts): wait until
+        the batch is full, ``wait`` has passed, or no text came for QUIET_GAP — then the
+        SMSC has sent what its window allows and waits for our answers. Lock held."""
+        deadline = time.monotonic() + wait
+        seen = len(self._arrivals)
+        while seen < self._s.queue.batch_max and not self._stop:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._cond.wait(timeout=min(remaining, QUIET_GAP))
+            if len(self._arrivals) == seen:
+                return
+            seen = len(self._arrivals)
 
     def _flush(self, taken: list[Arrival], updates: list[dict[str, Any]]) -> None:
         batches: dict[str, _Batch] = {}

@@ -14,6 +14,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import redis
@@ -103,24 +104,33 @@ class Outbound:
     # ------------------------------------------------------------ loop
     def run(self) -> None:
         window = self._s.smpp.submit_window
+        last_flush = 0.0
         while True:
-            self._flush_finished()
+            now = time.monotonic()
+            # Accepted replies leave Redis in batches: one round trip per 64 or per 20 ms.
+            if len(self._finished) >= 64 or (self._finished and now - last_flush >= 0.02):
+                self._flush_finished()
+                last_flush = now
             with self._cond:
                 if self._stop:
+                    self._flush_finished()
                     return
                 link = self._link
                 room = window - len(self._inflight)
-                paused = time.monotonic() < self._pause_until
+                paused = now < self._pause_until
+                # Refill when fewer than a window's worth of parts wait: one Redis round trip
+                # per window, not per reply.
                 want_more = self._taking and link is not None and len(self._ready) < window
             if link is None or not link.bound:
                 with self._cond:
                     self._cond.wait(0.1)
                 continue
             if want_more:
-                self._take(window * 2 - len(self._ready), block=not self._ready and room > 0)
+                self._take(window * 2 - len(self._ready),
+                           block=not self._ready and room > 0 and not self._finished)
             if paused or room <= 0 or not self._ready:
                 with self._cond:
-                    timeout = max(0.001, self._pause_until - time.monotonic()) if paused else 0.05
+                    timeout = max(0.001, self._pause_until - time.monotonic()) if paused else 0.02
                     if not self._stop and (paused or room <= 0 or not self._ready):
                         self._cond.wait(timeout)
                 continue
@@ -166,44 +176,37 @@ class Outbound:
                 self._ready.append((out, i))
 
     def _submit_some(self, link: SmppLink, room: int) -> None:
+        """Submit up to ``room`` waiting parts, written to the socket in one go."""
         rate = self._s.smpp.submit_rate
-        sent = 0
-        while sent < room:
+        frames: list[bytes] = []
+        while len(frames) < room:
             if rate > 0 and not self._token(rate):
-                time.sleep(min(0.01, 1.0 / rate))
-                return
+                if not frames:
+                    time.sleep(min(0.01, 1.0 / rate))
+                break
             with self._cond:
-                if not self._ready or time.monotonic() < self._pause_until:
-                    return
+                # After detach() a part put in flight on the dead link would never be resent.
+                if not self._ready or self._link is not link or time.monotonic() < self._pause_until:
+                    break
                 out, idx = self._ready.popleft()
-            part = out.parts[idx]
-            registered = 1 if self._s.smpp.registered_delivery else 0
-            fields: dict[str, Any] = dict(
-                service_type="", source_addr_ton=0, source_addr_npi=1,
-                source_addr=self._s.smpp.short_number, dest_addr_ton=1, dest_addr_npi=1,
-                destination_addr=out.reply.msisdn, esm_class=part.esm_class,
-                data_coding=part.data_coding, short_message=part.short_message,
-                registered_delivery=registered,
-            )
-
-            def frame(seq: int, fields: dict[str, Any] = fields) -> bytes:
-                return pdus.build("submit_sm", seq, **fields)
-
-            def handler(status: int, seq: int, pdu: Any, out: _Out = out, idx: int = idx) -> None:
-                self._on_resp(status, seq, pdu, out, idx)
-
-            with self._cond:
-                if self._link is not link:
-                    # After detach() a part put in flight on the dead link would never be resent.
-                    self._ready.appendleft((out, idx))
-                    return
                 seq = link.next_sequence()
                 self._inflight[seq] = (out, idx)
-            link.expect_response(seq, handler)  # registered before the write
-            if not link.send(frame(seq)):
-                return
-            log.debug("mt.submitted", correlation_id=out.reply.correlation_id, part=idx + 1)
-            sent += 1
+            link.expect_response(seq, partial(self._on_resp, out=out, idx=idx))
+            frames.append(self._frame(seq, out, idx))
+        if frames:
+            link.send(b"".join(frames))  # a failed write closes the link; detach() re-queues
+
+    def _frame(self, seq: int, out: _Out, idx: int) -> bytes:
+        part = out.parts[idx]
+        # One receipt per reply is enough: ask for it on the last part only (the reply's
+        # recorded message_id is the last part's).
+        last = idx == len(out.parts) - 1
+        return pdus.build(
+            "submit_sm", seq, service_type="", source_addr_ton=0, source_addr_npi=1,
+            source_addr=self._s.smpp.short_number, dest_addr_ton=1, dest_addr_npi=1,
+            destination_addr=out.reply.msisdn, esm_class=part.esm_class,
+            data_coding=part.data_coding, short_message=part.short_message,
+            registered_delivery=1 if self._s.smpp.registered_delivery and last else 0)
 
     def _token(self, rate: float) -> bool:
         now = time.monotonic()
@@ -215,7 +218,7 @@ class Outbound:
         return False
 
     # ------------------------------------------------------------ responses (reader thread)
-    def _on_resp(self, status: int, seq: int, pdu: Any, out: _Out, idx: int) -> None:
+    def _on_resp(self, status: int, seq: int, pdu: Any, *, out: _Out, idx: int) -> None:
         with self._cond:
             if self._inflight.pop(seq, None) is None:
                 return  # already handed back by detach()

@@ -65,24 +65,17 @@ def record_deliveries(updates: list[dict[str, Any]]) -> dict[str, int]:
     """Record what the SMSC said about our replies: accepted (message id), failed, delivered."""
     rt = runtime.current()
     started = time.perf_counter()
-    submits = receipts = 0
+    submits = [(str(u["event_id"]), u.get("message_id"), str(u["status"]),
+                parse_instant(str(u["at"]))) for u in updates if u.get("kind") == "submit"]
+    receipts = [(str(u["message_id"]), str(u["stat"]), parse_instant(str(u["at"])))
+                for u in updates if u.get("kind") == "receipt"]
 
     def work() -> None:
-        nonlocal submits, receipts
-        submits = receipts = 0
-        for u in updates:
-            if u.get("kind") == "submit":
-                rt.store.record_submit(str(u["event_id"]), u.get("message_id"), str(u["status"]),
-                                       parse_instant(str(u["at"])))
-                submits += 1
-            elif u.get("kind") == "receipt":
-                rt.store.record_receipt(str(u["message_id"]), str(u["stat"]),
-                                        parse_instant(str(u["at"])))
-                receipts += 1
+        rt.store.record_deliveries(submits, receipts)
 
     _with_db_retry(work, budget=max(1.0, rt.settings.queue.job_timeout - 10))
     runtime.JOB_SECONDS.labels(job="record_deliveries").observe(time.perf_counter() - started)
-    return {"submits": submits, "receipts": receipts}
+    return {"submits": len(submits), "receipts": len(receipts)}
 
 
 def data_time(value: datetime) -> str:
