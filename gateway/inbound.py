@@ -34,8 +34,8 @@ from gateway.smpp_link import SmppLink
 
 log = structlog.get_logger("gateway.inbound")
 
-MAX_RAW_OCTETS = 4096
-QUIET_GAP = 0.002  # seconds without a new deliver_sm that end a burst  # kept in the ledger as hex; longer bodies are cut (and marked)
+MAX_RAW_OCTETS = 4096  # kept in the ledger as hex; longer bodies are cut (and marked)
+QUIET_GAP = 0.002  # seconds without a new deliver_sm that end a burst
 
 
 @dataclass(slots=True)
