@@ -53,7 +53,6 @@ class EventQueue:
             Queue(keys.event_queue(s), connection=client, serializer=JSONSerializer)
             for s in range(keys.shards)
         ]
-        self._deliveries = Queue(keys.delivery_queue, connection=client, serializer=JSONSerializer)
 
     def enqueue(
         self,
@@ -83,9 +82,14 @@ class EventQueue:
                 new.append(t)
                 by_shard[self._keys.shard_of(t.msisdn)].append(t.request)
         with self._r.pipeline(transaction=True) as p:
+            # Delivery updates ride along with the first event job of the batch (one job,
+            # not two; a separate deliveries queue would starve behind busy shards).
+            riders = list(deliveries)
             for shard, requests in sorted(by_shard.items()):
+                kwargs = {"deliveries": riders} if riders else None
                 data = Queue.prepare_data(
-                    APPLY_EVENTS_JOB, args=(requests,), job_id=f"{batch_id}-{shard}",
+                    APPLY_EVENTS_JOB, args=(requests,), kwargs=kwargs,
+                    job_id=f"{batch_id}-{shard}",
                     timeout=self._opt.timeout, result_ttl=self._opt.result_ttl,
                     failure_ttl=self._opt.failure_ttl,
                     retry=Retry(max=self._opt.retry_max, enqueue_at_front=True)
@@ -93,15 +97,19 @@ class EventQueue:
                     description=f"apply {len(requests)} events",
                 )
                 self._queues[shard].enqueue_many([data], pipeline=p)
-            if deliveries:
+                riders = []
+            if riders:
                 data = Queue.prepare_data(
-                    RECORD_DELIVERIES_JOB, args=(list(deliveries),), job_id=f"{batch_id}-d",
+                    RECORD_DELIVERIES_JOB, args=(riders,), job_id=f"{batch_id}-d",
                     timeout=self._opt.timeout, result_ttl=self._opt.result_ttl,
                     failure_ttl=self._opt.failure_ttl,
                     retry=Retry(max=self._opt.retry_max) if self._opt.retry_max else None,
-                    description=f"record {len(deliveries)} deliveries",
+                    description=f"record {len(riders)} deliveries",
                 )
-                self._deliveries.enqueue_many([data], pipeline=p)
+                # Shard 0's queue, not a queue of their own: each worker serves exactly one
+                # queue, so RQ takes jobs with LMOVE into its safety list (with several
+                # queues RQ 3 uses LPOP, and a worker killed right then loses the job).
+                self._queues[0].enqueue_many([data], pipeline=p)
             for t in new:
                 p.rpush(self._keys.pending(t.msisdn), t._entry)
                 p.expire(self._keys.pending(t.msisdn), self._opt.pending_ttl)

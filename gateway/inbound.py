@@ -69,6 +69,7 @@ class Inbound:
         self._reasm = Reassembler(timeout=settings.gateway.concat_timeout)
         self._held: dict[tuple[str, int], list[Arrival]] = {}
         self._last_seq = 0
+        self._burst = settings.queue.batch_max
         self._stop = False
         self.received = 0
         self.queued = 0
@@ -116,19 +117,30 @@ class Inbound:
                     self._answer(a.link, [a], self._s.smpp.temporary_error_status)
 
     def _gather(self, wait: float) -> None:
-        """Let a burst fill the batch (one job, one transaction for many texts): wait until
-        the batch is full, ``wait`` has passed, or no text came for QUIET_GAP — then the
-        SMSC has sent what its window allows and waits for our answers. Lock held."""
+        """Let a burst fill the batch (one job, one transaction for many texts). Lock held.
+
+        The batch ends when it is full, when ``wait`` has passed, or — once it is as large
+        as the largest recent batch, i.e. probably all the SMSC's window of unacknowledged
+        deliver_sm allows — when QUIET_GAP passes without a new text: the SMSC is then
+        waiting for our answers and waiting longer would only slow it down. At moderate
+        rates the batch simply waits ``wait`` and holds what came meanwhile.
+        """
         deadline = time.monotonic() + wait
-        seen = len(self._arrivals)
-        while seen < self._s.queue.batch_max and not self._stop:
+        limit = self._s.queue.batch_max
+        while len(self._arrivals) < limit and not self._stop:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return
-            self._cond.wait(timeout=min(remaining, QUIET_GAP))
-            if len(self._arrivals) == seen:
-                return
+                break
             seen = len(self._arrivals)
+            if seen >= self._burst:
+                self._cond.wait(timeout=min(remaining, QUIET_GAP))
+                if len(self._arrivals) == seen:
+                    break
+            else:
+                self._cond.wait(timeout=remaining)
+        size = min(len(self._arrivals), limit)
+        # The largest recent batch, decaying slowly: an estimate of the SMSC's window.
+        self._burst = max(size, int(self._burst * 0.98), 2)
 
     def _flush(self, taken: list[Arrival], updates: list[dict[str, Any]]) -> None:
         batches: dict[str, _Batch] = {}

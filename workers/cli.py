@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -108,9 +110,21 @@ class ShardLocks:
 
 
 def recover_abandoned(client: redis.Redis, queues: list[Queue]) -> int:
-    """Put jobs a dead worker had started back at the front of their queue, oldest first."""
+    """Put jobs a dead worker had taken back at the front of their queue, oldest first:
+    first those it had started, then those still in RQ's safety list (moved there by
+    LMOVE at dequeue, before the started registry knew of them)."""
     n = 0
     for q in queues:
+        safety = f"{q.key}:intermediate"
+        taken = [j.decode() for j in client.lrange(safety, 0, -1)]
+        for job_id in reversed(taken):
+            with client.pipeline(transaction=True) as p:
+                p.lrem(safety, 1, job_id)
+                p.lpush(q.key, job_id)
+                p.execute()
+            n += 1
+            log.warning("worker.job_recovered", job_id=job_id, queue=q.name, source="safety list",
+                        action="requeued at the front; replayed events change nothing")
         registry = StartedJobRegistry(queue=q)
         for job_id in reversed(registry.get_job_ids(cleanup=False)):
             try:
@@ -185,10 +199,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(settings.log, service="consent-worker",
                       secrets=[settings.smpp.password.get_secret_value()])
-    return run_worker(settings, burst=args.burst, shards=args.shard)
+    return run_worker(settings, burst=args.burst, shards=args.shard,
+                      config=getattr(args, "config_sub", None) or args.config)
 
 
-def run_worker(settings: Settings, *, burst: bool, shards: list[int] | None) -> int:
+def run_worker(settings: Settings, *, burst: bool, shards: list[int] | None,
+               config: str | None = None) -> int:
     count = settings.queue.shards
     shards = sorted(set(shards if shards is not None else range(count)))
     bad = [s for s in shards if not 0 <= s < count]
@@ -196,6 +212,8 @@ def run_worker(settings: Settings, *, burst: bool, shards: list[int] | None) -> 
         print(f"consent-worker: --shard {bad[0]} is outside 0..{count - 1} (queue.shards = {count})",
               file=sys.stderr)
         return 2
+    if len(shards) > 1:
+        return supervise_shards(shards, burst=burst, config=config)
     try:
         rt = runtime.build(settings)
     except StoreError as exc:
@@ -234,9 +252,8 @@ def run_worker(settings: Settings, *, burst: bool, shards: list[int] | None) -> 
     serving.set()
     queues = [Queue(rt.keys.event_queue(s), connection=rt.redis, serializer=JSONSerializer)
               for s in shards]
-    deliveries = Queue(rt.keys.delivery_queue, connection=rt.redis, serializer=JSONSerializer)
     recovered = recover_abandoned(rt.redis, queues)
-    worker = ConsentWorker([*queues, deliveries], connection=rt.redis,
+    worker = ConsentWorker(queues, connection=rt.redis,
                            serializer=JSONSerializer, name=f"consent-worker.{me}")
     log.info("worker.started", shards=shards, burst=burst, recovered=recovered,
              database=_safe(settings.database.url.get_secret_value()))
@@ -253,6 +270,50 @@ def run_worker(settings: Settings, *, burst: bool, shards: list[int] | None) -> 
             server.server_close()
         rt.store.close()
     return 0
+
+
+def supervise_shards(shards: list[int], *, burst: bool, config: str | None) -> int:
+    """Serve several shards with one child process each (``--shard N``).
+
+    One RQ worker per queue on purpose: RQ 3 dequeues from a single queue with LMOVE into
+    a safety list, but from several queues with a plain LPOP, and a worker killed between
+    that LPOP and the started registry would lose the job.
+    """
+    notifier = Notifier()
+    base = [sys.executable, "-m", "workers.cli"]
+    if config:
+        base += ["--config", config]
+    children = {s: subprocess.Popen([*base, "run", "--shard", str(s), *(["--burst"] if burst else [])])
+                for s in shards}
+    stopping = threading.Event()
+
+    def forward(signum: int, frame: Any) -> None:
+        stopping.set()
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, forward)
+    notifier.ready(f"serving shards {','.join(map(str, shards))} in {len(shards)} processes")
+    log.info("worker.supervising", shards=shards, pids=[c.pid for c in children.values()])
+    status = 0
+    while children:
+        for shard, child in list(children.items()):
+            rc = child.poll()
+            if rc is None:
+                continue
+            del children[shard]
+            if rc != 0 and not stopping.is_set():
+                # One shard down means its numbers wait: stop all, let systemd restart us.
+                log.error("worker.shard_process_died", shard=shard, exit_status=rc,
+                          action="stopping the other shards; the service manager restarts us")
+                status = rc if rc > 0 else 1
+                forward(signal.SIGTERM, None)
+        notifier.watchdog()
+        time.sleep(0.5)
+    notifier.stopping()
+    return status
 
 
 def _start_metrics(settings: Settings, shards: list[int], rt: runtime.Runtime,

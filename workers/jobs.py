@@ -24,8 +24,10 @@ log = structlog.get_logger("worker")
 T = TypeVar("T")
 
 
-def apply_events(requests: list[dict[str, Any]]) -> dict[str, int]:
-    """Apply queued events in one transaction, then queue their confirmation replies."""
+def apply_events(requests: list[dict[str, Any]],
+                 deliveries: list[dict[str, Any]] | None = None) -> dict[str, int]:
+    """Apply queued events in one transaction, then queue their confirmation replies;
+    then record the delivery updates that travelled with them."""
     rt = runtime.current()
     started = time.perf_counter()
     reqs: list[ChangeRequest] = []
@@ -56,9 +58,11 @@ def apply_events(requests: list[dict[str, Any]]) -> dict[str, int]:
         if status == "limited":
             log.warning("reply.rate_limited", correlation_id=rep.correlation_id,
                         msisdn=rep.msisdn, action="no reply sent; the change itself was applied")
+    if deliveries:
+        record_deliveries(deliveries)
     runtime.JOB_SECONDS.labels(job="apply_events").observe(time.perf_counter() - started)
     return {"events": len(reqs), "replayed": sum(r.replayed for r in results),
-            "replies": statuses.count("queued")}
+            "replies": statuses.count("queued"), "deliveries": len(deliveries or [])}
 
 
 def record_deliveries(updates: list[dict[str, Any]]) -> dict[str, int]:

@@ -56,11 +56,6 @@ def finish(p: Pipeline, stream: Stream, fresh: tuple[str, str], tmp_path: Path, 
     return counts
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known gap, see docs/guarantees.md: a consent-worker serves its shard queue(s) and the "
-    "deliveries queue, and RQ (3.0) dequeues from several queues with LPOP, not LMOVE into "
-    "its intermediate list; a kill -9 in the few ms between LPOP and the started registry "
-    "loses that job's events (seen: 1 text in 2,000, in about 1 run of 3)"))
 def test_worker_killed_mid_stream_loses_and_doubles_nothing(
         make_pipeline, sim: SimulatorThread, fresh: tuple[str, str], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     p, stream = start(make_pipeline, sim, workers=2)
