@@ -162,6 +162,10 @@ class ConsentWorker(SimpleWorker):
     notifier: Notifier = Notifier()
     _pinged = 0.0
 
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        runtime.STOPPING.set()  # a job retrying a database outage stops waiting
+        super().request_stop(signum, frame)
+
     def handle_job_failure(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> None:
         # Decided before rq updates the job: a run with retries left goes back to the
         # queue, the last one to the failed registry (`consentctl jobs failed`).

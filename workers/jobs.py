@@ -99,9 +99,9 @@ def _with_db_retry(work: Callable[[], T], *, budget: float) -> T:
         try:
             return work()
         except StoreUnavailable as exc:
-            if time.monotonic() + delay > deadline:
+            if time.monotonic() + delay > deadline or runtime.STOPPING.is_set():
                 raise
             runtime.DB_RETRIES.inc()
             log.warning("store.unavailable", error=str(exc), retry_in_s=round(delay, 2))
-            time.sleep(delay)
+            runtime.STOPPING.wait(delay)
             delay = min(delay * 2, 5.0)

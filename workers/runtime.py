@@ -42,6 +42,10 @@ class Runtime:
         self.catalog = load_catalog(self.settings.consent.catalog or None)
 
 
+# Set when the worker was asked to stop: a job waiting out a database outage gives up its
+# retries then (RQ puts it back at the front of the queue for the next worker).
+STOPPING = threading.Event()
+
 _lock = threading.Lock()
 _current: Runtime | None = None
 

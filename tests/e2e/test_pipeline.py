@@ -51,7 +51,9 @@ def converse(sim: SimulatorThread, msisdn: str, text: str, **opts: object) -> st
 
 
 @pytest.fixture
-def running(make_pipeline, sim: SimulatorThread, postgres_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+def running(postgres_url: str, make_pipeline, sim: SimulatorThread, tmp_path: Path):  # type: ignore[no-untyped-def]
+    # postgres_url first: fixtures are torn down in reverse, so the processes stop before
+    # their database is dropped.
     p = make_pipeline(postgres_url)
     import_directory(p, tmp_path)
     p.gateway()
@@ -138,7 +140,7 @@ def test_delivery_receipts_are_recorded_never_taken_for_commands(
 
 
 def test_quick_succession_ends_in_the_later_command_with_several_workers(
-        make_pipeline, sim: SimulatorThread, postgres_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        postgres_url: str, make_pipeline, sim: SimulatorThread, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     p = make_pipeline(postgres_url, queue={"shards": 4})
     import_directory(p, tmp_path)
     p.gateway()
@@ -208,7 +210,7 @@ def test_sigterm_with_traffic_in_flight_loses_nothing(
                for n in numbers[::15])
 
 
-def test_whole_path_on_sqlite(make_pipeline, sim: SimulatorThread, sqlite_url: str,  # type: ignore[no-untyped-def]
+def test_whole_path_on_sqlite(sqlite_url: str, make_pipeline, sim: SimulatorThread,  # type: ignore[no-untyped-def]
                               tmp_path: Path) -> None:
     p = make_pipeline(sqlite_url)
     import_directory(p, tmp_path)

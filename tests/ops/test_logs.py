@@ -190,6 +190,8 @@ def test_settings_secrets_render_as_stars() -> None:
 def test_smpplib_pdu_hex_dumps_stay_out_even_at_debug() -> None:
     # smpplib logs each PDU as hex at DEBUG; a bind PDU holds the password.
     out, _ = _json_lines(level="debug")
+    # Importing rq (any earlier test may have) pins the rq.worker level; let it inherit.
+    logging.getLogger("rq.worker").setLevel(logging.NOTSET)
     logging.getLogger("smpp.Client.140000").debug(">>%s (%d bytes)", "0000002f00000009", 47)
     logging.getLogger("smpp.Client.140000").info("Connecting to %s:%s...", "10.0.0.5", 2775)
     logging.getLogger("rq.worker").debug("kept")
