@@ -82,6 +82,7 @@ class QueueSettings(_Section):
     retry_max: int = Field(5, ge=0, le=100)
     retry_intervals: list[int] = [1, 2, 5, 10, 30]
     redelivery_window: int = Field(3600, ge=1, le=7 * 86400)
+    absorb_max_jobs: int = Field(20, ge=0, le=1000)
 
 
 class LimitSettings(_Section):

@@ -48,6 +48,10 @@ class Keys:
     def replied(self, event_id: str) -> str:
         return f"{self.prefix}:replied:{event_id}"
 
+    def absorbed(self, job_id: str) -> str:
+        """Jobs a running apply job took along from its queue (workers/jobs.py)."""
+        return f"{self.prefix}:absorbed:{job_id}"
+
     def shard_lock(self, shard: int) -> str:
         return f"{self.prefix}:shard-lock:{shard}"
 

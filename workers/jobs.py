@@ -13,7 +13,10 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import structlog
+from rq.job import Job, get_current_job
+from rq.serializers import JSONSerializer
 
+from consent_queue.keys import APPLY_EVENTS_JOB, RECORD_DELIVERIES_JOB
 from consent_queue.replies import Reply
 from consent_store.errors import BadRequest, StoreUnavailable
 from consent_store.requests import ChangeRequest
@@ -24,12 +27,96 @@ log = structlog.get_logger("worker")
 T = TypeVar("T")
 
 
+# KEYS: the shard's RQ queue, this job's absorbed list. ARGV: how many jobs at most.
+# Moves the next jobs of the queue into the absorbed list, atomically; when the list
+# exists already (this job ran before and died), returns what it holds instead.
+_ABSORB = """
+local held = redis.call('LRANGE', KEYS[2], 0, -1)
+if #held > 0 then return held end
+local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #ids == 0 then return ids end
+redis.call('LTRIM', KEYS[1], #ids, -1)
+redis.call('RPUSH', KEYS[2], unpack(ids))
+redis.call('EXPIRE', KEYS[2], 30 * 86400)
+return ids
+"""
+
+
 def apply_events(requests: list[dict[str, Any]],
                  deliveries: list[dict[str, Any]] | None = None) -> dict[str, int]:
     """Apply queued events in one transaction, then queue their confirmation replies;
-    then record the delivery updates that travelled with them."""
+    then record the delivery updates that travelled with them.
+
+    When the shard's queue has fallen behind, the job takes the jobs queued after it
+    along (up to ``queue.absorb_max_jobs``): one transaction and one RQ round for all of
+    them, in queue order. They are moved into a list named after this job first, so a
+    run that dies half-way finds them again when RQ runs this job again; they are deleted
+    only after everything they carried is applied, answered and recorded.
+    """
     rt = runtime.current()
     started = time.perf_counter()
+    absorbed = _absorb(rt)
+    for job in absorbed:
+        if job.func_name == APPLY_EVENTS_JOB:
+            requests = [*requests, *job.args[0]]
+            deliveries = [*(deliveries or []), *((job.kwargs or {}).get("deliveries") or [])]
+        else:  # a deliveries-only job
+            deliveries = [*(deliveries or []), *job.args[0]]
+    try:
+        result = _apply(rt, requests, deliveries)
+    except Exception:
+        # Hand the jobs taken along back to the queue's front, so a failing job fails alone
+        # (RQ's retry and failed registry then see exactly the jobs that failed).
+        _release_absorbed(rt, absorbed)
+        raise
+    if absorbed:
+        _forget_absorbed(rt, absorbed)
+    runtime.JOB_SECONDS.labels(job="apply_events").observe(time.perf_counter() - started)
+    result["absorbed_jobs"] = len(absorbed)
+    return result
+
+
+def _absorb(rt: runtime.Runtime) -> list[Job]:
+    limit = rt.settings.queue.absorb_max_jobs
+    job = get_current_job()
+    if job is None or limit <= 0:
+        return []
+    held = rt.redis.register_script(_ABSORB)(
+        keys=[f"rq:queue:{job.origin}", rt.keys.absorbed(job.id)], args=[limit])
+    ids = [i.decode() if isinstance(i, bytes) else str(i) for i in held]
+    if not ids:
+        return []
+    jobs = Job.fetch_many(ids, connection=rt.redis, serializer=JSONSerializer)
+    found = [j for j in jobs if j is not None and j.func_name in (APPLY_EVENTS_JOB,
+                                                                   RECORD_DELIVERIES_JOB)]
+    if len(found) != len(ids):
+        log.error("job.absorbed_missing", job_id=job.id, wanted=len(ids), found=len(found))
+    return found
+
+
+def _release_absorbed(rt: runtime.Runtime, absorbed: list[Job]) -> None:
+    job = get_current_job()
+    if job is None or not absorbed:
+        return
+    with rt.redis.pipeline(transaction=True) as p:
+        for j in reversed(absorbed):
+            p.lpush(f"rq:queue:{job.origin}", j.id)
+        p.delete(rt.keys.absorbed(job.id))
+        p.execute()
+
+
+def _forget_absorbed(rt: runtime.Runtime, absorbed: list[Job]) -> None:
+    job = get_current_job()
+    with rt.redis.pipeline(transaction=True) as p:
+        for j in absorbed:
+            p.delete(j.key)
+        if job is not None:
+            p.delete(rt.keys.absorbed(job.id))
+        p.execute()
+
+
+def _apply(rt: runtime.Runtime, requests: list[dict[str, Any]],
+           deliveries: list[dict[str, Any]] | None) -> dict[str, int]:
     reqs: list[ChangeRequest] = []
     for data in requests:
         try:
@@ -60,7 +147,6 @@ def apply_events(requests: list[dict[str, Any]],
                         msisdn=rep.msisdn, action="no reply sent; the change itself was applied")
     if deliveries:
         record_deliveries(deliveries)
-    runtime.JOB_SECONDS.labels(job="apply_events").observe(time.perf_counter() - started)
     return {"events": len(reqs), "replayed": sum(r.replayed for r in results),
             "replies": statuses.count("queued"), "deliveries": len(deliveries or [])}
 
