@@ -257,6 +257,16 @@ def run_worker(settings: Settings, *, burst: bool, shards: list[int] | None,
     queues = [Queue(rt.keys.event_queue(s), connection=rt.redis, serializer=JSONSerializer)
               for s in shards]
     recovered = recover_abandoned(rt.redis, queues)
+
+    def reload_catalog(signum: int, frame: Any) -> None:
+        try:
+            rt.reload_catalog()
+            log.info("worker.catalog_reloaded", version=rt.catalog.version)
+        except Exception as exc:  # a broken catalog file must not stop a running worker
+            log.error("worker.catalog_reload_failed", error=str(exc),
+                      action="keeping the catalog loaded before")
+
+    signal.signal(signal.SIGHUP, reload_catalog)
     worker = ConsentWorker(queues, connection=rt.redis,
                            serializer=JSONSerializer, name=f"consent-worker.{me}")
     log.info("worker.started", shards=shards, burst=burst, recovered=recovered,
