@@ -143,7 +143,8 @@ class Settings(BaseSettings):
 
     def redacted(self) -> dict[str, Any]:
         """Settings as plain data with every secret replaced by ``***``."""
-        return _redact(self.model_dump(mode="python"))
+        redacted: dict[str, Any] = _redact(self.model_dump(mode="python"))
+        return redacted
 
 
 def _redact(value: Any) -> Any:

@@ -54,7 +54,7 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         # instead of one statement per row: without prepared statements each of those would
         # be parsed and planned on its own. Measured with /tmp-style profiling of
         # apply_batch: the per-row form spent most of its time waiting on the server.
-        engine.dialect.use_insertmanyvalues_wo_returning = True  # type: ignore[attr-defined]
+        engine.dialect.use_insertmanyvalues_wo_returning = True
     if backend == "sqlite":
         _sqlite_setup(engine)
     return engine

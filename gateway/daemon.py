@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import redis
 import structlog
@@ -149,7 +149,7 @@ class Gateway:
     def _backoff(self, attempt: int) -> float:
         s = self.s.smpp
         base = min(s.reconnect_max, s.reconnect_min * (2 ** min(attempt, 20)))
-        return base * random.uniform(0.8, 1.2)  # jitter: many gateways must not rebind in step
+        return float(base * random.uniform(0.8, 1.2))  # jitter: many gateways must not rebind in step
 
     def _on_closed(self, link: SmppLink, reason: str) -> None:
         self._link_lost.set()
@@ -270,7 +270,7 @@ class Gateway:
         }
         try:
             with self.redis.pipeline(transaction=False) as p:
-                p.hset(self.keys.link_state(self.instance), mapping=data)
+                p.hset(self.keys.link_state(self.instance), mapping=cast("dict[Any, Any]", data))
                 p.expire(self.keys.link_state(self.instance), 60)
                 p.sadd(self.keys.gateways, self.instance)
                 p.execute()

@@ -273,7 +273,8 @@ class Inbound:
             command: Any = None
             smsc["decode_error"] = decoded.reason
         elif isinstance(decoded, str):
-            text, data_coding, command = decoded, coding, parse(decoded, CONSENTS)
+            text, command = decoded, parse(decoded, CONSENTS)
+            data_coding = coding if coding is not None else 0
         else:
             text, data_coding = decoded.text, decoded.data_coding
             command = parse(text, CONSENTS)

@@ -141,9 +141,10 @@ class Outbound:
             raws = self._replies.take(self._instance, max(1, n))
             if not raws and block:
                 # Idle: block briefly so a new reply goes out the moment a worker pushes it.
-                item = self._r.blmove(self._s_keys_replies, self._s_keys_inflight, 0.2,
-                                      "LEFT", "RIGHT")
-                raws = [item.decode()] if item else []
+                # Redis ≥ 6 takes a fractional timeout; redis-py's stubs say int.
+                item = self._r.blmove(self._s_keys_replies, self._s_keys_inflight,
+                                      0.2, "LEFT", "RIGHT")  # type: ignore[arg-type]
+                raws = [item.decode() if isinstance(item, bytes) else str(item)] if item else []
         except redis.RedisError as exc:
             log.warning("replies.unavailable", error=str(exc), action="retrying in 1s")
             time.sleep(1.0)

@@ -77,7 +77,8 @@ def status_name(status: int) -> str:
 
 
 def header(frame: bytes) -> tuple[int, int, int, int]:
-    return HEADER.unpack_from(frame)  # type: ignore[return-value]
+    a, b, c, d = HEADER.unpack_from(frame)
+    return int(a), int(b), int(c), int(d)
 
 
 def build(command: str, sequence: int, **fields: Any) -> bytes:

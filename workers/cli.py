@@ -62,13 +62,13 @@ class ShardLocks:
             for shard in list(pending):
                 if self._r.set(self._keys.shard_lock(shard), self._me, nx=True, ex=LOCK_TTL):
                     pending.remove(shard)
-                elif (self._r.get(self._keys.shard_lock(shard)) or b"").decode() == self._me:
+                elif _text(self._r.get(self._keys.shard_lock(shard))) == self._me:
                     pending.remove(shard)
             if pending:
                 if not announced:
                     holder = self._r.get(self._keys.shard_lock(pending[0]))
                     log.warning("worker.shard_busy", shards=pending,
-                                holder=(holder or b"?").decode(),
+                                holder=_text(holder) or "?",
                                 action=f"waiting (a crashed holder's lock expires in {LOCK_TTL}s)")
                     announced = True
                 if not wait:
@@ -103,7 +103,7 @@ class ShardLocks:
         try:
             for shard in self.shards:
                 key = self._keys.shard_lock(shard)
-                if (self._r.get(key) or b"").decode() == self._me:
+                if _text(self._r.get(key)) == self._me:
                     self._r.delete(key)
         except redis.RedisError:
             pass
@@ -116,7 +116,7 @@ def recover_abandoned(client: redis.Redis, queues: list[Queue]) -> int:
     n = 0
     for q in queues:
         safety = f"{q.key}:intermediate"
-        taken = [j.decode() for j in client.lrange(safety, 0, -1)]
+        taken = [_text(j) for j in client.lrange(safety, 0, -1)]
         for job_id in reversed(taken):
             with client.pipeline(transaction=True) as p:
                 p.lrem(safety, 1, job_id)
@@ -164,7 +164,7 @@ class ConsentWorker(SimpleWorker):
 
     def request_stop(self, signum: Any, frame: Any) -> None:
         runtime.STOPPING.set()  # a job retrying a database outage stops waiting
-        super().request_stop(signum, frame)
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
     def handle_job_failure(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> None:
         # Decided before rq updates the job: a run with retries left goes back to the
@@ -348,6 +348,13 @@ def _start_metrics(settings: Settings, shards: list[int], rt: runtime.Runtime,
     REGISTRY.register(QueueCollector(
         rt.redis, [rt.keys.event_queue(s) for s in shards] + [rt.keys.delivery_queue]))
     return server
+
+
+def _text(value: Any) -> str:
+    """A Redis reply as str (the client returns bytes; None for a missing key)."""
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _safe(url: str) -> str:
