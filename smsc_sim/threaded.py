@@ -97,11 +97,14 @@ class SimulatorThread:
 
     def _wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
         deadline = time.monotonic() + timeout
-        with self._cond:
-            while not self._call(predicate):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
+        # The predicate runs on the loop *without* our lock held: the loop thread takes the
+        # lock in _on_reply, and waiting for the loop while holding it deadlocked whenever
+        # a reply arrived during the check. A notify missed in between costs ≤ 50 ms.
+        while not self._call(predicate):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self._cond:
                 self._cond.wait(min(remaining, 0.05))
         return True
 
