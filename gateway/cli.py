@@ -24,11 +24,6 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"sms-gateway: {exc}", file=sys.stderr)
         return 2
-    if settings.smpp.bind_mode != "transceiver":
-        # Accepted by the settings so configurations stay valid when it lands; not built yet.
-        print("sms-gateway: config key smpp.bind_mode: 'receiver_transmitter' is not "
-              "implemented in this version; use 'transceiver'", file=sys.stderr)
-        return 2
     if args.cmd == "check-config":
         import json
 

@@ -65,7 +65,8 @@ class Gateway:
         self.inbound = Inbound(settings, self.events, self.metrics, self.instance)
         self.outbound = Outbound(settings, self.replies, redis_client(settings), self.inbound,
                                  self.metrics, self.instance)
-        self.link: SmppLink | None = None
+        self.link: SmppLink | None = None  # the link replies go out on
+        self.links: list[SmppLink] = []  # every bound link: one transceiver, or rx + tx
         self.stopping = threading.Event()
         self._link_lost = threading.Event()
         self._conn_counter = 0
@@ -86,16 +87,18 @@ class Gateway:
         attempt = 0
         while not self.stopping.is_set():
             delay = self._connect_once(attempt)
-            if self.link is not None and self.link.bound:
+            if self.links and all(link.bound for link in self.links):
                 attempt = 0
-                self._supervise(self.link)
+                self._supervise(self.links)
+                lost = next((link.close_reason for link in self.links if link.close_reason), "")
+                self._close_all(lost or "link lost")
                 self.outbound.detach()
                 self.metrics.link_up.set(0)
                 self._publish("down")
                 if self.stopping.is_set():
                     break
                 delay = self._backoff(0)
-                log.warning("smpp.link_lost", reason=self.link.close_reason,
+                log.warning("smpp.link_lost", reason=lost,
                             retry_in_s=round(delay, 1))
             else:
                 attempt += 1
@@ -105,19 +108,27 @@ class Gateway:
     # ------------------------------------------------------------ binding
     def _connect_once(self, attempt: int) -> float:
         s = self.s.smpp
-        self._conn_counter += 1
-        conn_id = f"{self.instance}.{os.getpid()}.{self._conn_counter}.{random.randrange(1 << 30):x}"
         self._link_lost.clear()
-        link = SmppLink(s.host, s.port, conn_id=conn_id, on_deliver=self.inbound.offer,
-                        on_closed=self._on_closed, on_bad_pdu=self._bad_pdu)
-        self.link = link
+        # SMPP 3.4 §2.2: a transceiver session carries both directions; otherwise a
+        # receiver session brings the texts and a transmitter session takes the replies.
+        modes = ["transceiver"] if s.bind_mode == "transceiver" else ["receiver", "transmitter"]
+        self.links = []
+        for _mode in modes:
+            self._conn_counter += 1
+            conn_id = (f"{self.instance}.{os.getpid()}.{self._conn_counter}."
+                       f"{random.randrange(1 << 30):x}")
+            self.links.append(SmppLink(s.host, s.port, conn_id=conn_id,
+                                       on_deliver=self.inbound.offer, on_closed=self._on_closed,
+                                       on_bad_pdu=self._bad_pdu))
+        self.link = self.links[-1]
         self._publish("binding")
         try:
-            link.connect(timeout=s.response_timeout)
-            link.bind("transceiver", s.system_id, s.password.get_secret_value(), s.system_type,
-                      timeout=s.response_timeout)
+            for link, mode in zip(self.links, modes, strict=True):
+                link.connect(timeout=s.response_timeout)
+                link.bind(mode, s.system_id, s.password.get_secret_value(), s.system_type,
+                          timeout=s.response_timeout)
         except BindRefused as exc:
-            link.close("bind refused")
+            self._close_all("bind refused")
             self.metrics.reconnects.labels(result="refused").inc()
             if exc.status not in self._refusals:
                 self._refusals.add(exc.status)
@@ -130,18 +141,20 @@ class Gateway:
                 return self._backoff(attempt)
             return s.bind_refused_delay
         except (LinkError, OSError) as exc:
-            link.close("connect failed")
+            self._close_all("connect failed")
             self.metrics.reconnects.labels(result="failed").inc()
             delay = self._backoff(attempt)
             log.warning("smpp.connect_failed", error=str(exc), retry_in_s=round(delay, 1))
             return delay
         self._refusals.clear()
-        link.start()
+        for link in self.links:
+            link.start()
         self.metrics.reconnects.labels(result="bound").inc()
         self.metrics.link_up.set(1)
         self._bound_since = time.time()
-        self.outbound.attach(link)
-        log.info("smpp.bound", smsc=link.where, system_id=s.system_id, conn=conn_id)
+        self.outbound.attach(self.link)
+        log.info("smpp.bound", smsc=self.link.where, system_id=s.system_id, modes=modes,
+                 conn=[link.conn_id for link in self.links])
         self._publish("bound")
         self.notifier.ready(self._status_line())
         return 0.0
@@ -154,32 +167,42 @@ class Gateway:
     def _on_closed(self, link: SmppLink, reason: str) -> None:
         self._link_lost.set()
 
+    def _close_all(self, reason: str) -> None:
+        for link in self.links:
+            link.close(reason)
+
     def _bad_pdu(self, kind: str) -> None:
         self.metrics.bad_pdus.labels(kind=kind).inc()
 
     # ------------------------------------------------------------ supervision
-    def _supervise(self, link: SmppLink) -> None:
+    def _supervise(self, links: list[SmppLink]) -> None:
+        """Keep every link alive with enquire_link; when one dies, close them all (the
+        caller rebinds the set)."""
         s = self.s.smpp
-        last_enquire = time.monotonic()
-        waiting_since: list[float] = []
+        last_enquire = {link.conn_id: time.monotonic() for link in links}
+        waiting_since: dict[str, float] = {}
         last_status = 0.0
 
-        def on_enquire_resp(status: int, seq: int, pdu: Any) -> None:
-            waiting_since.clear()
+        def on_enquire_resp(conn_id: str) -> Any:
+            return lambda status, seq, pdu: waiting_since.pop(conn_id, None)
 
-        while not self.stopping.is_set() and link.alive:
+        while not self.stopping.is_set() and all(link.alive for link in links):
             self._link_lost.wait(1.0)
             now = time.monotonic()
-            if waiting_since and now - waiting_since[0] > s.response_timeout:
-                link.close(f"no enquire_link_resp within {s.response_timeout}s")
+            for link in links:
+                since = waiting_since.get(link.conn_id)
+                if since is not None and now - since > s.response_timeout:
+                    link.close(f"no enquire_link_resp within {s.response_timeout}s")
+                    continue
+                idle = now - max(link.last_rx, last_enquire[link.conn_id])
+                if idle >= s.enquire_link_interval and since is None:
+                    waiting_since[link.conn_id] = now
+                    last_enquire[link.conn_id] = now
+                    link.request_raw(lambda seq: pdus.header_only(pdus.ENQUIRE_LINK, 0, seq),
+                                     on_enquire_resp(link.conn_id))
+            if not all(link.alive for link in links):
                 break
-            idle = now - max(link.last_rx, last_enquire)
-            if idle >= s.enquire_link_interval and not waiting_since:
-                waiting_since.append(now)
-                last_enquire = now
-                link.request_raw(lambda seq: pdus.header_only(pdus.ENQUIRE_LINK, 0, seq),
-                                 on_enquire_resp)
-            if self._threads_alive() and link.alive:
+            if self._threads_alive():
                 self.notifier.watchdog()
             if now - last_status >= 5:
                 last_status = now
@@ -218,18 +241,25 @@ class Gateway:
         budget = self.s.gateway.shutdown_timeout
         deadline = time.monotonic() + budget
         self.outbound.stop_taking()
-        link = self.link
-        if link is not None and link.alive:
+        alive = [link for link in self.links if link.alive]
+        if alive:
             self.outbound.wait_idle(max(0.0, budget / 2))
-            done = threading.Event()
-            link.request_raw(lambda seq: pdus.header_only(pdus.UNBIND, 0, seq),
-                             lambda st, seq, pdu: done.set())
-            done.wait(min(5.0, max(0.1, deadline - time.monotonic())))
+            answered = []
+            for link in alive:  # SMPP 3.4 §4.2: unbind, and wait for unbind_resp
+                done = threading.Event()
+
+                def on_unbind_resp(st: int, seq: int, pdu: Any, done: threading.Event = done) -> None:
+                    done.set()
+
+                link.request_raw(lambda seq: pdus.header_only(pdus.UNBIND, 0, seq),
+                                 on_unbind_resp)
+                answered.append(done)
+            for done in answered:
+                done.wait(min(5.0, max(0.1, deadline - time.monotonic())))
         self.inbound.stop()
         for t in self._threads[:1]:
             t.join(max(0.1, deadline - time.monotonic()))
-        if link is not None:
-            link.close("shutdown")
+        self._close_all("shutdown")
         self.outbound.stop()
         self.outbound.detach()
         self._restore_replies()
@@ -286,8 +316,7 @@ class Gateway:
             pass
 
     def healthy(self) -> tuple[bool, dict[str, Any]]:
-        link = self.link
-        bound = bool(link is not None and link.bound and link.alive)
+        bound = bool(self.links) and all(lk.bound and lk.alive for lk in self.links)
         try:
             redis_ok = bool(self.redis.ping())
         except redis.RedisError:

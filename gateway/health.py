@@ -7,17 +7,15 @@ otherwise, with each check in the JSON body.
 
 from __future__ import annotations
 
-import json
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, Protocol
 
 import structlog
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
+
+from config.endpoint import DatabaseCheck, serve
 
 log = structlog.get_logger("gateway.health")
 
@@ -29,80 +27,6 @@ class _Target(Protocol):
     def metrics(self) -> Any: ...
 
     def healthy(self) -> tuple[bool, dict[str, Any]]: ...
-
-
-def serve(registry: CollectorRegistry, healthy: Any, host: str, port: int) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path.startswith("/metrics"):
-                body = generate_latest(registry)
-                self._send(200, CONTENT_TYPE_LATEST, body)
-            elif self.path.startswith("/healthz"):
-                ok, checks = healthy()
-                self._send(200 if ok else 503, "application/json",
-                           json.dumps({"ok": ok, **checks}).encode())
-            else:
-                self._send(404, "text/plain", b"not found\n")
-
-        def _send(self, code: int, ctype: str, body: bytes) -> None:
-            self.send_response(code)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
-    return server
-
-
-class DatabaseCheck:
-    """``select 1`` against the consent database, at most once per ``ttl`` seconds.
-
-    The gateway never imports the store (design.md); this is a bare connection. Probes
-    (Kubernetes, haproxy, monitoring) may poll every second from several places: the
-    answer is cached so they do not open a database connection each.
-    """
-
-    def __init__(self, url: str, *, ttl: float = 5.0, timeout: int = 2) -> None:
-        self._url = url
-        self._ttl = ttl
-        self._timeout = timeout
-        self._lock = threading.Lock()
-        self._engine: Engine | None = None
-        self._checked_at = float("-inf")
-        self._ok = False
-        self.error: str | None = None
-
-    def __call__(self) -> bool:
-        with self._lock:
-            if time.monotonic() - self._checked_at >= self._ttl:
-                ok, error = self._probe()
-                if not ok and error != self.error:
-                    log.warning("health.database_unreachable", error=error)
-                elif ok and self.error:
-                    log.info("health.database_answers_again")
-                self._ok, self.error = ok, error
-                self._checked_at = time.monotonic()
-            return self._ok
-
-    def _probe(self) -> tuple[bool, str | None]:
-        try:
-            if self._engine is None:
-                self._engine = _probe_engine(self._url, self._timeout)
-            with self._engine.connect() as conn:
-                conn.execute(text("select 1"))
-            return True, None
-        except Exception as exc:  # any failure means "not answering"; say which
-            return False, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-
-    def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
 
 
 def _probe_engine(url: str, timeout: int) -> Engine:
@@ -127,7 +51,8 @@ class HealthServer:
     def __init__(self, target: _Target) -> None:
         self._t = target
         self._server: ThreadingHTTPServer | None = None
-        self.database = DatabaseCheck(target.s.database.url.get_secret_value())
+        url = target.s.database.url.get_secret_value()
+        self.database = DatabaseCheck(lambda: _probe_engine(url, 2))
 
     def healthy(self) -> tuple[bool, dict[str, Any]]:
         """The gateway's own checks (link, Redis, threads) and the database's."""

@@ -29,12 +29,13 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
+from config.endpoint import DatabaseCheck, serve
 from config.logs import configure_logging
 from config.notify import Notifier
 from config.settings import ConfigError, Settings, settings_for
 from consent_store.errors import StoreError
 from workers import runtime
-from workers.health import DatabaseCheck, QueueCollector, serve
+from workers.health import QueueCollector
 
 log = structlog.get_logger("worker")
 LOCK_TTL = 15
@@ -340,7 +341,7 @@ def _start_metrics(settings: Settings, shards: list[int], rt: runtime.Runtime,
 
     port += shards[0] if len(shards) == 1 else 0
     try:
-        server = serve(healthy, settings.metrics.bind, port)
+        server = serve(REGISTRY, healthy, settings.metrics.bind, port)
     except OSError as exc:
         log.warning("metrics.unavailable", port=port, error=exc.strerror,
                     action="running without /metrics and /healthz")

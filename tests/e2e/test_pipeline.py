@@ -220,3 +220,19 @@ def test_whole_path_on_sqlite(sqlite_url: str, make_pipeline, sim: SimulatorThre
     assert converse(sim, LMT, "SADARBIBA") == reply(Outcome.GIVEN, "SADARBIBA")
     assert converse(sim, LMT, "sadarbiba stop") == reply(Outcome.WITHDRAWN, "SADARBIBA")
     assert show(p, LMT)["consents"]["SADARBIBA"]["status"] == "withdrawn"
+
+
+def test_receiver_plus_transmitter_binds_carry_texts_in_and_replies_out(
+        postgres_url: str, make_pipeline, sim: SimulatorThread, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p = make_pipeline(postgres_url, smpp={"bind_mode": "receiver_transmitter"})
+    import_directory(p, tmp_path)
+    p.gateway()
+    p.worker()
+    assert sim.wait_for_bind(20)
+    assert sim.wait_until(
+        lambda s: sorted(b.mode for b in s.binds()) == ["receiver", "transmitter"], 10)
+    assert converse(sim, LMT, "VIETA") == reply(Outcome.GIVEN, "VIETA")
+    sim.drop_connections()  # both sessions go; both come back
+    assert sim.wait_until(lambda s: len(s.binds()) == 2, 20)
+    assert converse(sim, LMT, "VIETA STOP") == reply(Outcome.WITHDRAWN, "VIETA")
+    assert show(p, LMT)["consents"]["VIETA"]["status"] == "withdrawn"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 from importlib import resources
 from pathlib import Path
 
@@ -46,12 +44,3 @@ def test_sighup_reloads_the_catalog_and_keeps_the_old_one_if_broken(
     assert wait_until(lambda: "worker.catalog_reload_failed" in worker.log(), 10)
     assert worker.alive
     worker.terminate()
-
-
-def test_gateway_refuses_a_bind_mode_it_does_not_implement(tmp_path: Path) -> None:
-    cfg = tmp_path / "g.toml"
-    cfg.write_text('[smpp]\nbind_mode = "receiver_transmitter"\n')
-    out = subprocess.run([str(Path(sys.executable).parent / "sms-gateway"), "--config", str(cfg),
-                          "run"], capture_output=True, text=True, timeout=30)
-    assert out.returncode == 2
-    assert "smpp.bind_mode" in out.stderr and "\n" not in out.stderr.strip()
