@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test test-fast lint demo bench bench-store servers-check clean
+.PHONY: help venv test test-fast lint demo bench bench-store bench-reads servers-check clean
 
 help:
 	@echo "make demo   - run smsc-sim, sms-gateway and a worker on embedded defaults and show a conversation"
@@ -42,9 +42,13 @@ demo: $(STAMP) servers-check
 
 bench: $(STAMP) servers-check
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.reads
 
 bench-store: $(STAMP) servers-check
 	$(BIN)/python -m bench.store
+
+bench-reads: $(STAMP) servers-check
+	$(BIN)/python -m bench.reads
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
