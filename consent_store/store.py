@@ -72,19 +72,22 @@ class ConsentStore:
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
-        url = safe_url(self.engine.url.render_as_string(hide_password=True))
         try:
             yield
         except StoreError:
             raise
         except (OperationalError, ProgrammingError) as exc:
+            url = self._safe_url()
             text = _first_line(exc)
             if _missing_table(exc):
                 raise SchemaError(f"database {url}: schema missing or out of date ({text}); "
                                   "run `consentctl db upgrade`") from None
             raise StoreUnavailable(f"database {url}: {text}") from None
         except DBAPIError as exc:
-            raise StoreError(f"database {url}: {_first_line(exc)}") from None
+            raise StoreError(f"database {self._safe_url()}: {_first_line(exc)}") from None
+
+    def _safe_url(self) -> str:
+        return safe_url(self.engine.url.render_as_string(hide_password=True))
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
