@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from smsc_sim.threaded import SimulatorThread
 from tests.support import servers
 
 
@@ -74,3 +75,11 @@ def database_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return str(request.getfixturevalue("sqlite_url"))
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def sim() -> Iterator[SimulatorThread]:
+    """The SMSC simulator on a free port, in this process (the gateway runs as a process)."""
+    s = SimulatorThread(port=0).start()
+    yield s
+    s.stop()

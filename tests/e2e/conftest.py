@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,13 +10,6 @@ from smsc_sim.threaded import SimulatorThread
 from tests.support.pipeline import Pipeline
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def sim() -> Iterator[SimulatorThread]:
-    s = SimulatorThread(port=0).start()
-    yield s
-    s.stop()
 
 
 @pytest.fixture

@@ -53,13 +53,6 @@ def fresh(own_redis: servers.RedisServer, own_postgres: servers.PostgresServer,
 
 
 @pytest.fixture
-def sim() -> Iterator[SimulatorThread]:
-    s = SimulatorThread(port=0).start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
 def make_pipeline(tmp_path: Path, sim: SimulatorThread, fresh: tuple[str, str]):  # type: ignore[no-untyped-def]
     made: list[Pipeline] = []
     redis_url, database_url = fresh
