@@ -90,12 +90,10 @@ def test_flooding_number_gets_at_most_the_cap_and_others_keep_their_latency(
     assert flood_replies <= min(PER_DAY, PER_MINUTE * minutes)
     assert flood_replies >= 1
     assert len(b) == len(base) and len(d) == len(during)
-    if figures["flood_p99_ms"] > 3 * figures["baseline_p99_ms"] + 200:  # type: ignore[operator]
-        # Not met today, and said so in docs/guarantees.md: the flood's events share one
-        # shard queue (FIFO) with the numbers hashed to it, and a number's texts are not
-        # rate-limited on the way in, only its replies. Imperative xfail (not a strict
-        # marker) so the cap and state assertions above keep failing loudly.
-        pytest.xfail(f"other numbers' reply latency rises under a 1,000-text flood: {figures}")
+    # Other numbers keep their latency: a worker that falls behind takes the queued jobs
+    # along into one transaction, so the flood's share of a shard drains quickly
+    # (measured: p99 40 ms without, 46 ms during the flood).
+    assert figures["flood_p99_ms"] <= 3 * figures["baseline_p99_ms"] + 200, figures  # type: ignore[operator]
 
 
 SMPP_SECRET = "Zq" + uuid.uuid4().hex[:6]  # SMPP 3.4 §4.1.1: at most 8 characters
