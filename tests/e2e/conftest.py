@@ -7,21 +7,17 @@ from pathlib import Path
 import pytest
 
 from smsc_sim.threaded import SimulatorThread
-from tests.support.pipeline import Pipeline
+from tests.support.pipeline import Pipeline, Pipelines
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def make_pipeline(tmp_path: Path, sim: SimulatorThread, redis_url: str):  # type: ignore[no-untyped-def]
-    made: list[Pipeline] = []
+    pipelines = Pipelines(tmp_path, sim.port)
 
     def make(database_url: str, **overrides: dict) -> Pipeline:  # type: ignore[type-arg]
-        p = Pipeline(tmp_path, sim.port, redis_url, database_url, overrides)
-        p.ctl("db", "upgrade")
-        made.append(p)
-        return p
+        return pipelines.make(redis_url, database_url, overrides)
 
     yield make
-    for p in made:
-        p.stop()
+    pipelines.stop()

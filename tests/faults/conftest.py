@@ -10,7 +10,7 @@ import pytest
 
 from smsc_sim.threaded import SimulatorThread
 from tests.support import servers
-from tests.support.pipeline import Pipeline
+from tests.support.pipeline import Pipeline, Pipelines
 
 pytestmark = pytest.mark.faults
 
@@ -54,31 +54,22 @@ def fresh(own_redis: servers.RedisServer, own_postgres: servers.PostgresServer,
 
 @pytest.fixture
 def make_pipeline(tmp_path: Path, sim: SimulatorThread, fresh: tuple[str, str]):  # type: ignore[no-untyped-def]
-    made: list[Pipeline] = []
-    redis_url, database_url = fresh
+    pipelines = Pipelines(tmp_path, sim.port)
 
     def make(**overrides: dict) -> Pipeline:  # type: ignore[type-arg]
-        p = Pipeline(tmp_path, sim.port, redis_url, database_url, overrides)
-        p.ctl("db", "upgrade")
-        made.append(p)
-        return p
+        return pipelines.make(*fresh, overrides)
 
     yield make
-    for p in made:
-        p.stop()
+    pipelines.stop()
 
 
 @pytest.fixture
 def make_shared_pipeline(tmp_path: Path, sim: SimulatorThread, redis_url: str, postgres_url: str):  # type: ignore[no-untyped-def]
     """A pipeline on the session's shared Redis and PostgreSQL (for tests that stop neither)."""
-    made: list[Pipeline] = []
+    pipelines = Pipelines(tmp_path, sim.port)
 
     def make(**overrides: dict) -> Pipeline:  # type: ignore[type-arg]
-        p = Pipeline(tmp_path, sim.port, redis_url, postgres_url, overrides)
-        p.ctl("db", "upgrade")
-        made.append(p)
-        return p
+        return pipelines.make(redis_url, postgres_url, overrides)
 
     yield make
-    for p in made:
-        p.stop()
+    pipelines.stop()

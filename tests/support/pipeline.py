@@ -141,3 +141,22 @@ def wait_until(predicate: Any, timeout: float, interval: float = 0.05) -> bool:
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+class Pipelines:
+    """Makes pipelines for one test (schema upgraded) and stops every process at the end."""
+
+    def __init__(self, workdir: Path, sim_port: int) -> None:
+        self.workdir, self.sim_port = workdir, sim_port
+        self.made: list[Pipeline] = []
+
+    def make(self, redis_url: str, database_url: str,
+             overrides: dict[str, dict[str, Any]]) -> Pipeline:
+        p = Pipeline(self.workdir, self.sim_port, redis_url, database_url, overrides)
+        p.ctl("db", "upgrade")
+        self.made.append(p)
+        return p
+
+    def stop(self) -> None:
+        for p in self.made:
+            p.stop()
