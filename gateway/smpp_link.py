@@ -147,16 +147,6 @@ class SmppLink:
             self.close(f"write failed: {exc.strerror or exc}")
             return False
 
-    def request(self, command: str, handler: ResponseHandler, **fields: Any) -> int | None:
-        """Send a request PDU; ``handler`` gets its response (or status -1 if the link dies)."""
-        seq = self.next_sequence()
-        frame = pdus.build(command, seq, **fields)
-        with self._plock:
-            self._pending[seq] = handler
-        if not self.send(frame):
-            return None
-        return seq
-
     def expect_response(self, seq: int, handler: ResponseHandler) -> None:
         with self._plock:
             self._pending[seq] = handler

@@ -27,21 +27,6 @@ log = structlog.get_logger("worker")
 T = TypeVar("T")
 
 
-# KEYS: the shard's RQ queue, this job's absorbed list. ARGV: how many jobs at most.
-# Moves the next jobs of the queue into the absorbed list, atomically; when the list
-# exists already (this job ran before and died), returns what it holds instead.
-_ABSORB = """
-local held = redis.call('LRANGE', KEYS[2], 0, -1)
-if #held > 0 then return held end
-local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-if #ids == 0 then return ids end
-redis.call('LTRIM', KEYS[1], #ids, -1)
-redis.call('RPUSH', KEYS[2], unpack(ids))
-redis.call('EXPIRE', KEYS[2], 30 * 86400)
-return ids
-"""
-
-
 def apply_events(requests: list[dict[str, Any]],
                  deliveries: list[dict[str, Any]] | None = None) -> dict[str, int]:
     """Apply queued events in one transaction, then queue their confirmation replies;
@@ -81,8 +66,7 @@ def _absorb(rt: runtime.Runtime) -> list[Job]:
     job = get_current_job()
     if job is None or limit <= 0:
         return []
-    held = rt.redis.register_script(_ABSORB)(
-        keys=[f"rq:queue:{job.origin}", rt.keys.absorbed(job.id)], args=[limit])
+    held = rt.absorb(keys=[f"rq:queue:{job.origin}", rt.keys.absorbed(job.id)], args=[limit])
     ids = [i.decode() if isinstance(i, bytes) else str(i) for i in held]
     if not ids:
         return []

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from prometheus_client import Counter, Histogram
 
 from config.settings import Settings, settings_for
 from consent_core.catalog import Catalog, load_catalog
+from consent_queue.events import ABSORB_JOBS
 from consent_queue.keys import Keys
 from consent_queue.replies import ReplyQueue
 from consent_store.store import ConsentStore
@@ -37,6 +39,7 @@ class Runtime:
     redis: redis.Redis
     keys: Keys
     replies: ReplyQueue
+    absorb: Any  # redis Script: ABSORB_JOBS, registered once per process
 
     def reload_catalog(self) -> None:
         self.catalog = load_catalog(self.settings.consent.catalog or None)
@@ -62,6 +65,7 @@ def build(settings: Settings) -> Runtime:
         redis=client,
         keys=keys,
         replies=ReplyQueue(client, keys),
+        absorb=client.register_script(ABSORB_JOBS),
     )
 
 

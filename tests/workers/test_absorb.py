@@ -8,10 +8,10 @@ from pathlib import Path
 
 import redis
 
+from consent_queue.events import ABSORB_JOBS
 from tests.ctl.test_jobs_status import N1, N2, directory, event, queue_texts
 from tests.support import servers
 from tests.support.pipeline import Pipeline
-from workers.jobs import _ABSORB
 
 
 def ready(tmp_path: Path, redis_url: str) -> Pipeline:
@@ -55,7 +55,7 @@ def test_jobs_taken_along_by_a_run_that_died_are_applied_once(
     # b1, b2 moved into b0's absorbed list, nothing applied yet.
     client.lrem("rq:queue:consent-events-0", 1, "b0-0")
     client.rpush("rq:queue:consent-events-0:intermediate", "b0-0")
-    taken = client.register_script(_ABSORB)(
+    taken = client.register_script(ABSORB_JOBS)(
         keys=["rq:queue:consent-events-0", "smsgw:absorbed:b0-0"], args=[20])
     assert [t.decode() for t in taken] == ["b1-0", "b2-0"]
     assert client.llen("rq:queue:consent-events-0") == 0
