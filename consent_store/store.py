@@ -30,7 +30,8 @@ from consent_store.errors import (
 )
 from consent_store.ledger import apply_in_transaction
 from consent_store.requests import CHANNELS, AppliedChange, ChangeRequest, storable
-from consent_store.timeutil import as_utc, utcnow
+from consent_core.clock import Clock, system_clock
+from consent_store.timeutil import as_utc
 from consent_store.views import (
     ErasureReport,
     LapseCandidate,
@@ -53,15 +54,18 @@ class ConsentStore:
 
     ``lang`` is the reply language used when ``apply_batch`` is not told one.
     ``pseudonym_key`` keys the hash that replaces an erased number in the ledger.
+    ``clock`` is where every instant the store stamps by itself comes from (when a change
+    was applied, when an erasure, reset or import happened); tests pin it.
     """
 
     def __init__(self, engine_or_url: Engine | str, *, lang: str = "lv",
-                 pseudonym_key: bytes = b"") -> None:
+                 pseudonym_key: bytes = b"", clock: Clock = system_clock) -> None:
         self.engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) \
             else engine_or_url
         self._writer = self.engine.execution_options(**WRITE)
         self.lang = lang
         self._key = pseudonym_key
+        self.clock = clock
         # Transactions run again after a concurrent writer got in the way (for metrics).
         self.conflict_retries = 0
 
@@ -128,7 +132,7 @@ class ConsentStore:
 
         def work(conn: Connection) -> list[AppliedChange]:
             return apply_in_transaction(conn, reqs, catalog=catalog, lang=lang or self.lang,
-                                        now=utcnow())
+                                        now=self.clock())
 
         result: list[AppliedChange] = self._write(work)
         return result
@@ -168,7 +172,7 @@ class ConsentStore:
             sub = queries.subscriber(conn, msisdn)
             return {
                 "msisdn": msisdn,
-                "exported_at": _iso(utcnow()),
+                "exported_at": _iso(self.clock()),
                 "subscriber": None if sub is None else {
                     "client_group": sub.client_group, "independent": bool(sub.independent),
                     "updated_at": _iso(sub.updated_at)},
@@ -188,7 +192,7 @@ class ConsentStore:
 
     def counts_today(self, now: datetime | None = None) -> dict[str, dict[str, int]]:
         """Ledger rows received since 00:00 UTC today: ``{consent or "-": {action: n}}``."""
-        now = as_utc(now or utcnow())
+        now = as_utc(now or self.clock())
         start = now.replace(hour=0, minute=0, second=0, microsecond=0)
         with self._read() as conn:
             return queries.counts_since(conn, start)
@@ -228,7 +232,7 @@ class ConsentStore:
             if queries.number_state(conn, msisdn, self.pseudonym(msisdn), None) is None:
                 raise NotFound(f"nothing is held about {msisdn}")
         result: list[AppliedChange] = self._write(
-            lambda conn: upkeep.reset(conn, msisdn, storable(reason) or "", channel, utcnow()))
+            lambda conn: upkeep.reset(conn, msisdn, storable(reason) or "", channel, self.clock()))
         return result
 
     def erase(self, msisdn: str, reason: str, channel: str = "operator") -> ErasureReport:
@@ -239,7 +243,7 @@ class ConsentStore:
                 raise NotFound(f"nothing is held about {msisdn}")
         report: ErasureReport = self._write(
             lambda conn: upkeep.erase(conn, msisdn, self.pseudonym(msisdn), storable(reason) or "", channel,
-                                      utcnow()))
+                                      self.clock()))
         return report
 
     def import_subscribers(self, rows: Iterable[SubscriberRow | tuple[str, str, bool]], *,
@@ -248,14 +252,14 @@ class ConsentStore:
         return how many were written."""
         total = 0
         for chunk in upkeep.chunked((_as_row(r) for r in rows), chunk_size):
-            self._write(lambda conn, chunk=chunk: upkeep.import_chunk(conn, chunk, utcnow()))
+            self._write(lambda conn, chunk=chunk: upkeep.import_chunk(conn, chunk, self.clock()))
             total += len(chunk)
         return total
 
     def record_submit(self, event_id: str, message_id: str | None, status: str,
                       at: datetime | None = None) -> bool:
         """Note the SMSC's answer to the reply of ``event_id``; False if no such reply."""
-        when = as_utc(at or utcnow())
+        when = as_utc(at or self.clock())
         found: bool = self._write(
             lambda conn: upkeep.record_submit(conn, event_id, message_id, status, when))
         return found

@@ -10,10 +10,6 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def as_utc(value: datetime) -> datetime:
     """``value`` as an aware UTC datetime; a naive value is taken to be UTC already."""
     if value.tzinfo is None:

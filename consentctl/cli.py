@@ -25,6 +25,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from config.settings import ConfigError, Settings, settings_for
+from consent_core.clock import Clock, system_clock
 
 if TYPE_CHECKING:
     from consent_core.catalog import Catalog
@@ -47,11 +48,15 @@ class UsageError(Exception):
 
 
 class Context:
-    """What a handler needs, loaded on first use (settings, catalog, store)."""
+    """What a handler needs, loaded on first use (settings, catalog, store).
 
-    def __init__(self, config: str | None) -> None:
+    ``clock`` is the one source of "now" for every command (the store stamps with it too).
+    """
+
+    def __init__(self, config: str | None, clock: Clock = system_clock) -> None:
         self._config = config
         self._store: ConsentStore | None = None
+        self.clock = clock
 
     @cached_property
     def settings(self) -> Settings:
@@ -72,7 +77,7 @@ class Context:
             db = self.settings.database
             self._store = ConsentStore(
                 make_engine(db.url.get_secret_value(), pool_size=db.pool_size),
-                lang=self.settings.consent.language)
+                lang=self.settings.consent.language, clock=self.clock)
         return self._store
 
     @property

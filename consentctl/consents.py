@@ -112,13 +112,12 @@ def history(args: argparse.Namespace, ctx: Context) -> int:
 
 def change(args: argparse.Namespace, ctx: Context) -> int:
     from consent_store.requests import ChangeRequest
-    from consent_store.timeutil import utcnow
 
     # Applied directly, not queued: it is not the SMS path, and the operator sees the
     # outcome at once. It goes through the same apply_batch as every SMS.
     request = ChangeRequest(
         event_id=f"ctl-{uuid.uuid4().hex}", msisdn=args.msisdn, action=args.action,
-        consent=args.consent, channel=args.channel, received_at=utcnow(),
+        consent=args.consent, channel=args.channel, received_at=ctx.store.clock(),
         text=f"consentctl {'grant' if args.action == 'give' else 'withdraw'} {args.consent}")
     applied = ctx.store.apply(request, catalog=ctx.catalog)
     if args.json:
@@ -157,10 +156,10 @@ def erase(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def lapse(args: argparse.Namespace, ctx: Context) -> int:
-    from consent_store.timeutil import iso, utcnow
+    from consent_store.timeutil import iso
 
     days = ctx.settings.consent.jaunumi_lapse_days
-    lapsed = ctx.store.lapse(utcnow(), timedelta(days=days), dry_run=args.dry_run)
+    lapsed = ctx.store.lapse(ctx.store.clock(), timedelta(days=days), dry_run=args.dry_run)
     if args.json:
         print_json({"dry_run": args.dry_run, "period_days": days,
                     "lapsed": [c.to_dict() for c in lapsed]})

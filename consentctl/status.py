@@ -8,7 +8,6 @@ that need it; the screen says what could not be read and the exit status is then
 from __future__ import annotations
 
 import argparse
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,8 +43,8 @@ def status(args: argparse.Namespace, ctx: Context) -> int:
 
 # ------------------------------------------------------------------ reading
 
-def collect(ctx: Context, now: float | None = None) -> dict[str, Any]:
-    now = time.time() if now is None else now
+def collect(ctx: Context) -> dict[str, Any]:
+    now = ctx.clock().timestamp()
     report: dict[str, Any] = {"at": _iso(now)}
     report["redis"] = {"url": redis_where(ctx.settings), "ok": False, "error": None}
     report.update(gateways=None, queues=None, workers=None, failed_jobs=None)
@@ -122,7 +121,7 @@ def _from_database(ctx: Context) -> tuple[dict[str, Any], dict[str, dict[str, in
     store = None
     try:
         # A database host that drops packets must not hang the operator's screen.
-        store = ConsentStore(make_engine(_with_connect_timeout(url)))
+        store = ConsentStore(make_engine(_with_connect_timeout(url)), clock=ctx.clock)
         counts = store.counts_today()
     except StoreError as exc:
         info["error"] = str(exc)

@@ -123,7 +123,8 @@ def _apply(rt: runtime.Runtime, requests: list[dict[str, Any]],
                                  received_at=data_time(req.received_at)))
     limits = rt.settings.limits
     statuses = rt.replies.push(replies, per_minute=limits.replies_per_minute,
-                               per_day=limits.replies_per_day, now=time.time())
+                               per_day=limits.replies_per_day,
+                               now=rt.store.clock().timestamp())
     for rep, status in zip(replies, statuses, strict=True):
         runtime.REPLIES.labels(result=status).inc()
         if status == "limited":

@@ -15,6 +15,7 @@ from prometheus_client import Counter, Histogram
 
 from config.settings import Settings, settings_for
 from consent_core.catalog import Catalog, load_catalog
+from consent_core.clock import Clock, system_clock
 from consent_queue.events import ABSORB_JOBS
 from consent_queue.keys import Keys
 from consent_queue.replies import ReplyQueue
@@ -53,14 +54,15 @@ _lock = threading.Lock()
 _current: Runtime | None = None
 
 
-def build(settings: Settings) -> Runtime:
+def build(settings: Settings, clock: Clock = system_clock) -> Runtime:
     client = redis.Redis.from_url(settings.redis.url.get_secret_value(),
                                   socket_timeout=settings.redis.socket_timeout,
                                   socket_connect_timeout=settings.redis.socket_timeout)
     keys = Keys(settings.redis.key_prefix, settings.queue.name, settings.queue.shards)
     return Runtime(
         settings=settings,
-        store=ConsentStore(settings.database.url.get_secret_value(), lang=settings.consent.language),
+        store=ConsentStore(settings.database.url.get_secret_value(), lang=settings.consent.language,
+                           clock=clock),
         catalog=load_catalog(settings.consent.catalog or None),
         redis=client,
         keys=keys,

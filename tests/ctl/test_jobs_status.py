@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from tests.support import servers
+from tests.support.calendar import away_from_midnight
 from tests.support.pipeline import Pipeline
 
 N1, N2 = "37129000011", "37129000012"
@@ -110,6 +111,7 @@ def test_failed_jobs_are_listed_then_requeued_at_the_front_and_applied(
 
 
 def test_status_counts_queues_failed_jobs_and_today(tmp_path: Path, redis_url: str) -> None:
+    away_from_midnight()  # "today" is the machine's: the test must not straddle midnight
     p = pipeline(tmp_path, redis_url)
     queue_texts(redis_url, [event(N1, "VIETA", 1)], "b1")
     assert p.worker("--burst").proc.wait(60) == 0  # type: ignore[union-attr]

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from consent_core.catalog import Catalog, load_catalog
+from consent_core.clock import FixedClock
 from consent_store.engine import upgrade
 from consent_store.requests import ChangeRequest
 from consent_store.store import ConsentStore
@@ -18,8 +19,11 @@ from consent_store.views import SubscriberRow
 LMT = "37129123456"
 OTHER = "37129000001"
 MINOR = "37129000002"
-# In the past of any clock running these tests (erase and lapse use the real clock).
+# Histories are built from T0; the store's clock stands at NOW, after every instant the
+# tests record (req() without ``at`` counts seconds up from T0). No test reads the machine's
+# clock: a test that needs another "now" moves the ``clock`` fixture.
 T0 = datetime(2025, 11, 24, 20, 1, 2, tzinfo=UTC)
+NOW = T0 + timedelta(days=30)
 
 _ids = itertools.count(1)
 
@@ -30,9 +34,14 @@ def catalog() -> Catalog:
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[ConsentStore]:
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def store(database_url: str, clock: FixedClock) -> Iterator[ConsentStore]:
     upgrade(database_url)
-    s = ConsentStore(database_url)
+    s = ConsentStore(database_url, clock=clock)
     s.import_subscribers([SubscriberRow(LMT, "lmt"), SubscriberRow(OTHER, "other"),
                           SubscriberRow(MINOR, "lmt", independent=False)])
     yield s
