@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
 from consent_core.catalog import Catalog
+from consent_core.clock import Clock, system_clock
 from consent_core.model import CONSENTS
 from consent_store import queries, upkeep
 from consent_store.engine import WRITE, make_engine
@@ -30,7 +31,6 @@ from consent_store.errors import (
 )
 from consent_store.ledger import apply_in_transaction
 from consent_store.requests import CHANNELS, AppliedChange, ChangeRequest, storable
-from consent_core.clock import Clock, system_clock
 from consent_store.timeutil import as_utc
 from consent_store.views import (
     ErasureReport,
