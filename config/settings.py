@@ -66,6 +66,27 @@ class RedisSettings(_Section):
     url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     socket_timeout: float = Field(2.0, gt=0, le=60)
     key_prefix: str = Field("smsgw", min_length=1)
+    # Acknowledged texts live in Redis until a worker applies them: without AOF a restart
+    # loses them, so every writer refuses to start unless this is explicitly turned off.
+    require_persistence: bool = True
+    persistence_check_interval: float = Field(30.0, gt=0, le=3600)
+    # Redis Sentinel: when set, the primary of ``service_name`` is found through these and
+    # followed across a failover; ``url`` then only gives the database number and password.
+    sentinels: list[str] = []
+    service_name: str = Field("smsgw", min_length=1)
+    sentinel_password: SecretStr = SecretStr("")
+    # WAIT for this many replicas to hold a batch before deliver_sm_resp 0 (0 = do not wait).
+    min_replicas_ack: int = Field(0, ge=0, le=16)
+    wait_timeout_ms: int = Field(200, ge=1, le=60000)
+
+    @field_validator("sentinels")
+    @classmethod
+    def _host_port(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            host, sep, port = entry.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+                raise ValueError(f"{entry!r} is not host:port")
+        return value
 
 
 class DatabaseSettings(_Section):

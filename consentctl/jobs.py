@@ -40,9 +40,9 @@ def keys_for(settings: Settings) -> Keys:
 
 def redis_for(settings: Settings) -> redis.Redis:
     """A client that gives up after the configured socket timeout instead of hanging."""
-    return redis.Redis.from_url(settings.redis.url.get_secret_value(),
-                                socket_timeout=settings.redis.socket_timeout,
-                                socket_connect_timeout=settings.redis.socket_timeout)
+    from consent_queue.connection import redis_client
+
+    return redis_client(settings.redis)
 
 
 def failed_registries(client: redis.Redis, keys: Keys) -> list[Any]:
@@ -232,7 +232,7 @@ def _unreachable(ctx: Context, exc: redis.RedisError) -> int:
 
 
 def redis_where(settings: Settings) -> str:
-    """The Redis URL without its password, for messages."""
-    from consent_store.errors import safe_url
+    """Where Redis is (URL without its password, or the Sentinel service), for messages."""
+    from consent_queue.connection import redis_where as where
 
-    return safe_url(settings.redis.url.get_secret_value())
+    return where(settings.redis)

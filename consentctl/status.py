@@ -13,6 +13,7 @@ from typing import Any
 
 import redis
 
+from consent_queue import persistence
 from consentctl.cli import EXIT_OK, EXIT_UNAVAILABLE, Context
 from consentctl.jobs import failed_registries, keys_for, redis_for, redis_where
 from consentctl.output import print_json, print_table
@@ -52,6 +53,7 @@ def collect(ctx: Context) -> dict[str, Any]:
     try:
         client.ping()
         report["redis"]["ok"] = True
+        report["redis"]["persistence"] = persistence.read(client).to_dict()
         report.update(_from_redis(client, ctx, now))
     except redis.RedisError as exc:
         report["redis"]["ok"] = False
@@ -148,6 +150,9 @@ def _with_connect_timeout(url: str) -> str:
 def render(r: dict[str, Any]) -> None:
     print(f"consent gateway status at {r['at']}")
     print(f"  Redis     {r['redis']['url']}: {_ok(r['redis'])}")
+    kept = r["redis"].get("persistence")
+    if kept is not None:
+        print("            persistence: " + ("AOF on" if kept["ok"] else f"AT RISK: {kept['problem']}"))
     print(f"  database  {r['database']['url']}: {_ok(r['database'])}")
 
     print("\nSMPP links")

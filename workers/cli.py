@@ -33,6 +33,8 @@ from config.endpoint import DatabaseCheck, serve
 from config.logs import configure_logging
 from config.notify import Notifier
 from config.settings import ConfigError, Settings, settings_for
+from consent_queue.connection import redis_where
+from consent_queue.persistence import Persistence, PersistenceRefused, PersistenceWatch, check_at_start
 from consent_store.errors import StoreError
 from workers import runtime
 from workers.health import QueueCollector
@@ -233,6 +235,10 @@ def run_worker(settings: Settings, *, burst: bool, shards: list[int] | None,
     serving = threading.Event()  # set once the shard locks are held
     database = DatabaseCheck(rt.store.engine)
 
+    where = redis_where(settings.redis)
+    watch = PersistenceWatch(rt.redis, settings.redis.persistence_check_interval, where,
+                             on_change=_persistence_gauge)
+
     def healthy() -> tuple[bool, dict[str, Any]]:
         try:
             redis_ok = bool(rt.redis.ping())
@@ -241,9 +247,15 @@ def run_worker(settings: Settings, *, burst: bool, shards: list[int] | None,
         checks: dict[str, Any] = {
             "serving": serving.is_set() and not locks.lost.is_set() and main_thread.is_alive(),
             "redis": redis_ok, "database": database()}
+        persisted = watch.last
+        # Shown always; unhealthy only when persistence is required (with the override the
+        # operator has accepted the risk, and the gauge still says so).
+        checks["redis_persistent"] = persisted.ok if persisted else None
         if database.error:
             checks["database_error"] = database.error
-        return all(v for k, v in checks.items() if k != "database_error"), checks
+        informational = {"database_error"} | (
+            set() if settings.redis.require_persistence else {"redis_persistent"})
+        return all(v for k, v in checks.items() if k not in informational), checks
 
     server = _start_metrics(settings, shards, rt, healthy)
     while True:
@@ -253,6 +265,19 @@ def run_worker(settings: Settings, *, burst: bool, shards: list[int] | None,
         except redis.RedisError as exc:
             log.warning("worker.redis_unavailable", error=str(exc), action="retrying in 2s")
             time.sleep(2)
+    try:
+        watch.start(check_at_start(rt.redis, settings.redis, where))
+    except PersistenceRefused as exc:
+        print(f"consent-worker: {exc}", file=sys.stderr)
+        log.error("worker.redis_not_persistent", error=str(exc), action="not starting")
+        locks.release()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        return 2
+    except redis.RedisError as exc:  # it answered a moment ago: check again later
+        log.warning("worker.persistence_unknown", error=str(exc))
+        watch.start(None)
     locks.start()
     serving.set()
     queues = [Queue(rt.keys.event_queue(s), connection=rt.redis, serializer=JSONSerializer)
@@ -279,6 +304,7 @@ def run_worker(settings: Settings, *, burst: bool, shards: list[int] | None,
     finally:
         notifier.stopping()
         serving.clear()
+        watch.stop()
         locks.release()
         if server is not None:
             server.shutdown()
@@ -349,6 +375,10 @@ def _start_metrics(settings: Settings, shards: list[int], rt: runtime.Runtime,
     REGISTRY.register(QueueCollector(
         rt.redis, [rt.keys.event_queue(s) for s in shards] + [rt.keys.delivery_queue]))
     return server
+
+
+def _persistence_gauge(found: Persistence | None) -> None:
+    runtime.REDIS_PERSISTENT.set(-1 if found is None else int(found.ok))
 
 
 def _text(value: Any) -> str:

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from config.settings import Settings, settings_for
 from consent_core.catalog import Catalog, load_catalog
 from consent_core.clock import Clock, system_clock
+from consent_queue.connection import redis_client
 from consent_queue.events import ABSORB_JOBS
 from consent_queue.keys import Keys
 from consent_queue.replies import ReplyQueue
@@ -25,6 +26,9 @@ EVENTS = Counter("smsgw_worker_events_total", "events applied, by outcome", ["ou
 REPLIES = Counter("smsgw_worker_replies_total", "replies queued, by result", ["result"])
 JOB_SECONDS = Histogram("smsgw_worker_job_duration_seconds", "time to apply one batch job",
                         ["job"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+REDIS_PERSISTENT = Gauge("smsgw_redis_persistent",
+                         "1 while Redis keeps what is acknowledged (AOF on, last write ok), "
+                         "0 when not, -1 while it does not answer")
 DB_RETRIES = Counter("smsgw_worker_db_retries_total", "batches retried after a database error")
 BAD_EVENTS = Counter("smsgw_worker_bad_events_total", "queued events that could not be read")
 JOB_FAILURES = Counter("smsgw_worker_job_failures_total",
@@ -55,9 +59,7 @@ _current: Runtime | None = None
 
 
 def build(settings: Settings, clock: Clock = system_clock) -> Runtime:
-    client = redis.Redis.from_url(settings.redis.url.get_secret_value(),
-                                  socket_timeout=settings.redis.socket_timeout,
-                                  socket_connect_timeout=settings.redis.socket_timeout)
+    client = redis_client(settings.redis)
     keys = Keys(settings.redis.key_prefix, settings.queue.name, settings.queue.shards)
     return Runtime(
         settings=settings,

@@ -97,7 +97,9 @@ class Pipeline:
             "smpp": {"host": "127.0.0.1", "port": self.sim_port, "enquire_link_interval": 5.0,
                      "response_timeout": 5.0, "reconnect_min": 0.2, "reconnect_max": 2.0,
                      "bind_refused_delay": 2.0, "throttle_pause": 0.2},
-            "redis": {"url": self.redis_url},
+            # A server named by TEST_REDIS_URL is the tester's own, persistent or not.
+            "redis": {"url": self.redis_url,
+                      "require_persistence": self.redis_url != os.environ.get("TEST_REDIS_URL")},
             "database": {"url": self.database_url},
             "gateway": {"instance": f"gw{os.getpid()}"},
             "metrics": {"gateway_port": 0, "worker_port": 0},

@@ -56,6 +56,7 @@ class RedisServer:
     dir: Path
     port: int = field(default_factory=free_port)
     appendonly: bool = True
+    replica_of: int | None = None  # port of the primary this one replicates
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -75,6 +76,8 @@ class RedisServer:
             args += ["--appendonly", "yes", "--appendfsync", "everysec"]
         else:
             args += ["--appendonly", "no"]
+        if self.replica_of is not None:
+            args += ["--replicaof", "127.0.0.1", str(self.replica_of)]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.port)
 
@@ -87,6 +90,48 @@ class RedisServer:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+    def kill9(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+@dataclass
+class Sentinel:
+    """A redis-server in Sentinel mode watching the primary on ``primary_port`` as
+    ``service``; quick to declare it down (1 s) so a failover takes a few seconds."""
+
+    dir: Path
+    primary_port: int
+    service: str = "smsgw"
+    quorum: int = 2
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if not binary:
+            raise FileNotFoundError("redis-server not found: apt-get install -y redis-server")
+        conf = self.dir / f"sentinel-{self.port}.conf"
+        conf.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.dir}\n"
+            f"logfile {self.dir / f'sentinel-{self.port}.log'}\n"
+            f"sentinel monitor {self.service} 127.0.0.1 {self.primary_port} {self.quorum}\n"
+            f"sentinel down-after-milliseconds {self.service} 1000\n"
+            f"sentinel failover-timeout {self.service} 5000\n"
+            f"sentinel parallel-syncs {self.service} 1\n")
+        self.proc = subprocess.Popen([binary, str(conf), "--sentinel"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
 
 
 @dataclass

@@ -1,0 +1,74 @@
+"""The one place a Redis client is built from settings: a single Redis by URL, or the
+primary of a Sentinel service, followed across failovers.
+
+Every process (gateway, workers, consentctl, the API) takes its client from here, so a
+timeout, a Sentinel list or a password is configured once and means the same everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from redis.connection import parse_url
+from redis.sentinel import Sentinel
+
+from config.settings import RedisSettings
+
+
+def redis_client(rs: RedisSettings, *, health_check_interval: int = 0) -> redis.Redis:
+    """A client that gives up after ``rs.socket_timeout`` instead of hanging.
+
+    With ``rs.sentinels`` the client asks the sentinels for the current primary of
+    ``rs.service_name`` and asks again after a connection error, so a failover costs the
+    commands in flight at that moment (callers retry them) and nothing after. A primary
+    that was demoted answers writes with READONLY; redis-py's Sentinel pool then
+    reconnects to the new primary as well.
+    """
+    url = rs.url.get_secret_value()
+    common: dict[str, Any] = {
+        "socket_timeout": rs.socket_timeout,
+        "socket_connect_timeout": rs.socket_timeout,
+        "health_check_interval": health_check_interval,
+    }
+    if not rs.sentinels:
+        return redis.Redis.from_url(url, **common)
+    from_url = parse_url(url)  # type: ignore[no-untyped-call]
+    node: dict[str, Any] = {k: from_url[k] for k in ("db", "password", "username") if k in from_url}
+    sentinel_kwargs: dict[str, Any] = {"socket_timeout": rs.socket_timeout,
+                                       "socket_connect_timeout": rs.socket_timeout}
+    if rs.sentinel_password.get_secret_value():
+        sentinel_kwargs["password"] = rs.sentinel_password.get_secret_value()
+    sentinel = Sentinel(sentinel_addresses(rs), sentinel_kwargs=sentinel_kwargs,  # type: ignore[no-untyped-call]
+                        **common, **node)
+    primary: redis.Redis = sentinel.master_for(rs.service_name, **common, **node)  # type: ignore[no-untyped-call]
+    return primary
+
+
+def sentinel_addresses(rs: RedisSettings) -> list[tuple[str, int]]:
+    out = []
+    for entry in rs.sentinels:
+        host, _, port = entry.rpartition(":")
+        out.append((host.strip("[]"), int(port)))
+    return out
+
+
+def redis_where(rs: RedisSettings) -> str:
+    """Where Redis is, for logs and status screens: the URL without its password, or the
+    Sentinel service and its sentinels."""
+    if rs.sentinels:
+        return f"sentinel:{rs.service_name}@{','.join(rs.sentinels)}"
+    return _without_password(rs.url.get_secret_value())
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
