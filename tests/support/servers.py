@@ -166,6 +166,17 @@ class PostgresServer:
         self._run([_pg_bin("initdb"), "-D", str(self.dir / "data"), "-U", "postgres",
                    "-A", "trust", "--no-sync", "-E", "UTF8"])
 
+    def init_standby(self, primary: PostgresServer) -> None:
+        """Make this cluster a streaming standby of ``primary`` (pg_basebackup -R)."""
+        self._user = primary._user
+        if self._user:
+            os.chown(self.dir, pwd.getpwnam(self._user).pw_uid, -1)
+        self._run([_pg_bin("pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port),
+                   "-U", "postgres", "-D", str(self.dir / "data"), "-R", "-X", "stream"])
+
+    def promote(self) -> None:
+        self._run([_pg_bin("pg_ctl"), "-D", str(self.dir / "data"), "-w", "promote"])
+
     def start(self) -> None:
         opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
                 "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
