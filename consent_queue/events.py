@@ -158,17 +158,3 @@ class EventQueue:
             counts = p.execute()
         return {q.name: int(c) for q, c in zip(self._queues, counts, strict=True)}
 
-
-# KEYS: the shard's RQ queue, this job's absorbed list. ARGV: how many jobs at most.
-# Moves the next jobs of the queue into the absorbed list, atomically; when the list
-# exists already (this job ran before and died), returns what it holds instead.
-ABSORB_JOBS = """
-local held = redis.call('LRANGE', KEYS[2], 0, -1)
-if #held > 0 then return held end
-local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-if #ids == 0 then return ids end
-redis.call('LTRIM', KEYS[1], #ids, -1)
-redis.call('RPUSH', KEYS[2], unpack(ids))
-redis.call('EXPIRE', KEYS[2], 30 * 86400)
-return ids
-"""

@@ -25,8 +25,7 @@ from typing import Any
 import redis
 import structlog
 from rq import Queue, SimpleWorker
-from rq.job import Job, JobStatus
-from rq.registry import StartedJobRegistry
+from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from config.endpoint import DatabaseCheck, serve
@@ -35,6 +34,7 @@ from config.notify import Notifier
 from config.settings import ConfigError, Settings, settings_for
 from consent_queue.connection import redis_where
 from consent_queue.persistence import Persistence, PersistenceRefused, PersistenceWatch, check_at_start
+from consent_queue.rq_port import recover_abandoned
 from consent_store.errors import StoreError
 from workers import runtime
 from workers.health import QueueCollector
@@ -110,52 +110,6 @@ class ShardLocks:
                     self._r.delete(key)
         except redis.RedisError:
             pass
-
-
-def recover_abandoned(client: redis.Redis, queues: list[Queue]) -> int:
-    """Put jobs a dead worker had taken back at the front of their queue, oldest first:
-    first those it had started, then those still in RQ's safety list (moved there by
-    LMOVE at dequeue, before the started registry knew of them)."""
-    n = 0
-    for q in queues:
-        safety = f"{q.key}:intermediate"
-        taken = [_text(j) for j in client.lrange(safety, 0, -1)]
-        for job_id in reversed(taken):
-            with client.pipeline(transaction=True) as p:
-                p.lrem(safety, 1, job_id)
-                p.lpush(q.key, job_id)
-                p.execute()
-            n += 1
-            log.warning("worker.job_recovered", job_id=job_id, queue=q.name, source="safety list",
-                        action="requeued at the front; replayed events change nothing")
-        registry = StartedJobRegistry(queue=q)
-        for job_id in reversed(registry.get_job_ids(cleanup=False)):
-            try:
-                job = Job.fetch(job_id, connection=client, serializer=JSONSerializer)
-            except Exception:
-                _forget_started(registry, job_id)
-                continue
-            if job.get_status() != JobStatus.STARTED:
-                _forget_started(registry, job_id)
-                continue
-            _forget_started(registry, job_id)
-            q.enqueue_job(job, at_front=True)
-            n += 1
-            log.warning("worker.job_recovered", job_id=job.id, queue=q.name,
-                        action="requeued at the front; replayed events change nothing")
-    return n
-
-
-def _forget_started(registry: StartedJobRegistry, job_id: str) -> None:
-    """Drop a job from a started registry. RQ >= 2 keys its entries ``job_id:execution_id``
-    and its ``StartedJobRegistry.remove`` raises NotImplementedError (read at rq 3.0)."""
-    if hasattr(registry, "get_job_and_execution_ids"):
-        entries = [f"{j}:{e}" for j, e in registry.get_job_and_execution_ids(cleanup=False)
-                   if j == job_id]
-        if entries:
-            registry.connection.zrem(registry.key, *entries)
-    else:
-        registry.remove(job_id)
 
 
 class ConsentWorker(SimpleWorker):

@@ -16,6 +16,7 @@ import structlog
 from rq.job import Job, get_current_job
 from rq.serializers import JSONSerializer
 
+from consent_queue import rq_port
 from consent_queue.keys import APPLY_EVENTS_JOB, RECORD_DELIVERIES_JOB
 from consent_queue.replies import Reply
 from consent_store.errors import BadRequest, StoreUnavailable
@@ -66,8 +67,7 @@ def _absorb(rt: runtime.Runtime) -> list[Job]:
     job = get_current_job()
     if job is None or limit <= 0:
         return []
-    held = rt.absorb(keys=[f"rq:queue:{job.origin}", rt.keys.absorbed(job.id)], args=[limit])
-    ids = [i.decode() if isinstance(i, bytes) else str(i) for i in held]
+    ids = rq_port.take_following(rt.redis, rt.absorb, job, rt.keys.absorbed(job.id), limit)
     if not ids:
         return []
     jobs = Job.fetch_many(ids, connection=rt.redis, serializer=JSONSerializer)
@@ -82,21 +82,12 @@ def _release_absorbed(rt: runtime.Runtime, absorbed: list[Job]) -> None:
     job = get_current_job()
     if job is None or not absorbed:
         return
-    with rt.redis.pipeline(transaction=True) as p:
-        for j in reversed(absorbed):
-            p.lpush(f"rq:queue:{job.origin}", j.id)
-        p.delete(rt.keys.absorbed(job.id))
-        p.execute()
+    rq_port.give_back(rt.redis, job, absorbed, rt.keys.absorbed(job.id))
 
 
 def _forget_absorbed(rt: runtime.Runtime, absorbed: list[Job]) -> None:
     job = get_current_job()
-    with rt.redis.pipeline(transaction=True) as p:
-        for j in absorbed:
-            p.delete(j.key)
-        if job is not None:
-            p.delete(rt.keys.absorbed(job.id))
-        p.execute()
+    rq_port.drop_taken(rt.redis, absorbed, None if job is None else rt.keys.absorbed(job.id))
 
 
 def _apply(rt: runtime.Runtime, requests: list[dict[str, Any]],

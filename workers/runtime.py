@@ -17,9 +17,9 @@ from config.settings import Settings, settings_for
 from consent_core.catalog import Catalog, load_catalog
 from consent_core.clock import Clock, system_clock
 from consent_queue.connection import redis_client
-from consent_queue.events import ABSORB_JOBS
 from consent_queue.keys import Keys
 from consent_queue.replies import ReplyQueue
+from consent_queue.rq_port import ABSORB_JOBS
 from consent_store.store import ConsentStore
 
 EVENTS = Counter("smsgw_worker_events_total", "events applied, by outcome", ["outcome"])

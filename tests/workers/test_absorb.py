@@ -8,7 +8,7 @@ from pathlib import Path
 
 import redis
 
-from consent_queue.events import ABSORB_JOBS
+from consent_queue.rq_port import ABSORB_JOBS
 from tests.ctl.test_jobs_status import N1, N2, directory, event, queue_texts
 from tests.support import servers
 from tests.support.pipeline import Pipeline

@@ -1,0 +1,128 @@
+"""The one module that goes below RQ's public API, and why each step must.
+
+RQ (read at 2.x/3.0) gives no public call for three things the product needs:
+- **Recovering a dead worker's jobs.** RQ moves a job it dequeues into the queue's safety
+  list (``<queue key>:intermediate``, LMOVE) before the started registry knows of it; a
+  worker killed in between leaves the job there. We put such jobs back at the front.
+- **Forgetting a started-registry entry.** RQ >= 2 keys entries ``job_id:execution_id`` and
+  its ``StartedJobRegistry.remove`` raises NotImplementedError.
+- **Taking the following jobs along** (a worker behind on its shard applies them in the
+  same transaction): the queue's Redis list is read and trimmed atomically by a script.
+Every other use of RQ (enqueue, work, failed registry, requeue) goes through its API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+import structlog
+from rq import Queue
+from rq.intermediate_queue import IntermediateQueue
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
+from rq.serializers import JSONSerializer
+
+log = structlog.get_logger("worker")
+
+# KEYS: the shard's RQ queue, this job's absorbed list. ARGV: how many jobs at most.
+# Moves the next jobs of the queue into the absorbed list, atomically; when the list
+# exists already (this job ran before and died), returns what it holds instead.
+ABSORB_JOBS = """
+local held = redis.call('LRANGE', KEYS[2], 0, -1)
+if #held > 0 then return held end
+local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #ids == 0 then return ids end
+redis.call('LTRIM', KEYS[1], #ids, -1)
+redis.call('RPUSH', KEYS[2], unpack(ids))
+redis.call('EXPIRE', KEYS[2], 30 * 86400)
+return ids
+"""
+
+
+def queue_key(name: str) -> str:
+    """The Redis list behind RQ queue ``name``."""
+    return f"{Queue.redis_queue_namespace_prefix}{name}"
+
+
+def safety_list_key(name: str) -> str:
+    """RQ's list of jobs dequeued from queue ``name`` but not yet registered as started."""
+    return str(IntermediateQueue.get_intermediate_queue_key(queue_key(name)))
+
+
+def recover_abandoned(client: redis.Redis, queues: list[Queue]) -> int:
+    """Put jobs a dead worker had taken back at the front of their queue, oldest first:
+    first those it had started, then those still in RQ's safety list (moved there by
+    LMOVE at dequeue, before the started registry knew of them)."""
+    n = 0
+    for q in queues:
+        safety = safety_list_key(q.name)
+        taken = [_text(j) for j in client.lrange(safety, 0, -1)]
+        for job_id in reversed(taken):
+            with client.pipeline(transaction=True) as p:
+                p.lrem(safety, 1, job_id)
+                p.lpush(q.key, job_id)
+                p.execute()
+            n += 1
+            log.warning("worker.job_recovered", job_id=job_id, queue=q.name, source="safety list",
+                        action="requeued at the front; replayed events change nothing")
+        registry = StartedJobRegistry(queue=q)
+        for job_id in reversed(registry.get_job_ids(cleanup=False)):
+            try:
+                job = Job.fetch(job_id, connection=client, serializer=JSONSerializer)
+            except Exception:
+                forget_started(registry, job_id)
+                continue
+            if job.get_status() != JobStatus.STARTED:
+                forget_started(registry, job_id)
+                continue
+            forget_started(registry, job_id)
+            q.enqueue_job(job, at_front=True)
+            n += 1
+            log.warning("worker.job_recovered", job_id=job.id, queue=q.name,
+                        action="requeued at the front; replayed events change nothing")
+    return n
+
+
+def forget_started(registry: StartedJobRegistry, job_id: str) -> None:
+    """Drop a job from a started registry (see the module docstring)."""
+    if hasattr(registry, "get_job_and_execution_ids"):
+        entries = [f"{j}:{e}" for j, e in registry.get_job_and_execution_ids(cleanup=False)
+                   if j == job_id]
+        if entries:
+            registry.connection.zrem(registry.key, *entries)
+    else:
+        registry.remove(job_id)
+
+
+def take_following(client: redis.Redis, script: Any, job: Job, absorbed_key: str,
+                   limit: int) -> list[str]:
+    """Move up to ``limit`` jobs queued after ``job`` into ``absorbed_key`` (or return what
+    an earlier run of ``job`` had moved there); their ids, in queue order."""
+    held = script(keys=[queue_key(job.origin), absorbed_key], args=[limit])
+    return [_text(i) for i in held]
+
+
+def give_back(client: redis.Redis, job: Job, absorbed: list[Job], absorbed_key: str) -> None:
+    """Return jobs taken along to the front of ``job``'s queue, in their order."""
+    with client.pipeline(transaction=True) as p:
+        for j in reversed(absorbed):
+            p.lpush(queue_key(job.origin), j.id)
+        p.delete(absorbed_key)
+        p.execute()
+
+
+def drop_taken(client: redis.Redis, absorbed: list[Job], absorbed_key: str | None) -> None:
+    """Delete jobs whose work was done inside another job's run."""
+    with client.pipeline(transaction=True) as p:
+        for j in absorbed:
+            p.delete(j.key)
+        if absorbed_key is not None:
+            p.delete(absorbed_key)
+        p.execute()
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else str(value)
