@@ -17,6 +17,7 @@ from rq.job import Job, get_current_job
 from rq.serializers import JSONSerializer
 
 from consent_queue.keys import APPLY_EVENTS_JOB, RECORD_DELIVERIES_JOB
+from consent_queue.outcomes import publish_outcomes, wants_outcome
 from consent_queue.replies import Reply
 from consent_store.errors import BadRequest, StoreUnavailable
 from consent_store.requests import ChangeRequest
@@ -102,6 +103,7 @@ def _forget_absorbed(rt: runtime.Runtime, absorbed: list[Job]) -> None:
 def _apply(rt: runtime.Runtime, requests: list[dict[str, Any]],
            deliveries: list[dict[str, Any]] | None) -> dict[str, int]:
     reqs: list[ChangeRequest] = []
+    reported = {str(d.get("event_id")) for d in requests if wants_outcome(d)}
     for data in requests:
         try:
             reqs.append(ChangeRequest.from_dict(data))
@@ -121,6 +123,9 @@ def _apply(rt: runtime.Runtime, requests: list[dict[str, Any]],
             replies.append(Reply(event_id=req.event_id, msisdn=req.msisdn, text=res.reply_text,
                                  correlation_id=req.correlation_id or req.event_id[:16],
                                  received_at=data_time(req.received_at)))
+    # Changes from the API and the console wait for their own outcome (outcomes.py).
+    publish_outcomes(rt.redis, rt.keys, [res.to_dict() for res in results
+                                         if res.event_id in reported])
     limits = rt.settings.limits
     statuses = rt.replies.push(replies, per_minute=limits.replies_per_minute,
                                per_day=limits.replies_per_day, now=time.time())
