@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test test-fast lint demo bench bench-store bench-reads servers-check clean
+.PHONY: help venv test test-fast lint demo bench bench-store bench-reads servers-check browser-check clean
 
 help:
 	@echo "make demo   - run smsc-sim, sms-gateway and a worker on embedded defaults and show a conversation"
@@ -24,7 +24,10 @@ venv: $(STAMP)
 servers-check:
 	@sh scripts/need-servers.sh
 
-test: $(STAMP) servers-check
+browser-check:
+	@sh scripts/need-browser.sh
+
+test: $(STAMP) servers-check browser-check
 	$(BIN)/pytest
 
 test-fast: $(STAMP)
