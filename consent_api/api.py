@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -18,6 +19,7 @@ from consent_api.problems import Problem
 from consent_api.services import Services
 from consent_core.model import CONSENTS
 from consent_core.msisdn import TON_UNKNOWN, BadSender, normalise
+from consent_queue.outcomes import reset_request
 from consent_store import api_reads
 from consent_store.access import Token
 from consent_store.errors import NotFound
@@ -252,15 +254,21 @@ class ResetBody(BaseModel):
     channel: ApiChannel = "operator"
 
 
-@router.post("/numbers/{msisdn}/reset", summary="Number handed to a new holder: withdraw everything (admin)")
-def post_reset(msisdn: Msisdn, body: ResetBody, svc: Svc, _: Admin) -> dict[str, Any]:
+@router.post("/numbers/{msisdn}/reset",
+             summary="Number handed to a new holder: withdraw everything (admin; queued)",
+             responses={202: {"description": "queued; the worker has not answered in time"}})
+def post_reset(msisdn: Msisdn, body: ResetBody, svc: Svc, token: Admin) -> JSONResponse:
     n = number(msisdn)
-    try:
-        done = svc.store.reset(n, body.reason.strip(), channel=body.channel)
-    except NotFound as exc:
-        raise Problem(404, "not-found", str(exc)) from None
-    return {"msisdn": n, "withdrawn": [c.consent for c in done if c.consent],
-            "events": [c.event_id for c in done]}
+    event_id = f"api-reset-{uuid.uuid4().hex}"
+    reason = f"{body.reason.strip()} (api {token.name})"
+    outcome = changes.submit_and_wait(svc, reset_request(event_id, n, reason, body.channel))
+    if outcome is None:
+        return change_response(None, event_id)
+    if outcome["outcome"] == "not_found":
+        raise Problem(404, "not-found", str(outcome.get("detail")))
+    return JSONResponse({"state": "applied", "event_id": event_id, "msisdn": n,
+                         "outcome": "reset", "withdrawn": outcome.get("withdrawn", []),
+                         "events": outcome.get("events", [])})
 
 
 # --- the changes feed ----------------------------------------------------------------

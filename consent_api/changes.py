@@ -82,8 +82,11 @@ def build_request(change: Change, event_id: str, now: datetime, via: str) -> Cha
 
 def answer(outcome: dict[str, Any]) -> dict[str, Any]:
     """The body of a change's answer; the same for the first call and every replay."""
-    return {"state": "applied", "event_id": outcome["event_id"], "msisdn": outcome["msisdn"],
+    body = {"state": "applied", "event_id": outcome["event_id"], "msisdn": outcome["msisdn"],
             "consent": outcome["consent"], "outcome": outcome["outcome"]}
+    if "withdrawn" in outcome:  # a reset
+        body["withdrawn"] = outcome["withdrawn"]
+    return body
 
 
 def queued(event_id: str) -> dict[str, Any]:
@@ -94,16 +97,19 @@ def status_url(event_id: str) -> str:
     return f"/v1/events/{event_id}"
 
 
-def submit_and_wait(svc: Services, request: ChangeRequest) -> dict[str, Any] | None:
-    """Queue ``request`` and wait up to ``api.change_wait``; the outcome or None (late)."""
+def submit_and_wait(svc: Services, request: ChangeRequest | dict[str, Any]
+                    ) -> dict[str, Any] | None:
+    """Queue ``request`` (a change, or a queued dict such as a reset) and wait up to
+    ``api.change_wait``; the outcome, or None when the worker has not answered by then."""
+    data = request.to_dict() if isinstance(request, ChangeRequest) else request
+    event_id = str(data["event_id"])
     try:
-        svc.redis.set(submitted_key(svc, request.event_id), "1",
-                      ex=svc.settings.api.idempotency_ttl)
-        svc.changes.submit(request.to_dict())
+        svc.redis.set(submitted_key(svc, event_id), "1", ex=svc.settings.api.idempotency_ttl)
+        svc.changes.submit(data)
     except redis.RedisError as exc:
         raise Problem(503, "unavailable", f"the queue (Redis) did not take the change: {exc}",
                       headers={"Retry-After": "5"}) from None
-    return wait(svc, request.event_id)
+    return wait(svc, event_id)
 
 
 def wait(svc: Services, event_id: str) -> dict[str, Any] | None:

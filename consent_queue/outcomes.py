@@ -22,11 +22,23 @@ from consent_queue.keys import APPLY_EVENTS_JOB, Keys
 
 REPORT_FLAG = "report_outcome"
 OUTCOME_TTL = 7 * 86400
+# A queued entry with this ``kind`` is a handover of the number (seed rule 6), not a
+# ``ChangeRequest``: the worker applies it in its place in the shard's order.
+RESET_KIND = "reset"
 
 
 def wants_outcome(request: Any) -> bool:
     """Whether a queued request dict asks the worker to report its outcome."""
     return isinstance(request, dict) and bool(request.get(REPORT_FLAG))
+
+
+def reset_request(event_id: str, msisdn: str, reason: str, channel: str) -> dict[str, Any]:
+    return {"kind": RESET_KIND, "event_id": event_id, "msisdn": msisdn, "reason": reason,
+            "channel": channel}
+
+
+def is_reset(request: Any) -> bool:
+    return isinstance(request, dict) and request.get("kind") == RESET_KIND
 
 
 def publish_outcomes(client: redis.Redis, keys: Keys, outcomes: Sequence[dict[str, Any]]) -> None:

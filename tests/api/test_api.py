@@ -285,6 +285,14 @@ def test_reset_needs_admin_and_withdraws_everything(stack: tuple[Pipeline, Api])
         state = admin.get(f"/v1/numbers/{LMT}/consents").json()["consents"]
         assert {k: v["status"] for k, v in state.items() if v["status"] != "none"} == {
             "AUTO": "withdrawn", "VIETA": "withdrawn"}
+        events = ledger(admin, LMT)
+        assert [e["outcome"] for e in events] == ["given", "given", "reset", "reset"]
+        assert all("api ops" in e["reason"] for e in events[2:])
+        # Through the queue like every change: the status URL knows it too.
+        status = admin.get(f"/v1/events/{r.json()['event_id']}").json()
+        assert status["outcome"] == "reset" and sorted(status["withdrawn"]) == ["AUTO", "VIETA"]
+        missing = admin.post(f"/v1/numbers/{UNKNOWN}/reset", json={"reason": "x"})
+        assert missing.status_code == 404 and problem(missing)["type"].endswith("not-found")
 
 
 def test_config_errors_are_one_line(tmp_path: Any) -> None:
