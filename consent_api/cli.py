@@ -73,7 +73,8 @@ def run(settings: object, config: str | None) -> int:
     structlog.get_logger("api").info("api.listening", host=api.host, port=api.port,
                                       workers=api.workers, console=f"http://{api.host}:{api.port}/console")
     uvicorn.run("consent_api.asgi:app", host=api.host, port=api.port, workers=api.workers,
-                proxy_headers=False, server_header=False, access_log=False,
+                proxy_headers=True, forwarded_allow_ips="127.0.0.1", server_header=False,
+                access_log=False,
                 timeout_graceful_shutdown=int(api.changes_wait_max) + 5, log_level="warning")
     return 0
 
