@@ -163,6 +163,18 @@ def test_tokens_scopes_401_403_and_revocation(stack: tuple[Pipeline, Api]) -> No
     bad = p.ctl("api-token", "create", "x", "--scopes", "read,root", check=False)
     assert bad.returncode == 2 and "root" in bad.stderr
 
+    with api.client() as anon:
+        page = anon.get("/metrics").text
+    for line in ('consent_api_auth_failures_total{reason="missing"} 1.0',
+                 'consent_api_auth_failures_total{reason="invalid"} 2.0',
+                 'consent_api_auth_failures_total{reason="scope"} 2.0',
+                 'consent_api_requests_total{method="GET",route="/v1/may-use",status="200"} 1.0',
+                 'consent_api_requests_total{method="GET",route="/v1/may-use",status="401"} 3.0',
+                 'consent_api_requests_total{method="POST",route="/v1/numbers/{msisdn}/reset",'
+                 'status="403"} 1.0'):
+        assert line in page, line
+    assert 'consent_api_request_duration_seconds_bucket{le="0.005",route="/v1/may-use"}' in page
+
 
 @pytest.fixture
 def stack(postgres_url: str, make_stack: Any) -> tuple[Pipeline, Api]:
