@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test test-fast lint demo bench bench-store bench-reads servers-check browser-check clean
+.PHONY: help venv test test-fast lint demo bench bench-store bench-reads servers-check browser-check bench-api clean
 
 help:
 	@echo "make demo   - run smsc-sim, sms-gateway and a worker on embedded defaults and show a conversation"
@@ -46,6 +46,10 @@ demo: $(STAMP) servers-check
 bench: $(STAMP) servers-check
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.reads
+	$(BIN)/python -m bench.api
+
+bench-api: $(STAMP) servers-check
+	$(BIN)/python -m bench.api
 
 bench-store: $(STAMP) servers-check
 	$(BIN)/python -m bench.store

@@ -38,7 +38,7 @@ def start_api(p: Pipeline) -> Api:
     p.procs.append(proc)
     proc.start()
     try:
-        wait_port(port, 30)
+        wait_port(port, 60)
     except TimeoutError:
         raise AssertionError(proc.log()[-3000:]) from None
     return Api(p, proc, port)
