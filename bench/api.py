@@ -9,7 +9,6 @@ figures are an upper bound of what the API itself costs.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -20,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from bench.reads import RESULTS, load, number, percentile
+from bench.reads import load, number, percentile, report
 from tests.support.api import start_api
 from tests.support.pipeline import Pipeline
 from tests.support.servers import (
@@ -152,10 +151,7 @@ def main() -> int:
         pg.stop("immediate")
         for d in (pg.dir, rs.dir, work):
             shutil.rmtree(d, ignore_errors=True)
-    for k, v in result.items():
-        print(f"  {k:28} {v}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "api.json").write_text(json.dumps(result, indent=2))
+    report("api", result)
     return 0
 
 

@@ -115,11 +115,16 @@ def main() -> int:
         if pg is not None:
             pg.stop("immediate")
             shutil.rmtree(pg.dir, ignore_errors=True)
+    report("reads", result)
+    return 0
+
+
+def report(name: str, result: dict[str, Any]) -> None:
+    """Print the figures and keep them in bench/results/NAME.json."""
     for k, v in result.items():
         print(f"  {k:32} {v}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "reads.json").write_text(json.dumps(result, indent=2))
-    return 0
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
