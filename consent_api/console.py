@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from consent_api import changes, metrics
-from consent_api.i18n import LANGUAGES, translator
+from consent_api.i18n import ERRORS, LANGUAGES, translator
 from consent_api.problems import Problem
 from consent_api.services import Services
 from consent_core.model import CONSENTS
@@ -222,7 +222,7 @@ def number_page(request: Request, msisdn: str,
         try:
             when = as_utc(parse_instant(at))
         except ValueError:
-            when = None
+            error = "at"
     try:
         state = svc.store.state(n, at=when).to_dict()
         held = True
@@ -235,7 +235,8 @@ def number_page(request: Request, msisdn: str,
     outcome = changes.known_outcome(svc, done) if done else None
     return _page(request, "number.html", session=session, msisdn=n, state=state, held=held,
                  history=history, at=iso(when), consents=CONSENTS, done=done,
-                 outcome=outcome, error=error, nonce=secrets.token_urlsafe(16))
+                 outcome=outcome, error=error if error in ERRORS else None,
+                 nonce=secrets.token_urlsafe(16))
 
 
 def _number(msisdn: str) -> str:
@@ -269,8 +270,8 @@ def change(request: Request, msisdn: str, consent: Annotated[str, Form()],
         request_ = changes.build_request(item, event_id, svc.clock(), f"console {agent}")
         changes.submit_and_wait(svc, request_)
     except Problem as exc:
-        return RedirectResponse(f"/console/numbers/{n}?error={_quote(exc.detail)}",
-                                status_code=303)
+        code = "guardian" if exc.extra.get("field") == "on_behalf" else "invalid"
+        return RedirectResponse(f"/console/numbers/{n}?error={code}", status_code=303)
     except redis.RedisError:
         return RedirectResponse(f"/console/numbers/{n}?error=queue", status_code=303)
     return RedirectResponse(f"/console/numbers/{n}?done={event_id}", status_code=303)

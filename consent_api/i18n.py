@@ -58,7 +58,31 @@ _T: dict[str, tuple[str, str]] = {
     "withdrawn": ("atsaukta", "withdrawn"),
     "lapsed": ("beigusies", "lapsed"),
     "none": ("nav", "none"),
+    # outcomes, as the timeline and the answer to a change show them
+    "o_given": ("dota", "given"),
+    "o_already_given": ("jau bija dota", "already given"),
+    "o_withdrawn": ("atsaukta", "withdrawn"),
+    "o_already_withdrawn": ("jau bija atsaukta", "already withdrawn"),
+    "o_refused_not_lmt_client": ("atteikts: tikai LMT klientiem", "refused: LMT clients only"),
+    "o_refused_not_independent": ("atteikts: nepilngadīga lietotāja numurs",
+                                  "refused: a minor's line"),
+    "o_unknown_command": ("nesaprasts teksts", "text not understood"),
+    "o_superseded": ("aizstāta ar jaunāku", "superseded by a later change"),
+    "o_lapsed": ("beigusies", "lapsed"),
+    "o_reset": ("numurs nodots citam", "number handed over"),
+    "o_erased": ("dzēsts", "erased"),
+    "o_not_found": ("numurs nav atrasts", "number not found"),
+    # errors a change can come back with (never free text from the URL)
+    "e_invalid": ("Nederīga izvēle.", "Invalid choice."),
+    "e_queue": ("Rinda (Redis) nepieņēma izmaiņu; mēģiniet vēlreiz.",
+                "The queue (Redis) did not take the change; try again."),
+    "e_guardian": ("Aizbildņa piekrišanu varēs reģistrēt ar nākamo krātuves versiju.",
+                   "Guardian consent can be recorded with the next store release."),
+    "e_at": ("Nederīgs laiks; piemērs: 2026-11-24T20:00:00Z.",
+             "Not a valid time; e.g. 2026-11-24T20:00:00Z."),
 }
+
+ERRORS = frozenset(k[2:] for k in _T if k.startswith("e_"))
 
 
 def translator(lang: str) -> dict[str, str]:

@@ -66,7 +66,8 @@ def test_agent_signs_in_grants_sees_timeline_and_signs_out(
     form.locator("input[name=reason]").fill("klients zvanīja")
     form.locator("input[name=reference]").fill("CASE-42")
     form.locator("button").click()
-    assert page.locator("#outcome").inner_text() == "given"
+    assert page.locator("#outcome").get_attribute("data-outcome") == "given"
+    assert page.locator("#outcome").inner_text() == "dota"
     assert page.locator("tr[data-consent=VIETA] .status").inner_text() == "dota"
     first_row = page.locator("#timeline tr").nth(1)
     assert "customer_centre" in first_row.inner_text()
@@ -87,6 +88,12 @@ def test_agent_signs_in_grants_sees_timeline_and_signs_out(
         page.click("#export")
     exported = json.loads(Path(download.value.path()).read_text())
     assert exported["msisdn"] == LMT and exported["consents"]["VIETA"]["status"] == "given"
+
+    # Guardian consent waits for the store of issue 12: refused with a clear message.
+    form.locator("input[name=guardian]").check()
+    form.locator("button").click()
+    assert "next store release" in page.locator("#message").inner_text()
+    assert len(json.loads(p.ctl("history", LMT, "--json").stdout)) == 1
 
     # A forged form (wrong CSRF token) changes nothing.
     page.locator("#change input[name=csrf]").evaluate("e => e.value = 'forged'")
