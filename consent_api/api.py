@@ -201,22 +201,24 @@ def change_response(outcome: dict[str, Any] | None, event_id: str, *, replayed: 
 @router.post("/numbers/{msisdn}/consents/{consent}",
              summary="Give or withdraw a consent (queued like a text; waits for the outcome)",
              responses={202: {"description": "queued; the worker has not answered in time"}})
-def post_change(msisdn: Msisdn, consent: str, body: ChangeBody, svc: Svc, token: Writer,
-                idempotency_key: Annotated[str | None, Header()] = None) -> JSONResponse:
+async def post_change(msisdn: Msisdn, consent: str, body: ChangeBody, svc: Svc, token: Writer,
+                      idempotency_key: Annotated[str | None, Header()] = None) -> JSONResponse:
     key = _idempotency_key(idempotency_key)
     change = changes.Change(number(msisdn), consent_name(consent), body.action, body.channel,
                             past(body.at, svc), body.agent, body.reference, body.on_behalf,
                             body.reason)
     event_id = changes.idempotent_event_id(token.token_id, key)
     request = changes.build_request(change, event_id, svc.clock(), f"api {token.name}")
-    if not changes.reserve(svc, token.token_id, key, change.fingerprint(), event_id):
+    if not await run_in_threadpool(changes.reserve, svc, token.token_id, key,
+                                   change.fingerprint(), event_id):
         metrics.REPLAYS.inc()
-        first = changes.known_outcome(svc, event_id) or changes.wait(svc, event_id)
-        return change_response(first, event_id, replayed=True)
+        first = await run_in_threadpool(changes.known_outcome, svc, event_id)
+        return change_response(first or await changes.wait(svc, event_id), event_id,
+                               replayed=True)
     try:
-        outcome = changes.submit_and_wait(svc, request)
+        outcome = await changes.submit_and_wait(svc, request)
     except Problem:
-        changes.release(svc, token.token_id, key)
+        await run_in_threadpool(changes.release, svc, token.token_id, key)
         raise
     return change_response(outcome, event_id)
 
@@ -257,11 +259,12 @@ class ResetBody(BaseModel):
 @router.post("/numbers/{msisdn}/reset",
              summary="Number handed to a new holder: withdraw everything (admin; queued)",
              responses={202: {"description": "queued; the worker has not answered in time"}})
-def post_reset(msisdn: Msisdn, body: ResetBody, svc: Svc, token: Admin) -> JSONResponse:
+async def post_reset(msisdn: Msisdn, body: ResetBody, svc: Svc, token: Admin) -> JSONResponse:
     n = number(msisdn)
     event_id = f"api-reset-{uuid.uuid4().hex}"
     reason = f"{body.reason.strip()} (api {token.name})"
-    outcome = changes.submit_and_wait(svc, reset_request(event_id, n, reason, body.channel))
+    outcome = await changes.submit_and_wait(svc, reset_request(event_id, n, reason,
+                                                                body.channel))
     if outcome is None:
         return change_response(None, event_id)
     if outcome["outcome"] == "not_found":

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import redis
+from fastapi.concurrency import run_in_threadpool
 
 from consent_api import metrics
 from consent_api.problems import Problem
@@ -97,10 +98,8 @@ def status_url(event_id: str) -> str:
     return f"/v1/events/{event_id}"
 
 
-def submit_and_wait(svc: Services, request: ChangeRequest | dict[str, Any]
-                    ) -> dict[str, Any] | None:
-    """Queue ``request`` (a change, or a queued dict such as a reset) and wait up to
-    ``api.change_wait``; the outcome, or None when the worker has not answered by then."""
+def submit(svc: Services, request: ChangeRequest | dict[str, Any]) -> str:
+    """Queue ``request`` (a change, or a queued dict such as a reset); its event id."""
     data = request.to_dict() if isinstance(request, ChangeRequest) else request
     event_id = str(data["event_id"])
     try:
@@ -109,12 +108,21 @@ def submit_and_wait(svc: Services, request: ChangeRequest | dict[str, Any]
     except redis.RedisError as exc:
         raise Problem(503, "unavailable", f"the queue (Redis) did not take the change: {exc}",
                       headers={"Retry-After": "5"}) from None
-    return wait(svc, event_id)
+    return event_id
 
 
-def wait(svc: Services, event_id: str) -> dict[str, Any] | None:
+async def submit_and_wait(svc: Services, request: ChangeRequest | dict[str, Any]
+                          ) -> dict[str, Any] | None:
+    """Queue ``request`` and wait up to ``api.change_wait`` for the worker; the outcome, or
+    None when it has not answered by then. The wait holds no thread of the pool that
+    serves the reads."""
+    event_id = await run_in_threadpool(submit, svc, request)
+    return await wait(svc, event_id)
+
+
+async def wait(svc: Services, event_id: str) -> dict[str, Any] | None:
     try:
-        found = svc.changes.wait(event_id, svc.settings.api.change_wait)
+        found = await svc.changes.wait_async(event_id, svc.settings.api.change_wait)
     except redis.RedisError:
         found = None
     metrics.CHANGES.labels(result="applied" if found else "queued").inc()

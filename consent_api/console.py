@@ -18,6 +18,7 @@ import redis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import APIRouter, Form, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -247,15 +248,15 @@ def _number(msisdn: str) -> str:
 
 
 @router.post("/numbers/{msisdn}/change")
-def change(request: Request, msisdn: str, consent: Annotated[str, Form()],
+async def change(request: Request, msisdn: str, consent: Annotated[str, Form()],
            action: Annotated[str, Form()], csrf: Annotated[str, Form(max_length=100)],
            nonce: Annotated[str, Form(min_length=8, max_length=64)],
            reason: Annotated[str, Form(max_length=500)] = "",
            reference: Annotated[str, Form(max_length=200)] = "",
            guardian: Annotated[str, Form(max_length=10)] = "") -> Response:
-    session = _signed_in(request)
+    session = await run_in_threadpool(_signed_in, request)
     if not _csrf_ok(session, csrf):
-        return _refused(request)
+        return await run_in_threadpool(_refused, request)
     svc = _svc(request)
     n = _number(msisdn)
     if consent not in CONSENTS or action not in ("give", "withdraw"):
@@ -268,7 +269,7 @@ def change(request: Request, msisdn: str, consent: Annotated[str, Form()],
                           on_behalf="guardian" if guardian else None)
     try:
         request_ = changes.build_request(item, event_id, svc.clock(), f"console {agent}")
-        changes.submit_and_wait(svc, request_)
+        await changes.submit_and_wait(svc, request_)
     except Problem as exc:
         code = "guardian" if exc.extra.get("field") == "on_behalf" else "invalid"
         return RedirectResponse(f"/console/numbers/{n}?error={code}", status_code=303)

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 import redis
+import redis.asyncio
 
 from config.settings import Settings
 from consent_core.catalog import Catalog, load_catalog
@@ -70,11 +71,14 @@ def build(settings: Settings, clock: Clock = system_clock) -> Services:
     # Waiting for a worker's outcome blocks in Redis for up to api.change_wait seconds.
     waiter = redis.Redis.from_url(url, socket_timeout=settings.api.change_wait + timeout,
                                   socket_connect_timeout=timeout)
+    async_waiter = redis.asyncio.Redis.from_url(
+        url, socket_timeout=settings.api.change_wait + timeout, socket_connect_timeout=timeout)
     keys = Keys(settings.redis.key_prefix, settings.queue.name, settings.queue.shards)
     q = settings.queue
     options = JobOptions(timeout=q.job_timeout, retry_max=q.retry_max,
                          pending_ttl=q.redelivery_window)
     return Services(settings=settings, store=store,
                     catalog=load_catalog(settings.consent.catalog or None), redis=client,
-                    keys=keys, changes=ChangeQueue(client, keys, options, waiter=waiter),
+                    keys=keys, changes=ChangeQueue(client, keys, options, waiter=waiter,
+                                                   async_waiter=async_waiter),
                     tokens=TokenCache(store, settings.api.token_cache_ttl), clock=clock)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis
+import redis.asyncio
 from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 
@@ -58,10 +59,12 @@ class ChangeQueue:
     """API side: queue one change on its number's shard and learn its outcome."""
 
     def __init__(self, client: redis.Redis, keys: Keys, options: JobOptions,
-                 waiter: redis.Redis | None = None) -> None:
+                 waiter: redis.Redis | None = None,
+                 async_waiter: redis.asyncio.Redis | None = None) -> None:
         self._r = client
         # Blocking reads need a connection whose socket timeout outlasts the wait.
         self._waiter = waiter or client
+        self._async_waiter = async_waiter
         self._keys = keys
         self._opt = options
         self._queues = [Queue(keys.event_queue(s), connection=client, serializer=JSONSerializer)
@@ -96,6 +99,14 @@ class ChangeQueue:
         # BLMOVE from the list onto itself: blocks until the worker writes, and leaves the
         # outcome in place for later readers (the status URL, idempotent replays).
         raw = self._waiter.blmove(key, key, timeout, "LEFT", "LEFT")  # type: ignore[arg-type]
+        return None if raw is None else _loads(raw)
+
+    async def wait_async(self, event_id: str, timeout: float) -> dict[str, Any] | None:
+        """``wait`` for an event loop: the wait holds a Redis connection, not a thread."""
+        if self._async_waiter is None or timeout <= 0:
+            return self.outcome(event_id)
+        key = self._keys.outcome(event_id)
+        raw = await self._async_waiter.blmove(key, key, timeout, "LEFT", "LEFT")  # type: ignore[arg-type]
         return None if raw is None else _loads(raw)
 
     def depth(self, msisdn: str) -> int:
