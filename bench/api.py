@@ -43,12 +43,16 @@ def may_use_at_rate(base: str, token: str) -> dict[str, Any]:
     errors = [0]
     lock = threading.Lock()
     interval = THREADS / RATE
-    deadline = time.monotonic() + SECONDS
+    ready, go = threading.Barrier(THREADS + 1), threading.Barrier(THREADS + 1)
+    window: list[float] = []
 
     def run(seed: int) -> None:
         rnd = random.Random(seed)
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"},
                           timeout=10) as c:
+            ready.wait()  # every client made before the clock starts
+            go.wait()
+            deadline = window[0]
             next_at = time.monotonic() + rnd.random() * interval
             mine: list[float] = []
             while next_at < deadline:
@@ -65,13 +69,16 @@ def may_use_at_rate(base: str, token: str) -> dict[str, Any]:
             latencies.extend(mine)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
-    started = time.monotonic()
     for t in threads:
         t.start()
+    ready.wait()
+    window.append(time.monotonic() + SECONDS)
+    started = time.monotonic()
+    go.wait()
     for t in threads:
         t.join()
     elapsed = time.monotonic() - started
-    ms = [v * 1000 for v in latencies]
+    ms = [v * 1000 for v in latencies] or [float("nan")]
     return {"may_use_target_rps": RATE, "may_use_achieved_rps": round(len(ms) / elapsed, 1),
             "may_use_p50_ms": round(percentile(ms, 50), 2),
             "may_use_p99_ms": round(percentile(ms, 99), 2), "may_use_errors": errors[0]}

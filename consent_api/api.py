@@ -113,7 +113,8 @@ class MayUseAnswer(BaseModel):
     at: str | None = None
 
 
-def _may_use(svc: Services, queries: list[tuple[str, str, datetime | None]]) -> list[MayUseAnswer]:
+def _may_use(svc: Services, queries: list[tuple[str, str, datetime | None]]
+             ) -> list[dict[str, Any]]:
     now_pairs = [(m, c) for m, c, at in queries if at is None]
     with svc.store.engine.connect() as conn:
         found = api_reads.statuses(conn, now_pairs) if now_pairs else {}
@@ -127,16 +128,19 @@ def _may_use(svc: Services, queries: list[tuple[str, str, datetime | None]]) -> 
                 status, since = st.status, st.since
             except NotFound:
                 status, since = "none", None
-        out.append(MayUseAnswer(msisdn=m, consent=c, allowed=status == "given", status=status,
-                                since=iso(since), at=iso(at)))
+        # Plain dicts: a 1,000-query answer is built without a model per row.
+        out.append({"msisdn": m, "consent": c, "allowed": status == "given", "status": status,
+                    "since": iso(since), "at": iso(at)})
     return out
 
 
-@router.get("/may-use", summary="May we use consent X of number N (now, or at an instant)?")
+@router.get("/may-use", summary="May we use consent X of number N (now, or at an instant)?",
+            response_model=MayUseAnswer)
 def may_use(svc: Svc, _: Reader, msisdn: Annotated[str, Query()],
             consent: Annotated[str, Query()],
-            at: Annotated[datetime | None, Query()] = None) -> MayUseAnswer:
-    return _may_use(svc, [(number(msisdn), consent_name(consent), past(at, svc))])[0]
+            at: Annotated[datetime | None, Query()] = None) -> JSONResponse:
+    return JSONResponse(_may_use(svc, [(number(msisdn), consent_name(consent),
+                                        past(at, svc))])[0])
 
 
 class MayUseQuery(BaseModel):
@@ -151,8 +155,13 @@ class MayUseBulk(BaseModel):
     queries: list[MayUseQuery]
 
 
-@router.post("/may-use", summary="Many may-use questions in one call (api.bulk_max, 1,000 by default)")
-def may_use_bulk(body: MayUseBulk, svc: Svc, _: Reader) -> dict[str, list[MayUseAnswer]]:
+class MayUseResults(BaseModel):
+    results: list[MayUseAnswer]
+
+
+@router.post("/may-use", summary="Many may-use questions in one call (api.bulk_max, 1,000 by default)",
+             response_model=MayUseResults)
+def may_use_bulk(body: MayUseBulk, svc: Svc, _: Reader) -> JSONResponse:
     limit = svc.settings.api.bulk_max
     if len(body.queries) > limit:
         raise Problem(422, "too-many", f"{len(body.queries)} queries; at most {limit} per call",
@@ -163,7 +172,7 @@ def may_use_bulk(body: MayUseBulk, svc: Svc, _: Reader) -> dict[str, list[MayUse
             queries.append((number(q.msisdn), consent_name(q.consent), past(q.at, svc)))
         except Problem as exc:
             raise Problem(exc.status, exc.slug, f"queries[{i}]: {exc.detail}", index=i) from None
-    return {"results": _may_use(svc, queries)}
+    return JSONResponse({"results": _may_use(svc, queries)})
 
 
 # --- changes -------------------------------------------------------------------------
