@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from consent_store.timeutil import iso, parse_instant
 from tests.api.conftest import LMT
 
 pytestmark = pytest.mark.e2e
@@ -73,6 +75,14 @@ def test_agent_signs_in_grants_sees_timeline_and_signs_out(
     assert "customer_centre" in first_row.inner_text()
     assert "agent=anna" in first_row.inner_text() and "CASE-42" in first_row.inner_text()
     shot(page, "number")
+
+    # The consents as they stood before the grant: VIETA was not given then.
+    since = parse_instant(page.locator("tr[data-consent=VIETA] td").nth(2).inner_text())
+    page.fill("#at-form input[name=at]", iso(since - timedelta(milliseconds=1)) or "")
+    page.click("#at-form button")
+    assert page.locator("tr[data-consent=VIETA] .status").inner_text() == "nav"
+    page.click("#at-form a")  # back to now
+    assert page.locator("tr[data-consent=VIETA] .status").inner_text() == "dota"
 
     # The same change recorded through the store, with the agent's name.
     history = json.loads(p.ctl("history", LMT, "--json").stdout)
