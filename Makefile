@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test test-fast lint demo bench bench-store bench-reads servers-check clean
+.PHONY: help venv test test-fast lint demo bench bench-store bench-reads servers-check browser-check bench-api clean
 
 help:
 	@echo "make demo   - run smsc-sim, sms-gateway and a worker on embedded defaults and show a conversation"
@@ -24,7 +24,10 @@ venv: $(STAMP)
 servers-check:
 	@sh scripts/need-servers.sh
 
-test: $(STAMP) servers-check
+browser-check:
+	@sh scripts/need-browser.sh
+
+test: $(STAMP) servers-check browser-check
 	$(BIN)/pytest
 
 test-fast: $(STAMP)
@@ -32,7 +35,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy consent_core config consent_store workers gateway consentctl smsc_sim
+	$(BIN)/mypy consent_core config consent_store workers gateway consentctl smsc_sim consent_api
 	@sh scripts/lint-systemd.sh
 	@echo "== dependency audit (pip-audit) =="
 	-$(BIN)/pip-audit --skip-editable --progress-spinner off
@@ -43,6 +46,10 @@ demo: $(STAMP) servers-check
 bench: $(STAMP) servers-check
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.reads
+	$(BIN)/python -m bench.api
+
+bench-api: $(STAMP) servers-check
+	$(BIN)/python -m bench.api
 
 bench-store: $(STAMP) servers-check
 	$(BIN)/python -m bench.store

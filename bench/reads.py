@@ -33,7 +33,9 @@ def number(i: int) -> str:
     return f"3712{i:07d}"
 
 
-def load(url: str) -> float:
+def load(url: str, n: int | None = None) -> float:
+    """Load ``n`` (default BENCH_READ_NUMBERS) subscribers with two consent states each."""
+    n = NUMBERS if n is None else n
     started = time.perf_counter()
     engine = sa.create_engine(url)
     with engine.begin() as conn:
@@ -41,13 +43,13 @@ def load(url: str) -> float:
             "INSERT INTO subscribers (msisdn, client_group, independent, updated_at) "
             "SELECT '3712' || lpad(i::text, 7, '0'), "
             "CASE WHEN i % 5 = 0 THEN 'other' ELSE 'lmt' END, true, now() "
-            "FROM generate_series(0, :n - 1) AS i"), {"n": NUMBERS})
+            "FROM generate_series(0, :n - 1) AS i"), {"n": n})
         conn.execute(sa.text(
             "INSERT INTO consent_state (msisdn, consent, status, since, channel) "
             "SELECT '3712' || lpad(i::text, 7, '0'), c, "
             "CASE WHEN (i + length(c)) % 3 = 0 THEN 'given' ELSE 'withdrawn' END, now(), 'sms' "
             "FROM generate_series(0, :n - 1) AS i, unnest(ARRAY['JAUNUMI', 'VIETA']) AS c"),
-            {"n": NUMBERS})
+            {"n": n})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text("VACUUM ANALYZE"))
     engine.dispose()
@@ -113,11 +115,16 @@ def main() -> int:
         if pg is not None:
             pg.stop("immediate")
             shutil.rmtree(pg.dir, ignore_errors=True)
+    report("reads", result)
+    return 0
+
+
+def report(name: str, result: dict[str, Any]) -> None:
+    """Print the figures and keep them in bench/results/NAME.json."""
     for k, v in result.items():
         print(f"  {k:32} {v}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "reads.json").write_text(json.dumps(result, indent=2))
-    return 0
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -129,6 +129,25 @@ class MetricsSettings(_Section):
     bind: str = "127.0.0.1"
 
 
+class ApiSettings(_Section):
+    """``consent-api run``: the HTTP API and the customer-centre console (docs/api.md)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64)  # uvicorn worker processes
+    change_wait: float = Field(5.0, ge=0, le=60)  # s a change waits for the worker, then 202
+    idempotency_ttl: int = Field(86400, ge=60, le=30 * 86400)  # s an Idempotency-Key is kept
+    rate_per_second: int = Field(200, ge=0)  # requests per token and second; 0 = unlimited
+    bulk_max: int = Field(1000, ge=1, le=10000)  # queries in one POST /v1/may-use
+    changes_wait_max: float = Field(30.0, ge=0, le=300)  # longest long-poll of /v1/changes
+    changes_limit: int = Field(500, ge=1, le=10000)  # most changes in one feed page
+    token_cache_ttl: float = Field(5.0, ge=0, le=300)  # s a token lookup is cached
+    session_ttl: int = Field(8 * 3600, ge=60, le=7 * 86400)  # console sign-in lifetime
+    cookie_secure: bool = False  # set true behind TLS termination (docs/operations.md)
+    console_language: Literal["lv", "en"] = "lv"
+    sign_in_attempts_per_minute: int = Field(10, ge=1, le=1000)  # per agent name
+
+
 class Settings(BaseSettings):
     """All settings; frozen once loaded."""
 
@@ -149,6 +168,7 @@ class Settings(BaseSettings):
     consent: ConsentSettings = ConsentSettings()
     log: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
+    api: ApiSettings = ApiSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -48,6 +48,10 @@ class Keys:
     def replied(self, event_id: str) -> str:
         return f"{self.prefix}:replied:{event_id}"
 
+    def outcome(self, event_id: str) -> str:
+        """The outcome of a change queued by the API or console (consent_queue/outcomes.py)."""
+        return f"{self.prefix}:outcome:{event_id}"
+
     def absorbed(self, job_id: str) -> str:
         """Jobs a running apply job took along from its queue (workers/jobs.py)."""
         return f"{self.prefix}:absorbed:{job_id}"

@@ -116,3 +116,6 @@ replies = Table(
     Index("ix_replies_message_id", "message_id"),
     Index("ix_replies_msisdn", "msisdn"),
 )
+
+# The API's and console's tables (revision 0013_api) join the same metadata.
+from consent_store import access_schema as _access_schema  # noqa: E402,F401

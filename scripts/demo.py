@@ -15,6 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from scripts import demo_api
 from tests.support.pipeline import write_config
 from tests.support.servers import RedisServer, free_port, new_tempdir
 
@@ -35,6 +36,7 @@ def main() -> int:
         "gateway": {"instance": "demo"},
         "metrics": {"gateway_port": 0, "worker_port": 0},
         "log": {"format": "json"},
+        "api": {"port": (api_port := free_port())},
     })
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMSGW_")}
     env["SMSGW_CONFIG"] = str(config)
@@ -58,14 +60,19 @@ def main() -> int:
                                       stdout=logs[0], stderr=logs[0]))
         procs.append(subprocess.Popen([str(BIN / "consent-worker"), "run"], env=env,
                                       stdout=logs[1], stderr=logs[1]))
+        procs.append(demo_api.start(BIN, env, work, api_port))
         status = sim.wait(180)
         print()
+        if not demo_api.play(ctl, api_port) and status == 0:
+            status = 1
         for number in NUMBERS:
             print(f"== consentctl show {number}")
             print(ctl("show", number))
-        print(f"== logs: {work}/gateway.log, {work}/worker.log")
+        print(f"== logs: {work}/gateway.log, {work}/worker.log, {work}/api.log")
         print("== demo", "passed: every reply was as expected" if status == 0
               else f"FAILED (smsc-sim exit {status})")
+        if os.environ.get("DEMO_KEEP") == "1":
+            demo_api.keep_running()
     finally:
         for p in procs:
             if p.poll() is None:

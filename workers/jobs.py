@@ -18,8 +18,9 @@ from rq.serializers import JSONSerializer
 
 from consent_queue import rq_port
 from consent_queue.keys import APPLY_EVENTS_JOB, RECORD_DELIVERIES_JOB
+from consent_queue.outcomes import is_reset, publish_outcomes, wants_outcome
 from consent_queue.replies import Reply
-from consent_store.errors import BadRequest, StoreUnavailable
+from consent_store.errors import BadRequest, NotFound, StoreUnavailable
 from consent_store.requests import ChangeRequest
 from consent_store.timeutil import parse_instant
 from workers import runtime
@@ -92,7 +93,10 @@ def _forget_absorbed(rt: runtime.Runtime, absorbed: list[Job]) -> None:
 
 def _apply(rt: runtime.Runtime, requests: list[dict[str, Any]],
            deliveries: list[dict[str, Any]] | None) -> dict[str, int]:
+    if any(is_reset(d) for d in requests):
+        return _apply_with_resets(rt, requests, deliveries)
     reqs: list[ChangeRequest] = []
+    reported = {str(d.get("event_id")) for d in requests if wants_outcome(d)}
     for data in requests:
         try:
             reqs.append(ChangeRequest.from_dict(data))
@@ -112,6 +116,9 @@ def _apply(rt: runtime.Runtime, requests: list[dict[str, Any]],
             replies.append(Reply(event_id=req.event_id, msisdn=req.msisdn, text=res.reply_text,
                                  correlation_id=req.correlation_id or req.event_id[:16],
                                  received_at=data_time(req.received_at)))
+    # Changes from the API and the console wait for their own outcome (outcomes.py).
+    publish_outcomes(rt.redis, rt.keys, [res.to_dict() for res in results
+                                         if res.event_id in reported])
     limits = rt.settings.limits
     statuses = rt.replies.push(replies, per_minute=limits.replies_per_minute,
                                per_day=limits.replies_per_day,
@@ -125,6 +132,51 @@ def _apply(rt: runtime.Runtime, requests: list[dict[str, Any]],
         record_deliveries(deliveries)
     return {"events": len(reqs), "replayed": sum(r.replayed for r in results),
             "replies": statuses.count("queued"), "deliveries": len(deliveries or [])}
+
+
+def _apply_with_resets(rt: runtime.Runtime, requests: list[dict[str, Any]],
+                       deliveries: list[dict[str, Any]] | None) -> dict[str, int]:
+    """Apply the changes before a reset, the reset, then the changes after it: a number's
+    handover takes its place in the shard's order like any other change."""
+    totals: dict[str, int] = {"events": 0, "replayed": 0, "replies": 0, "deliveries": 0,
+                              "resets": 0}
+    run: list[dict[str, Any]] = []
+    for item in [*requests, None]:
+        if item is not None and not is_reset(item):
+            run.append(item)
+            continue
+        if run:
+            for k, v in _apply(rt, run, None).items():
+                totals[k] = totals.get(k, 0) + v
+            run = []
+        if item is not None:
+            _reset(rt, item)
+            totals["resets"] += 1
+    if deliveries:
+        record_deliveries(deliveries)
+        totals["deliveries"] = len(deliveries)
+    return totals
+
+
+def _reset(rt: runtime.Runtime, item: dict[str, Any]) -> None:
+    event_id, msisdn = str(item.get("event_id")), str(item.get("msisdn"))
+    if rt.redis.exists(rt.keys.outcome(event_id)):
+        return  # this job ran before and the reset was applied: never twice
+    try:
+        done = _with_db_retry(lambda: rt.store.reset(msisdn, str(item.get("reason") or ""),
+                                                     channel=str(item.get("channel"))),
+                              budget=max(1.0, rt.settings.queue.job_timeout - 10))
+        outcome: dict[str, Any] = {
+            "event_id": event_id, "msisdn": msisdn, "consent": None, "outcome": "reset",
+            "withdrawn": [c.consent for c in done if c.consent],
+            "events": [c.event_id for c in done]}
+    except (NotFound, BadRequest) as exc:
+        outcome = {"event_id": event_id, "msisdn": msisdn, "consent": None,
+                   "outcome": "not_found" if isinstance(exc, NotFound) else "refused",
+                   "detail": str(exc)}
+    runtime.EVENTS.labels(outcome=outcome["outcome"]).inc()
+    log.info("reset.applied", msisdn=msisdn, event_id=event_id, outcome=outcome["outcome"])
+    publish_outcomes(rt.redis, rt.keys, [outcome])
 
 
 def record_deliveries(updates: list[dict[str, Any]]) -> dict[str, int]:

@@ -113,9 +113,10 @@ class Pipeline:
         self.env["SMSGW_CONFIG"] = str(self.config)
         self.env["PYTHONUNBUFFERED"] = "1"
 
-    def ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def ctl(self, *args: str, check: bool = True,
+            input_text: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(BIN / "consentctl"), *args], env=self.env, text=True,
-                              capture_output=True, check=check, timeout=120)
+                              capture_output=True, check=check, timeout=120, input=input_text)
 
     def gateway(self, name: str = "gateway") -> Proc:
         p = Proc(name, [str(BIN / "sms-gateway"), "run"], self.env, self.workdir / f"{name}.log")

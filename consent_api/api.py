@@ -1,0 +1,319 @@
+"""The ``/v1`` endpoints: consents, changes through the queue, may-use, the changes feed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from consent_api import changes, metrics
+from consent_api.auth import require
+from consent_api.problems import Problem
+from consent_api.services import Services
+from consent_core.model import CONSENTS
+from consent_core.msisdn import TON_UNKNOWN, BadSender, normalise
+from consent_queue.outcomes import reset_request
+from consent_store import api_reads
+from consent_store.access import Token
+from consent_store.errors import NotFound
+from consent_store.timeutil import as_utc, iso
+
+router = APIRouter(prefix="/v1")
+
+ConsentName = Literal["JAUNUMI", "METADATI", "AUTO", "VIETA", "SADARBIBA"]
+# The channels a caller of the API may name; ``sms`` changes come only from the gateway.
+ApiChannel = Literal["web", "customer_centre", "operator"]
+ContactChannel = Literal["call", "sms", "email", "web", "customer_centre"]
+_Strict = ConfigDict(extra="forbid")
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+def number(msisdn: str) -> str:
+    """A number as a caller may write it (international, +, 00, or Latvian national)."""
+    found = normalise(msisdn.replace(" ", ""), TON_UNKNOWN, 1)
+    if isinstance(found, BadSender):
+        raise Problem(422, "invalid", f"not a phone number: {msisdn!r} ({found.reason})",
+                      field="msisdn")
+    return found.digits
+
+
+def consent_name(text: str) -> str:
+    name = text.strip().upper()
+    if name not in CONSENTS:
+        raise Problem(422, "invalid", f"unknown consent {text!r}; one of {', '.join(CONSENTS)}",
+                      field="consent")
+    return name
+
+
+def past(at: datetime | None, svc: Services) -> datetime | None:
+    if at is None:
+        return None
+    at = as_utc(at)
+    if at > svc.clock():
+        raise Problem(422, "invalid", "at is in the future", field="at")
+    return at
+
+
+Svc = Annotated[Services, Depends(services)]
+Reader = Annotated[Token, Depends(require("read"))]
+Writer = Annotated[Token, Depends(require("write"))]
+Admin = Annotated[Token, Depends(require("admin"))]
+Msisdn = Annotated[str, Path(description="MSISDN: 3712…, +3712…, 003712… or 2… (Latvian)")]
+
+
+# --- reads ---------------------------------------------------------------------------
+
+@router.get("/numbers/{msisdn}/consents", summary="The five consents of a number, now or at a past instant")
+def get_consents(msisdn: Msisdn, svc: Svc, _: Reader,
+                 at: Annotated[datetime | None, Query(description="ISO 8601")] = None
+                 ) -> dict[str, Any]:
+    n = number(msisdn)
+    try:
+        data: dict[str, Any] = svc.store.state(n, at=past(at, svc)).to_dict()
+    except NotFound as exc:
+        raise Problem(404, "not-found", str(exc)) from None
+    return data
+
+
+@router.get("/numbers/{msisdn}/history", summary="Every ledger event of a number, oldest first")
+def get_history(msisdn: Msisdn, svc: Svc, _: Reader) -> dict[str, Any]:
+    n = number(msisdn)
+    entries = svc.store.history(n)
+    if not entries:
+        raise Problem(404, "not-found", f"no recorded events for {n}")
+    return {"msisdn": n, "events": [e.to_dict() for e in entries]}
+
+
+@router.get("/numbers/{msisdn}/export", summary="Everything held about a number (GDPR Art. 15)")
+def get_export(msisdn: Msisdn, svc: Svc, _: Reader) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = svc.store.export(number(msisdn))
+    except NotFound as exc:
+        raise Problem(404, "not-found", str(exc)) from None
+    return data
+
+
+class MayUseAnswer(BaseModel):
+    msisdn: str
+    consent: str
+    allowed: bool
+    status: str
+    since: str | None
+    at: str | None = None
+
+
+def _may_use(svc: Services, queries: list[tuple[str, str, datetime | None]]
+             ) -> list[dict[str, Any]]:
+    now_pairs = [(m, c) for m, c, at in queries if at is None]
+    with svc.store.engine.connect() as conn:
+        found = api_reads.statuses(conn, now_pairs) if now_pairs else {}
+    out = []
+    for m, c, at in queries:
+        if at is None:
+            status, since = found.get((m, c), ("none", None))
+        else:
+            try:
+                st = svc.store.state(m, at=at).consents[c]
+                status, since = st.status, st.since
+            except NotFound:
+                status, since = "none", None
+        # Plain dicts: a 1,000-query answer is built without a model per row.
+        out.append({"msisdn": m, "consent": c, "allowed": status == "given", "status": status,
+                    "since": iso(since), "at": iso(at)})
+    return out
+
+
+@router.get("/may-use", summary="May we use consent X of number N (now, or at an instant)?",
+            response_model=MayUseAnswer)
+def may_use(svc: Svc, _: Reader, msisdn: Annotated[str, Query()],
+            consent: Annotated[str, Query()],
+            at: Annotated[datetime | None, Query()] = None) -> JSONResponse:
+    return JSONResponse(_may_use(svc, [(number(msisdn), consent_name(consent),
+                                        past(at, svc))])[0])
+
+
+class MayUseQuery(BaseModel):
+    model_config = _Strict
+    msisdn: str
+    consent: str
+    at: datetime | None = None
+
+
+class MayUseBulk(BaseModel):
+    model_config = _Strict
+    queries: list[MayUseQuery]
+
+
+class MayUseResults(BaseModel):
+    results: list[MayUseAnswer]
+
+
+@router.post("/may-use", summary="Many may-use questions in one call (api.bulk_max, 1,000 by default)",
+             response_model=MayUseResults)
+def may_use_bulk(body: MayUseBulk, svc: Svc, _: Reader) -> JSONResponse:
+    limit = svc.settings.api.bulk_max
+    if len(body.queries) > limit:
+        raise Problem(422, "too-many", f"{len(body.queries)} queries; at most {limit} per call",
+                      limit=limit)
+    queries = []
+    for i, q in enumerate(body.queries):
+        try:
+            queries.append((number(q.msisdn), consent_name(q.consent), past(q.at, svc)))
+        except Problem as exc:
+            raise Problem(exc.status, exc.slug, f"queries[{i}]: {exc.detail}", index=i) from None
+    return JSONResponse({"results": _may_use(svc, queries)})
+
+
+# --- changes -------------------------------------------------------------------------
+
+class ChangeBody(BaseModel):
+    model_config = _Strict
+    action: Literal["give", "withdraw"]
+    channel: ApiChannel
+    at: datetime | None = Field(None, description="when the subscriber made it (back-dated entry)")
+    agent: str | None = Field(None, min_length=1, max_length=64)
+    reference: str | None = Field(None, min_length=1, max_length=200)
+    on_behalf: Literal["guardian"] | None = None
+    reason: str | None = Field(None, min_length=1, max_length=500)
+
+
+def _idempotency_key(value: str | None) -> str:
+    if value is None:
+        raise Problem(400, "bad-request", "the Idempotency-Key header is required "
+                      "(any unique value per intended change, e.g. a UUID)")
+    if not 1 <= len(value) <= 200 or not value.isprintable() or not value.isascii():
+        raise Problem(400, "bad-request", "Idempotency-Key must be 1..200 printable ASCII characters")
+    return value
+
+
+def change_response(outcome: dict[str, Any] | None, event_id: str, *, replayed: bool = False
+                    ) -> JSONResponse:
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    if outcome is None:
+        url = changes.status_url(event_id)
+        return JSONResponse(changes.queued(event_id), status_code=202,
+                            headers={**headers, "Location": url, "Retry-After": "1"})
+    return JSONResponse(changes.answer(outcome), headers=headers)
+
+
+@router.post("/numbers/{msisdn}/consents/{consent}",
+             summary="Give or withdraw a consent (queued like a text; waits for the outcome)",
+             responses={202: {"description": "queued; the worker has not answered in time"}})
+async def post_change(msisdn: Msisdn, consent: str, body: ChangeBody, svc: Svc, token: Writer,
+                      idempotency_key: Annotated[str | None, Header()] = None) -> JSONResponse:
+    key = _idempotency_key(idempotency_key)
+    change = changes.Change(number(msisdn), consent_name(consent), body.action, body.channel,
+                            past(body.at, svc), body.agent, body.reference, body.on_behalf,
+                            body.reason)
+    event_id = changes.idempotent_event_id(token.token_id, key)
+    request = changes.build_request(change, event_id, svc.clock(), f"api {token.name}")
+    if not await run_in_threadpool(changes.reserve, svc, token.token_id, key,
+                                   change.fingerprint(), event_id):
+        metrics.REPLAYS.inc()
+        first = await run_in_threadpool(changes.known_outcome, svc, event_id)
+        return change_response(first or await changes.wait(svc, event_id), event_id,
+                               replayed=True)
+    try:
+        outcome = await changes.submit_and_wait(svc, request)
+    except Problem:
+        await run_in_threadpool(changes.release, svc, token.token_id, key)
+        raise
+    return change_response(outcome, event_id)
+
+
+@router.get("/events/{event_id}", summary="What became of a queued change (the 202 status URL)")
+def get_event(event_id: Annotated[str, Path(max_length=200)], svc: Svc,
+              _: Writer) -> JSONResponse:
+    found = changes.known_outcome(svc, event_id)
+    if found is not None:
+        return JSONResponse(changes.answer(found))
+    if svc.redis.exists(changes.submitted_key(svc, event_id)):
+        return JSONResponse(changes.queued(event_id), headers={"Retry-After": "1"})
+    raise Problem(404, "not-found", f"no change {event_id!r} was queued or recorded")
+
+
+class ContactBody(BaseModel):
+    model_config = _Strict
+    channel: ContactChannel
+    at: datetime | None = None
+    note: str | None = Field(None, max_length=500)
+
+
+@router.post("/numbers/{msisdn}/contacts", summary="Record a communication with the subscriber (lapse rule)")
+def post_contact(msisdn: Msisdn, body: ContactBody, svc: Svc, _: Writer) -> JSONResponse:
+    number(msisdn)
+    past(body.at, svc)
+    # Issue 12 adds the store's contact record (`consentctl contact`); until it lands the
+    # API says so rather than accept a contact it would not keep.
+    raise Problem(501, "not-available-yet", "recording contacts needs the store of issue 12")
+
+
+class ResetBody(BaseModel):
+    model_config = _Strict
+    reason: str = Field(min_length=1, max_length=500)
+    channel: ApiChannel = "operator"
+
+
+@router.post("/numbers/{msisdn}/reset",
+             summary="Number handed to a new holder: withdraw everything (admin; queued)",
+             responses={202: {"description": "queued; the worker has not answered in time"}})
+async def post_reset(msisdn: Msisdn, body: ResetBody, svc: Svc, token: Admin) -> JSONResponse:
+    n = number(msisdn)
+    event_id = f"api-reset-{uuid.uuid4().hex}"
+    reason = f"{body.reason.strip()} (api {token.name})"
+    outcome = await changes.submit_and_wait(svc, reset_request(event_id, n, reason,
+                                                                body.channel))
+    if outcome is None:
+        return change_response(None, event_id)
+    if outcome["outcome"] == "not_found":
+        raise Problem(404, "not-found", str(outcome.get("detail")))
+    return JSONResponse({"state": "applied", "event_id": event_id, "msisdn": n,
+                         "outcome": "reset", "withdrawn": outcome.get("withdrawn", []),
+                         "events": outcome.get("events", [])})
+
+
+# --- the changes feed ----------------------------------------------------------------
+
+@router.get("/changes", summary="Every state change in ledger order; long-polls with wait")
+async def get_changes(request: Request, svc: Svc, _: Reader,
+                      after: Annotated[str, Query(description="cursor: a ledger position, "
+                                                  "0 for the beginning, or 'latest'")] = "0",
+                      wait: Annotated[float, Query(ge=0)] = 0.0,
+                      limit: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+    api = svc.settings.api
+    if after == "latest":
+        cursor = await run_in_threadpool(_latest, svc)
+    elif after.isdigit():
+        cursor = int(after)
+    else:
+        raise Problem(422, "invalid", "after must be a ledger position (digits) or 'latest'",
+                      field="after")
+    page_size = min(limit or api.changes_limit, api.changes_limit)
+    deadline = time.monotonic() + min(wait, api.changes_wait_max)
+    while True:
+        page = await run_in_threadpool(_page, svc, cursor, page_size)
+        if page.changes or time.monotonic() >= deadline or await request.is_disconnected():
+            return {"changes": page.changes, "next": str(page.next)}
+        cursor = page.next
+        await asyncio.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+
+def _latest(svc: Services) -> int:
+    with svc.store.engine.connect() as conn:
+        return api_reads.latest_position(conn)
+
+
+def _page(svc: Services, after: int, limit: int) -> api_reads.ChangesPage:
+    with svc.store.engine.connect() as conn:
+        return api_reads.changes_after(conn, after, limit, svc.clock())

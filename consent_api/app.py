@@ -1,0 +1,92 @@
+"""The ASGI application: ``/v1`` (API), ``/console`` (agents), ``/healthz``, ``/metrics``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from consent_api import api, console, metrics, problems
+from consent_api.services import Services
+
+log = structlog.get_logger("api")
+
+
+def create_app(svc: Services) -> FastAPI:
+    app = FastAPI(
+        title="LMT consent API",
+        version="1",
+        description="Consents of LMT numbers: read, give and withdraw (through the same queue "
+                    "as SMS), may-use checks and a feed of changes. Errors are "
+                    "application/problem+json (RFC 9457).",
+    )
+    app.state.services = svc
+    app.include_router(api.router)
+    app.include_router(console.router)
+    app.add_exception_handler(problems.Problem, problems.on_problem)
+    app.add_exception_handler(RequestValidationError, problems.on_validation)
+    app.add_exception_handler(StarletteHTTPException, problems.on_http)
+    app.add_exception_handler(console.ConsoleRedirect, console.on_redirect)
+
+    @app.middleware("http")
+    async def measure(request: Request,
+                      call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception:
+            log.exception("request.failed", path=request.url.path)
+            response = problems.problem_response(request, 500, "internal",
+                                                 "the API failed; see its log")
+        route = request.scope.get("route")
+        name = getattr(route, "path", "unmatched")
+        metrics.REQUESTS.labels(route=name, method=request.method,
+                                status=str(response.status_code)).inc()
+        metrics.LATENCY.labels(route=name).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        ok, checks = await run_in_threadpool(health, svc)
+        return JSONResponse({"ok": ok, **checks}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics_page() -> Response:
+        return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def health(svc: Services) -> tuple[bool, dict[str, Any]]:
+    """The store answers, Redis answers, and at least one worker serves every shard."""
+    checks: dict[str, Any] = {}
+    try:
+        with svc.store.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["store"] = {"ok": True}
+    except Exception as exc:
+        checks["store"] = {"ok": False, "error": str(exc).splitlines()[0][:200]}
+    try:
+        from rq import Worker
+
+        svc.redis.ping()
+        checks["redis"] = {"ok": True}
+        served: set[str] = set()
+        for w in Worker.all(connection=svc.redis):
+            served.update(w.queue_names())
+        shards = [svc.keys.event_queue(s) for s in range(svc.keys.shards)]
+        missing = [q for q in shards if q not in served]
+        checks["workers"] = {"ok": not missing, "shards_without_worker": missing}
+    except Exception as exc:
+        checks["redis"] = {"ok": False, "error": str(exc).splitlines()[0][:200]}
+        checks["workers"] = {"ok": False, "error": "Redis did not answer"}
+    return all(c["ok"] for c in checks.values()), checks

@@ -1,0 +1,306 @@
+"""The customer-centre console: server-rendered pages (Jinja2, plain forms, no scripts).
+
+Sessions live in Redis under a random id sent as an HttpOnly, SameSite=Strict cookie; every
+form carries the session's CSRF token (the sign-in form a double-submit cookie); every
+change goes through the same queue as a text, recorded with the agent's name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from datetime import datetime
+from typing import Annotated, Any
+
+import redis
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from consent_api import changes, metrics
+from consent_api.i18n import ERRORS, LANGUAGES, translator
+from consent_api.problems import Problem
+from consent_api.services import Services
+from consent_core.model import CONSENTS
+from consent_core.msisdn import TON_UNKNOWN, BadSender, normalise
+from consent_store import access
+from consent_store.errors import NotFound
+from consent_store.timeutil import as_utc, iso, parse_instant
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+SESSION_COOKIE = "cgw_session"
+LOGIN_COOKIE = "cgw_login"
+LANG_COOKIE = "cgw_lang"
+HASHER = PasswordHasher()
+# Verified against when the agent does not exist, so that both cost the same time.
+_DUMMY_HASH = HASHER.hash("not a password of anyone")
+
+_env = Environment(loader=PackageLoader("consent_api", "templates"),
+                   autoescape=select_autoescape(["html"]), auto_reload=False)
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+}
+
+
+class ConsoleRedirect(Exception):
+    def __init__(self, to: str) -> None:
+        super().__init__(to)
+        self.to = to
+
+
+async def on_redirect(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ConsoleRedirect)
+    return RedirectResponse(exc.to, status_code=303)
+
+
+def _svc(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+def _lang(request: Request) -> str:
+    lang = request.cookies.get(LANG_COOKIE, "")
+    return lang if lang in LANGUAGES else _svc(request).settings.api.console_language
+
+
+def _session_key(svc: Services, sid: str) -> str:
+    return f"{svc.keys.prefix}:console:session:{hashlib.sha256(sid.encode()).hexdigest()}"
+
+
+def _session(request: Request) -> dict[str, Any] | None:
+    sid = request.cookies.get(SESSION_COOKIE)
+    if not sid or len(sid) > 100:
+        return None
+    svc = _svc(request)
+    raw = svc.redis.get(_session_key(svc, sid))
+    if raw is None:
+        return None
+    data: dict[str, Any] = json.loads(raw)
+    return data
+
+
+def _signed_in(request: Request) -> dict[str, Any]:
+    session = _session(request)
+    if session is None:
+        raise ConsoleRedirect("/console/login")
+    return session
+
+
+def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    lang = _lang(request)
+    html = _env.get_template(template).render(t=translator(lang), lang=lang,
+                                               other_lang="en" if lang == "lv" else "lv",
+                                               path=request.url.path, **context)
+    return HTMLResponse(html, status_code=status, headers=_SECURITY_HEADERS)
+
+
+def _cookie(response: Response, svc: Services, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(name, value, max_age=max_age, path="/console", httponly=True,
+                        samesite="strict", secure=svc.settings.api.cookie_secure)
+
+
+def _csrf_ok(session: dict[str, Any], token: str) -> bool:
+    return hmac.compare_digest(str(session.get("csrf", "")), token)
+
+
+def _refused(request: Request) -> HTMLResponse:
+    return _page(request, "error.html", status=403, message=translator(_lang(request))["csrf"])
+
+
+# --- sign in and out ------------------------------------------------------------------
+
+@router.get("/login")
+def login_form(request: Request, error: str | None = None) -> HTMLResponse:
+    token = secrets.token_urlsafe(24)
+    response = _page(request, "login.html", csrf=token, error=error)
+    _cookie(response, _svc(request), LOGIN_COOKIE, token, 3600)
+    return response
+
+
+@router.post("/login")
+def login(request: Request, name: Annotated[str, Form(max_length=64)],
+          password: Annotated[str, Form(max_length=1024)],
+          csrf: Annotated[str, Form(max_length=100)]) -> Response:
+    svc = _svc(request)
+    t = translator(_lang(request))
+    if not hmac.compare_digest(request.cookies.get(LOGIN_COOKIE, ""), csrf) or not csrf:
+        return _refused(request)
+    remote = request.client.host if request.client else None
+    agent_ua = request.headers.get("user-agent")
+    now = svc.clock()
+    window = int(now.timestamp() // 60)
+    attempts_key = f"{svc.keys.prefix}:console:attempts:{name}:{window}"
+    attempts = int(svc.redis.incr(attempts_key))
+    svc.redis.expire(attempts_key, 120)
+    if attempts > svc.settings.api.sign_in_attempts_per_minute:
+        metrics.SIGN_INS.labels(result="limited").inc()
+        access.record_sign_in(svc.store.engine, name, "refused", False, now, remote, agent_ua)
+        return _page(request, "login.html", status=429, csrf=csrf, error=t["too_many_logins"])
+    stored = access.agent_password_hash(svc.store.engine, name)
+    ok = _verify(stored or _DUMMY_HASH, password) and stored is not None
+    access.record_sign_in(svc.store.engine, name, "signed_in" if ok else "refused", ok, now,
+                          remote, agent_ua)
+    metrics.SIGN_INS.labels(result="ok" if ok else "refused").inc()
+    if not ok:
+        return _page(request, "login.html", status=401, csrf=csrf, error=t["bad_login"])
+    if stored is not None and HASHER.check_needs_rehash(stored):
+        access.set_agent_password_hash(svc.store.engine, name, HASHER.hash(password))
+    sid = secrets.token_urlsafe(32)
+    session = {"agent": name, "csrf": secrets.token_urlsafe(24), "since": iso(now)}
+    svc.redis.set(_session_key(svc, sid), json.dumps(session), ex=svc.settings.api.session_ttl)
+    response = RedirectResponse("/console", status_code=303)
+    _cookie(response, svc, SESSION_COOKIE, sid, svc.settings.api.session_ttl)
+    response.delete_cookie(LOGIN_COOKIE, path="/console")
+    return response
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return HASHER.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: Annotated[str, Form(max_length=100)]) -> Response:
+    svc = _svc(request)
+    session = _signed_in(request)
+    if not _csrf_ok(session, csrf):
+        return _refused(request)
+    sid = request.cookies.get(SESSION_COOKIE, "")
+    svc.redis.delete(_session_key(svc, sid))
+    access.record_sign_in(svc.store.engine, session["agent"], "signed_out", True, svc.clock(),
+                          request.client.host if request.client else None,
+                          request.headers.get("user-agent"))
+    response = RedirectResponse("/console/login?error=signed_out", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/console")
+    return response
+
+
+@router.get("/lang/{lang}")
+def switch_language(request: Request, lang: str, next: str = "/console") -> Response:
+    target = next if next.startswith("/console") and "//" not in next else "/console"
+    response = RedirectResponse(target, status_code=303)
+    if lang in LANGUAGES:
+        _cookie(response, _svc(request), LANG_COOKIE, lang, 365 * 86400)
+    return response
+
+
+# --- finding a number, its page, changes ----------------------------------------------
+
+@router.get("")
+def home(request: Request, msisdn: str | None = None) -> Response:
+    session = _signed_in(request)
+    if msisdn:
+        found = normalise(msisdn.replace(" ", ""), TON_UNKNOWN, 1)
+        if not isinstance(found, BadSender):
+            return RedirectResponse(f"/console/numbers/{found.digits}", status_code=303)
+        return _page(request, "home.html", status=422, session=session, query=msisdn,
+                     error=translator(_lang(request))["bad_number"])
+    return _page(request, "home.html", session=session, query="", error=None)
+
+
+@router.get("/numbers/{msisdn}")
+def number_page(request: Request, msisdn: str,
+                at: Annotated[str | None, Query(max_length=40)] = None,
+                done: Annotated[str | None, Query(max_length=200)] = None,
+                error: Annotated[str | None, Query(max_length=300)] = None) -> HTMLResponse:
+    session = _signed_in(request)
+    svc = _svc(request)
+    n = _number(msisdn)
+    when: datetime | None = None
+    if at:
+        try:
+            when = as_utc(parse_instant(at))
+        except ValueError:
+            error = "at"
+    try:
+        state = svc.store.state(n, at=when).to_dict()
+        held = True
+    except NotFound:
+        state = {"msisdn": n, "client_group": None,
+                 "consents": {c: {"status": "none", "since": None, "channel": None}
+                              for c in CONSENTS}}
+        held = False
+    history = [e.to_dict() for e in reversed(svc.store.history(n))]
+    outcome = changes.known_outcome(svc, done) if done else None
+    return _page(request, "number.html", session=session, msisdn=n, state=state, held=held,
+                 history=history, at=iso(when), consents=CONSENTS, done=done,
+                 outcome=outcome, error=error if error in ERRORS else None,
+                 nonce=secrets.token_urlsafe(16))
+
+
+def _number(msisdn: str) -> str:
+    found = normalise(msisdn.replace(" ", ""), TON_UNKNOWN, 1)
+    if isinstance(found, BadSender):
+        raise ConsoleRedirect("/console?msisdn=" + _quote(msisdn))
+    return found.digits
+
+
+@router.post("/numbers/{msisdn}/change")
+async def change(request: Request, msisdn: str, consent: Annotated[str, Form()],
+           action: Annotated[str, Form()], csrf: Annotated[str, Form(max_length=100)],
+           nonce: Annotated[str, Form(min_length=8, max_length=64)],
+           reason: Annotated[str, Form(max_length=500)] = "",
+           reference: Annotated[str, Form(max_length=200)] = "",
+           guardian: Annotated[str, Form(max_length=10)] = "") -> Response:
+    session = await run_in_threadpool(_signed_in, request)
+    if not _csrf_ok(session, csrf):
+        return await run_in_threadpool(_refused, request)
+    svc = _svc(request)
+    n = _number(msisdn)
+    if consent not in CONSENTS or action not in ("give", "withdraw"):
+        return RedirectResponse(f"/console/numbers/{n}?error=invalid", status_code=303)
+    agent = str(session["agent"])
+    # The form's nonce names the change: a double submit is the same event (a replay).
+    event_id = "cc-" + hashlib.sha256(f"{agent}\0{nonce}".encode()).hexdigest()[:40]
+    item = changes.Change(n, consent, action, "customer_centre", agent=agent,
+                          reference=reference.strip() or None, reason=reason.strip() or None,
+                          on_behalf="guardian" if guardian else None)
+    try:
+        request_ = changes.build_request(item, event_id, svc.clock(), f"console {agent}")
+        await changes.submit_and_wait(svc, request_)
+    except Problem as exc:
+        code = "guardian" if exc.extra.get("field") == "on_behalf" else "invalid"
+        return RedirectResponse(f"/console/numbers/{n}?error={code}", status_code=303)
+    except redis.RedisError:
+        return RedirectResponse(f"/console/numbers/{n}?error=queue", status_code=303)
+    return RedirectResponse(f"/console/numbers/{n}?done={event_id}", status_code=303)
+
+
+@router.get("/numbers/{msisdn}/export")
+def export(request: Request, msisdn: str) -> Response:
+    _signed_in(request)
+    n = _number(msisdn)
+    try:
+        data = _svc(request).store.export(n)
+    except NotFound:
+        raise ConsoleRedirect(f"/console/numbers/{n}") from None
+    return Response(json.dumps(data, ensure_ascii=False, indent=2),
+                    media_type="application/json",
+                    headers={**_SECURITY_HEADERS,
+                             "Content-Disposition": f'attachment; filename="export-{n}.json"'})
+
+
+@router.get("/static/console.css")
+def stylesheet() -> Response:
+    from importlib.resources import files
+
+    css = files("consent_api").joinpath("static/console.css").read_text()
+    return Response(css, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+
+def _quote(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text[:300], safe="")

@@ -1,0 +1,84 @@
+"""What the API process holds: settings, store, catalog, Redis, the change queue, tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass, field
+
+import redis
+import redis.asyncio
+
+from config.settings import Settings
+from consent_core.catalog import Catalog, load_catalog
+from consent_core.clock import Clock, system_clock
+from consent_queue.events import JobOptions
+from consent_queue.keys import Keys
+from consent_queue.outcomes import ChangeQueue
+from consent_store import access
+from consent_store.engine import make_engine
+from consent_store.store import ConsentStore
+
+
+@dataclass
+class TokenCache:
+    """Token lookups, cached for ``ttl`` seconds (a revoked token works at most that long)."""
+
+    store: ConsentStore
+    ttl: float
+    _cache: dict[str, tuple[float, access.Token | None]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def find(self, secret: str) -> access.Token | None:
+        key = hashlib.sha256(secret.encode()).hexdigest()
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and now - hit[0] < self.ttl:
+                return hit[1]
+        token = access.find_token(self.store.engine, secret)
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key] = (now, token)
+        return token
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: ConsentStore
+    catalog: Catalog
+    redis: redis.Redis
+    keys: Keys
+    changes: ChangeQueue
+    tokens: TokenCache
+    clock: Clock = system_clock
+
+    def close(self) -> None:
+        self.store.close()
+        self.redis.close()
+
+
+def build(settings: Settings, clock: Clock = system_clock) -> Services:
+    db = settings.database
+    store = ConsentStore(make_engine(db.url.get_secret_value(), pool_size=db.pool_size),
+                         lang=settings.consent.language)
+    url = settings.redis.url.get_secret_value()
+    timeout = settings.redis.socket_timeout
+    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    # Waiting for a worker's outcome blocks in Redis for up to api.change_wait seconds.
+    waiter = redis.Redis.from_url(url, socket_timeout=settings.api.change_wait + timeout,
+                                  socket_connect_timeout=timeout)
+    async_waiter = redis.asyncio.Redis.from_url(
+        url, socket_timeout=settings.api.change_wait + timeout, socket_connect_timeout=timeout)
+    keys = Keys(settings.redis.key_prefix, settings.queue.name, settings.queue.shards)
+    q = settings.queue
+    options = JobOptions(timeout=q.job_timeout, retry_max=q.retry_max,
+                         pending_ttl=q.redelivery_window)
+    return Services(settings=settings, store=store,
+                    catalog=load_catalog(settings.consent.catalog or None), redis=client,
+                    keys=keys, changes=ChangeQueue(client, keys, options, waiter=waiter,
+                                                   async_waiter=async_waiter),
+                    tokens=TokenCache(store, settings.api.token_cache_ttl), clock=clock)

@@ -1,0 +1,118 @@
+"""Changes from other channels (API, console) on the SMS path's queue, and their outcomes.
+
+A web or customer-centre change is queued exactly like a batch of texts: an
+``apply_events`` job on the shard queue of its number, so that a number's changes keep one
+order whatever channel they come from. The request carries ``report_outcome``; the worker
+then writes the outcome under ``Keys.outcome(event_id)`` (a one-element list kept for
+``OUTCOME_TTL``), and the caller waits for it with a blocking read that leaves it in place.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+import redis.asyncio
+from rq import Queue, Retry
+from rq.serializers import JSONSerializer
+
+from consent_queue.events import JobOptions
+from consent_queue.keys import APPLY_EVENTS_JOB, Keys
+
+REPORT_FLAG = "report_outcome"
+OUTCOME_TTL = 7 * 86400
+# A queued entry with this ``kind`` is a handover of the number (seed rule 6), not a
+# ``ChangeRequest``: the worker applies it in its place in the shard's order.
+RESET_KIND = "reset"
+
+
+def wants_outcome(request: Any) -> bool:
+    """Whether a queued request dict asks the worker to report its outcome."""
+    return isinstance(request, dict) and bool(request.get(REPORT_FLAG))
+
+
+def reset_request(event_id: str, msisdn: str, reason: str, channel: str) -> dict[str, Any]:
+    return {"kind": RESET_KIND, "event_id": event_id, "msisdn": msisdn, "reason": reason,
+            "channel": channel}
+
+
+def is_reset(request: Any) -> bool:
+    return isinstance(request, dict) and request.get("kind") == RESET_KIND
+
+
+def publish_outcomes(client: redis.Redis, keys: Keys, outcomes: Sequence[dict[str, Any]]) -> None:
+    """Worker side: record each outcome (an ``AppliedChange`` dict) under its event id."""
+    if not outcomes:
+        return
+    with client.pipeline(transaction=True) as p:
+        for o in outcomes:
+            key = keys.outcome(str(o["event_id"]))
+            p.delete(key)
+            p.rpush(key, json.dumps(o, ensure_ascii=False, separators=(",", ":")))
+            p.expire(key, OUTCOME_TTL)
+        p.execute()
+
+
+class ChangeQueue:
+    """API side: queue one change on its number's shard and learn its outcome."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, options: JobOptions,
+                 waiter: redis.Redis | None = None,
+                 async_waiter: redis.asyncio.Redis | None = None) -> None:
+        self._r = client
+        # Blocking reads need a connection whose socket timeout outlasts the wait.
+        self._waiter = waiter or client
+        self._async_waiter = async_waiter
+        self._keys = keys
+        self._opt = options
+        self._queues = [Queue(keys.event_queue(s), connection=client, serializer=JSONSerializer)
+                        for s in range(keys.shards)]
+
+    def submit(self, request: dict[str, Any]) -> None:
+        """Queue ``request`` (a ``ChangeRequest`` dict). Raises a redis error if not queued."""
+        data = dict(request)
+        data[REPORT_FLAG] = True
+        shard = self._keys.shard_of(str(data["msisdn"]))
+        job = Queue.prepare_data(
+            APPLY_EVENTS_JOB, args=([data],), job_id=f"chg-{data['event_id']}",
+            timeout=self._opt.timeout, result_ttl=self._opt.result_ttl,
+            failure_ttl=self._opt.failure_ttl,
+            retry=Retry(max=self._opt.retry_max, enqueue_at_front=True)
+            if self._opt.retry_max else None,
+            description=f"apply 1 {data['channel']} event")
+        with self._r.pipeline(transaction=True) as p:
+            self._queues[shard].enqueue_many([job], pipeline=p)
+            p.execute()
+
+    def outcome(self, event_id: str) -> dict[str, Any] | None:
+        """The outcome the worker reported for ``event_id``, if any (no waiting)."""
+        raw = self._r.lindex(self._keys.outcome(event_id), 0)
+        return None if raw is None else _loads(raw)
+
+    def wait(self, event_id: str, timeout: float) -> dict[str, Any] | None:
+        """Wait up to ``timeout`` seconds for the outcome of ``event_id``."""
+        if timeout <= 0:
+            return self.outcome(event_id)
+        key = self._keys.outcome(event_id)
+        # BLMOVE from the list onto itself: blocks until the worker writes, and leaves the
+        # outcome in place for later readers (the status URL, idempotent replays).
+        raw = self._waiter.blmove(key, key, timeout, "LEFT", "LEFT")  # type: ignore[arg-type]
+        return None if raw is None else _loads(raw)
+
+    async def wait_async(self, event_id: str, timeout: float) -> dict[str, Any] | None:
+        """``wait`` for an event loop: the wait holds a Redis connection, not a thread."""
+        if self._async_waiter is None or timeout <= 0:
+            return self.outcome(event_id)
+        key = self._keys.outcome(event_id)
+        raw = await self._async_waiter.blmove(key, key, timeout, "LEFT", "LEFT")  # type: ignore[arg-type]
+        return None if raw is None else _loads(raw)
+
+    def depth(self, msisdn: str) -> int:
+        return int(self._r.llen(self._queues[self._keys.shard_of(msisdn)].key))
+
+
+def _loads(raw: bytes | str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(raw)
+    return data

@@ -1,0 +1,92 @@
+"""Reads the HTTP API needs beyond ``ConsentStore``: many statuses at once, one ledger
+event by id, and the ordered feed of state changes (cursor = ledger position)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, select, tuple_
+
+from consent_core.model import Status
+from consent_store.queries import ERASE, STATE_CHANGES
+from consent_store.schema import consent_events, consent_state
+from consent_store.timeutil import iso
+
+# A gap in ledger positions younger than this may be a transaction that has its position
+# but has not committed yet (PostgreSQL hands out ids at insert); the feed waits for it
+# rather than skip it. An older gap is a rolled-back transaction and is passed over.
+GAP_GRACE = timedelta(seconds=2)
+
+
+def statuses(conn: Connection, pairs: Sequence[tuple[str, str]]
+             ) -> dict[tuple[str, str], tuple[str, datetime | None]]:
+    """(status, since) of each (msisdn, consent) held; missing pairs are ``none``."""
+    out: dict[tuple[str, str], tuple[str, datetime | None]] = {}
+    unique = sorted(set(pairs))
+    for i in range(0, len(unique), 500):
+        chunk = unique[i:i + 500]
+        stmt = select(consent_state.c.msisdn, consent_state.c.consent, consent_state.c.status,
+                      consent_state.c.since)
+        if len(chunk) == 1:
+            stmt = stmt.where(consent_state.c.msisdn == chunk[0][0],
+                              consent_state.c.consent == chunk[0][1])
+        else:
+            stmt = stmt.where(tuple_(consent_state.c.msisdn, consent_state.c.consent).in_(chunk))
+        for r in conn.execute(stmt):
+            out[(r.msisdn, r.consent)] = (r.status, r.since)
+    return out
+
+
+def event(conn: Connection, event_id: str) -> dict[str, Any] | None:
+    row = conn.execute(select(consent_events.c.id, consent_events.c.event_id,
+                              consent_events.c.msisdn, consent_events.c.consent,
+                              consent_events.c.outcome, consent_events.c.channel,
+                              consent_events.c.received_at, consent_events.c.applied_at)
+                       .where(consent_events.c.event_id == event_id)).first()
+    return None if row is None else _change(row)
+
+
+def latest_position(conn: Connection) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(consent_events.c.id), 0))).scalar()
+               or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangesPage:
+    changes: list[dict[str, Any]]
+    next: int  # the cursor to pass as ``after`` next time
+
+
+def changes_after(conn: Connection, after: int, limit: int, now: datetime) -> ChangesPage:
+    """State changes with a ledger position above ``after``, in ledger order.
+
+    Rows that changed nothing (already_given, refused, …) advance the cursor but are not
+    listed; erasure is listed (every consent of the number ends).
+    """
+    rows = conn.execute(
+        select(consent_events.c.id, consent_events.c.event_id, consent_events.c.msisdn,
+               consent_events.c.consent, consent_events.c.outcome, consent_events.c.action,
+               consent_events.c.channel, consent_events.c.received_at,
+               consent_events.c.applied_at)
+        .where(consent_events.c.id > after).order_by(consent_events.c.id).limit(limit)).all()
+    out: list[dict[str, Any]] = []
+    cursor = after
+    for r in rows:
+        if r.id != cursor + 1 and now - r.applied_at < GAP_GRACE:
+            break  # an earlier position may still commit: stop before the gap
+        cursor = r.id
+        if r.outcome in STATE_CHANGES or r.action == ERASE:
+            out.append(_change(r))
+    return ChangesPage(out, cursor)
+
+
+def _change(r: Any) -> dict[str, Any]:
+    status = STATE_CHANGES.get(r.outcome, Status.NONE if r.outcome == "erased" else None)
+    return {"position": int(r.id), "event_id": r.event_id, "msisdn": r.msisdn,
+            "consent": r.consent, "outcome": r.outcome,
+            "status": None if status is None else status.value,
+            "channel": r.channel, "received_at": iso(r.received_at),
+            "applied_at": iso(r.applied_at)}

@@ -1,0 +1,28 @@
+"""The console in a real headless browser: Debian's chromium driven by Playwright, against
+``consent-api run``, a real worker, Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import make_stack  # noqa: F401 (the same stack as the API tests)
+
+pytestmark = pytest.mark.e2e
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not shutil.which("chromium"):
+        pytest.skip("chromium missing: sh scripts/need-browser.sh (or apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                               args=["--no-sandbox", "--disable-gpu"])
+        yield b
+        b.close()

@@ -1,0 +1,99 @@
+"""The store side of the API on SQLite and PostgreSQL: tokens, agents and the sign-in
+audit (revision 0013_api); many statuses at once; the changes feed and its gap rule."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from consent_core.catalog import Catalog
+from consent_store import access, api_reads
+from consent_store.errors import BadRequest, NotFound
+from consent_store.schema import consent_events
+from consent_store.store import ConsentStore
+from tests.store.conftest import LMT, OTHER, T0, req
+
+
+def test_tokens_are_stored_hashed_found_by_secret_and_revoked(store: ConsentStore) -> None:
+    _, secret = access.create_token(store.engine, "web", ("read", "write"), T0)
+    assert secret.startswith("cgw_") and len(secret) > 40
+    with store.engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT token_hash FROM api_tokens")).scalar_one()
+    assert stored == access.token_hash(secret) and secret not in stored
+    found = access.find_token(store.engine, secret)
+    assert found is not None and found.name == "web" and found.scopes == ("read", "write")
+    assert access.find_token(store.engine, secret + "x") is None
+    assert access.find_token(store.engine, "not-a-token") is None
+    with pytest.raises(BadRequest, match="exists"):
+        access.create_token(store.engine, "web", ("read",), T0)
+    access.revoke_token(store.engine, "web", T0 + timedelta(hours=1))
+    assert access.find_token(store.engine, secret) is None
+    with pytest.raises(NotFound):
+        access.revoke_token(store.engine, "web", T0)
+    # The name is free again; the revoked row stays for the audit.
+    access.create_token(store.engine, "web", ("read",), T0 + timedelta(hours=2))
+    assert [t.revoked_at is None for t in access.list_tokens(store.engine, include_revoked=True)
+            ] == [False, True]
+
+
+@pytest.mark.parametrize("text", ["", "read,sudo", " , "])
+def test_scopes_must_be_known(text: str) -> None:
+    with pytest.raises(BadRequest):
+        access.parse_scopes(text)
+
+
+def test_agents_and_sign_in_audit(store: ConsentStore) -> None:
+    access.add_agent(store.engine, "anna", "$argon2id$fake", T0)
+    with pytest.raises(BadRequest):
+        access.add_agent(store.engine, "anna", "$argon2id$other", T0)
+    with pytest.raises(BadRequest):
+        access.add_agent(store.engine, "an na", "$argon2id$other", T0)
+    assert access.agent_password_hash(store.engine, "anna") == "$argon2id$fake"
+    access.record_sign_in(store.engine, "anna", "refused", False, T0, "127.0.0.1", "ua")
+    access.record_sign_in(store.engine, "anna", "signed_in", True, T0, "127.0.0.1", "ua")
+    access.disable_agent(store.engine, "anna", T0)
+    assert access.agent_password_hash(store.engine, "anna") is None
+    assert [e["event"] for e in access.sign_in_log(store.engine, "anna")] == [
+        "signed_in", "refused"]
+
+
+def test_statuses_of_many_pairs_in_one_call(store: ConsentStore, catalog: Catalog) -> None:
+    store.apply_batch([req("give", "VIETA"), req("give", "JAUNUMI", msisdn=OTHER),
+                       req("withdraw", "JAUNUMI", msisdn=OTHER)], catalog=catalog)
+    pairs = [(LMT, "VIETA"), (OTHER, "JAUNUMI"), (LMT, "AUTO")]
+    pairs += [(f"3712{i:07d}", "VIETA") for i in range(1200)]  # more than one chunk
+    with store.engine.connect() as conn:
+        found = api_reads.statuses(conn, pairs)
+    assert found[(LMT, "VIETA")][0] == "given"
+    assert found[(OTHER, "JAUNUMI")][0] == "withdrawn"
+    assert (LMT, "AUTO") not in found and len(found) == 2
+
+
+def test_feed_lists_state_changes_in_ledger_order(store: ConsentStore, catalog: Catalog) -> None:
+    store.apply_batch([req("give", "VIETA"), req("give", "VIETA"), req("give", "VIETA",
+                       msisdn=OTHER), req("withdraw", "VIETA")], catalog=catalog)
+    with store.engine.connect() as conn:
+        page = api_reads.changes_after(conn, 0, 100, T0 + timedelta(days=400))
+        assert [(c["msisdn"], c["outcome"]) for c in page.changes] == [
+            (LMT, "given"), (LMT, "withdrawn")]  # already_given and the refusal: not listed
+        assert page.next == 4  # but the cursor passed them
+        assert api_reads.changes_after(conn, page.next, 100, T0).changes == []
+        assert api_reads.changes_after(conn, 0, 1, T0 + timedelta(days=400)).next == 1
+        assert api_reads.latest_position(conn) == 4
+
+
+def test_feed_waits_at_a_young_gap_and_passes_an_old_one(
+        store: ConsentStore, catalog: Catalog) -> None:
+    store.apply_batch([req("give", "VIETA"), req("give", "AUTO"), req("give", "METADATI")],
+                      catalog=catalog)
+    with store.engine.begin() as conn:  # position 2 as if its transaction had not committed
+        conn.execute(sa.delete(consent_events).where(consent_events.c.id == 2))
+        applied = conn.execute(sa.select(consent_events.c.applied_at)
+                               .where(consent_events.c.id == 3)).scalar_one()
+    with store.engine.connect() as conn:
+        young = api_reads.changes_after(conn, 0, 100, applied + timedelta(seconds=1))
+        assert [c["consent"] for c in young.changes] == ["VIETA"] and young.next == 1
+        old = api_reads.changes_after(conn, young.next, 100, applied + timedelta(seconds=3))
+        assert [c["consent"] for c in old.changes] == ["METADATI"] and old.next == 3
