@@ -153,6 +153,13 @@ def _command_modules() -> list[Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from consentctl.output import escaping
+
+    with escaping():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     from consent_core.catalog import CatalogError
     from consent_store.errors import NotFound, StoreError
 
