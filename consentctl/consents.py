@@ -4,6 +4,7 @@ reset (number reassigned), erase, and the scheduled JAUNUMI lapse."""
 from __future__ import annotations
 
 import argparse
+import sys
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -146,6 +147,12 @@ def change(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError(f"--on-behalf {args.on_behalf} needs --channel "
                          f"{' or '.join(sorted(GUARDIAN_CHANNELS))} (the guardian is "
                          "identified there)")
+    if args.on_behalf and _independent(ctx, args.msisdn):
+        # A guardian speaks only for a line the directory marks not independent; on any
+        # other line the subscriber decides themselves (seed rule 5).
+        print(f"consentctl: {args.msisdn} is not marked as a minor's line in the directory; "
+              "the subscriber acts for themselves, not a guardian", file=sys.stderr)
+        return EXIT_REFUSED
     # Applied directly, not queued: it is not the SMS path, and the operator sees the
     # outcome at once. It goes through the same apply_batch as every SMS.
     request = ChangeRequest(
@@ -163,6 +170,15 @@ def change(args: argparse.Namespace, ctx: Context) -> int:
               f"(channel {args.channel}{basis}, event {applied.event_id})"
               + (f"; {applied.reason}" if applied.reason else ""))
     return EXIT_REFUSED if refused else EXIT_OK
+
+
+def _independent(ctx: Context, msisdn: str) -> bool:
+    from consent_store.errors import NotFound
+
+    try:
+        return ctx.store.state(msisdn).independent is not False
+    except NotFound:
+        return True  # not in the directory: another operator's client, independent
 
 
 def export(args: argparse.Namespace, ctx: Context) -> int:

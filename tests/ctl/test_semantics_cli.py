@@ -109,6 +109,9 @@ def test_minor_line_refused_exit_6_guardian_at_the_customer_centre_given(ctl: Ct
     assert json.loads(guardian.stdout)["outcome"] == "given"
     last = json.loads(ctl("history", MINOR, "--json").stdout)[-1]
     assert (last["on_behalf"], last["agent"]) == ("guardian", "agent-7")
+    adult = ctl("grant", N, "VIETA", "--channel", "customer_centre", "--on-behalf", "guardian")
+    assert adult.returncode == EXIT_REFUSED and "acts for themselves" in adult.stderr
+    assert json.loads(ctl("show", N, "--json").stdout)["consents"]["VIETA"]["status"] == "none"
 
 
 def test_handover_history_export_and_show_at_before_the_reset(ctl: Ctl) -> None:
