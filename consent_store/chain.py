@@ -46,16 +46,17 @@ def new_chain_id() -> str:
     return secrets.token_hex(16)
 
 
-def _value(v: Any) -> Any:
+def _default(v: Any) -> Any:
+    # Called by json only for what it cannot write itself (instants, in practice).
     if isinstance(v, datetime):
         # The text the export shows (timeutil.iso), so a receipt's own fields recompute.
         return iso(v)
-    return v
+    return str(v)
 
 
 def _digest(data: Mapping[str, Any]) -> str:
-    text = json.dumps({k: _value(v) for k, v in data.items()}, sort_keys=True,
-                      ensure_ascii=True, separators=(",", ":"), default=str)
+    text = json.dumps(data, sort_keys=True, ensure_ascii=True, separators=(",", ":"),
+                      default=_default)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
