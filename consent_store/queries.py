@@ -13,6 +13,7 @@ from consent_store.schema import (
     consent_descriptions,
     consent_events,
     consent_state,
+    contacts,
     ledger_heads,
     replies,
     subscribers,
@@ -166,6 +167,17 @@ def reply_rows(conn: Connection, msisdn: str,
         d["fate"] = reply_fate(r)
         out.append(d)
     return out
+
+
+def contact_rows(conn: Connection, msisdn: str, since: datetime | None) -> list[dict[str, Any]]:
+    """The communications recorded for the number (from ``since`` on), oldest first."""
+    stmt = (select(contacts.c.channel, contacts.c.occurred_at, contacts.c.recorded_at,
+                   contacts.c.note)
+            .where(contacts.c.msisdn == msisdn).order_by(contacts.c.occurred_at, contacts.c.id))
+    if since is not None:
+        stmt = stmt.where(contacts.c.occurred_at >= since)
+    return [{"channel": r.channel, "occurred_at": iso(r.occurred_at),
+             "recorded_at": iso(r.recorded_at), "note": r.note} for r in conn.execute(stmt)]
 
 
 def descriptions(conn: Connection, digests: set[str]) -> dict[str, Any]:

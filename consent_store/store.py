@@ -187,6 +187,7 @@ class ConsentStore:
             texts = queries.descriptions(
                 conn, {e.description_digest for e in entries if e.description_digest})
             replies = queries.reply_rows(conn, msisdn, {e.event_id for e in entries})
+            contacts = queries.contact_rows(conn, msisdn, None if start is None else start[1])
         return {
             "msisdn": msisdn,
             "exported_at": _iso(self.clock()),
@@ -198,6 +199,7 @@ class ConsentStore:
             "receipts": _receipts(entries, texts),
             "history": [e.to_dict() for e in entries],
             "replies": replies,
+            "contacts": contacts,
             "chain": {"algorithm": "sha256", "version": chain.VERSION,
                       "rules": "docs/store.md#hash-chain"},
         }

@@ -143,6 +143,7 @@ def test_after_reset_the_new_holder_sees_only_their_own_period(
         store: ConsentStore, catalog: Catalog, clock: FixedClock) -> None:
     old = [req("give", "VIETA", at=T0, text="vieta"), req("give", "JAUNUMI", at=T0)]
     store.apply_batch(old, catalog=catalog)
+    store.record_contact(LMT, "call", at=T0 + timedelta(days=1), note="old holder's call")
     reset_at = T0 + timedelta(days=10)
     clock.set(reset_at)
     store.reset(LMT, "number handed to a new user")
@@ -162,6 +163,9 @@ def test_after_reset_the_new_holder_sees_only_their_own_period(
         "JAUNUMI": "none", "METADATI": "none", "AUTO": "given", "VIETA": "none",
         "SADARBIBA": "none"}
     assert "vieta" not in str(data) and list(data["receipts"]) == ["AUTO"]
+    assert data["contacts"] == []
+    store.record_contact(LMT, "email", note="new holder's mail")
+    assert [c["note"] for c in store.export(LMT)["contacts"]] == ["new holder's mail"]
     # What was in force before the handover is still answered.
     before = store.state(LMT, at=reset_at - timedelta(seconds=1)).consents
     assert before["VIETA"].status == "given" and before["AUTO"].status == "none"
