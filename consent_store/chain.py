@@ -36,6 +36,10 @@ KEPT = ("event_id", "consent", "action", "outcome", "channel", "received_at", "a
         "entered_at", "ingest_seq", "catalog_version", "description_version",
         "description_digest", "reason", "on_behalf", "agent", "reference")
 CHAIN_COLUMNS = ("salt", "personal_digest", "chain_id", "chain_seq", "chain_prev", "chain_hash")
+# Ledger columns added after version 1 go here, not into the lists above: they are hashed
+# only when set, so every row written before they existed still verifies unchanged.
+KEPT_EXTENSIONS: tuple[str, ...] = ()
+PERSONAL_EXTENSIONS: tuple[str, ...] = ()
 
 
 def new_salt() -> str:
@@ -62,14 +66,20 @@ def _digest(data: Mapping[str, Any]) -> str:
 
 def personal_digest(row: Mapping[str, Any]) -> str:
     """Salted digest of the row's personal fields (``salt`` must be set)."""
-    return _digest({"v": VERSION, "salt": row["salt"], **{k: row.get(k) for k in PERSONAL}})
+    return _digest({"v": VERSION, "salt": row["salt"], **{k: row.get(k) for k in PERSONAL},
+                    **_set(row, PERSONAL_EXTENSIONS)})
 
 
 def row_hash(row: Mapping[str, Any]) -> str:
     """Hash of one row: its kept fields, its personal digest, its place in the chain."""
     return _digest({"v": VERSION, "personal": row["personal_digest"],
                     "chain": row["chain_id"], "seq": row["chain_seq"],
-                    "prev": row["chain_prev"], **{k: row.get(k) for k in KEPT}})
+                    "prev": row["chain_prev"], **{k: row.get(k) for k in KEPT},
+                    **_set(row, KEPT_EXTENSIONS)})
+
+
+def _set(row: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    return {k: row[k] for k in names if row.get(k) is not None}
 
 
 @dataclass(slots=True)
@@ -123,7 +133,8 @@ def verify_chain(chain_id: str, rows: Iterable[Mapping[str, Any]],
             return Break(chain_id, event_id, seq, "does not link to the row before it")
         if r["salt"] is None:
             # Erased: the personal fields are gone, only their digest remains.
-            if any(r.get(k) is not None for k in PERSONAL if k != "msisdn") \
+            if any(r.get(k) is not None for k in (*PERSONAL, *PERSONAL_EXTENSIONS)
+                   if k != "msisdn") \
                     or not str(r["msisdn"]).startswith("h:"):
                 return Break(chain_id, event_id, seq, "erased row holds personal data again")
         elif personal_digest(r) != r["personal_digest"]:

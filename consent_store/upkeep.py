@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, select, update
 
 from consent_core.model import Outcome, Status
+from consent_store import chain
 from consent_store.dialect import upsert
 from consent_store.ledger import (
     JAUNUMI,
@@ -134,8 +135,8 @@ def erase(conn: Connection, msisdn: str, pseudonym: str, reason: str, channel: s
     # The personal fields and their salt go; their digest stays, so the chain verifies.
     n_events = conn.execute(
         update(consent_events).where(consent_events.c.msisdn == msisdn)
-        .values(msisdn=pseudonym, text=None, raw_hex=None, data_coding=None, smsc=None,
-                correlation_id=None, reply_text=None, note=None, salt=None)).rowcount
+        .values({**dict.fromkeys((*chain.PERSONAL, *chain.PERSONAL_EXTENSIONS)),
+                 "msisdn": pseudonym, "salt": None})).rowcount
     n_state = conn.execute(delete(consent_state).where(
         consent_state.c.msisdn == msisdn, consent_state.c.status != Status.NONE.value)).rowcount
     conn.execute(delete(consent_state).where(consent_state.c.msisdn == msisdn))

@@ -129,3 +129,13 @@ def test_export_carries_chain_values_a_third_party_can_recompute(
     assert receipt["description_digest"] == hashlib.sha256(
         entry.description["lv"].encode()).hexdigest() == row["description_digest"]
     assert receipt["chain_hash"] == row["chain"]["hash"]
+
+
+def test_a_column_added_later_leaves_older_rows_verifying(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    row = {"event_id": "e", "msisdn": LMT, "salt": "00", "chain_id": "c", "chain_seq": 1,
+           "chain_prev": chain.GENESIS}
+    row["personal_digest"] = chain.personal_digest(row)
+    before = chain.row_hash(row)
+    monkeypatch.setattr(chain, "KEPT_EXTENSIONS", ("understood_as",))
+    assert chain.row_hash(row) == before  # not set: hashed as before
+    assert chain.row_hash({**row, "understood_as": "VIETA"}) != before
