@@ -216,6 +216,14 @@ class ConsentStore:
                          if v["msisdn"] == msisdn}
             return verify_rows(queries.chain_rows(conn, where), heads)
 
+    def guardian_may_act(self, msisdn: str) -> bool:
+        """Whether a parent or guardian may act for ``msisdn``: only for a line the directory
+        marks not independent (seed rule 5); elsewhere the subscriber acts for themselves.
+        Every caller that accepts ``on_behalf="guardian"`` asks this first."""
+        with self._read() as conn:
+            sub = queries.subscriber(conn, msisdn)
+        return sub is not None and not sub.independent
+
     def may_use(self, msisdn: str, consent: str, at: datetime | None = None) -> bool:
         """Whether ``consent`` of ``msisdn`` is in force now (one primary-key read) or at ``at``."""
         if consent not in CONSENTS:

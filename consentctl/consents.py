@@ -147,7 +147,7 @@ def change(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError(f"--on-behalf {args.on_behalf} needs --channel "
                          f"{' or '.join(sorted(GUARDIAN_CHANNELS))} (the guardian is "
                          "identified there)")
-    if args.on_behalf and _independent(ctx, args.msisdn):
+    if args.on_behalf and not ctx.store.guardian_may_act(args.msisdn):
         # A guardian speaks only for a line the directory marks not independent; on any
         # other line the subscriber decides themselves (seed rule 5).
         print(f"consentctl: {args.msisdn} is not marked as a minor's line in the directory; "
@@ -170,15 +170,6 @@ def change(args: argparse.Namespace, ctx: Context) -> int:
               f"(channel {args.channel}{basis}, event {applied.event_id})"
               + (f"; {applied.reason}" if applied.reason else ""))
     return EXIT_REFUSED if refused else EXIT_OK
-
-
-def _independent(ctx: Context, msisdn: str) -> bool:
-    from consent_store.errors import NotFound
-
-    try:
-        return ctx.store.state(msisdn).independent is not False
-    except NotFound:
-        return True  # not in the directory: another operator's client, independent
 
 
 def export(args: argparse.Namespace, ctx: Context) -> int:

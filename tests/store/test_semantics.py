@@ -186,6 +186,12 @@ def test_minor_line_refused_by_sms_but_a_guardian_can_give_at_a_customer_centre(
     assert store.may_use(MINOR, "VIETA")
 
 
+def test_guardian_may_act_only_for_a_line_marked_not_independent(store: ConsentStore) -> None:
+    assert store.guardian_may_act(MINOR)
+    assert not store.guardian_may_act(LMT)
+    assert not store.guardian_may_act("37120000000")  # not in the directory
+
+
 def test_guardian_basis_only_where_a_guardian_is_identified() -> None:
     with pytest.raises(BadRequest, match="guardian"):
         req("give", "VIETA", msisdn=MINOR, channel="web", on_behalf="guardian")
