@@ -7,25 +7,42 @@ eligibility against the directory) and records the result.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, func, select, tuple_
 
 from consent_core.catalog import Catalog
 from consent_core.decide import decide, status_after
 from consent_core.eligibility import Subscriber, eligibility
 from consent_core.model import REPLIED, Eligibility, Outcome, Status
+from consent_store import chain
 from consent_store.dialect import insert_ignore, upsert_many
 from consent_store.requests import AppliedChange, ChangeRequest
-from consent_store.schema import consent_events, consent_state, replies, subscribers
+from consent_store.schema import (
+    consent_descriptions,
+    consent_events,
+    consent_state,
+    ledger_heads,
+    replies,
+    subscribers,
+)
+from consent_store.timeutil import iso
 
 JAUNUMI = "JAUNUMI"
-# Outcomes after which the subscriber was in touch about JAUNUMI: they restart the
-# inactivity period of the lapse rule (seed rule 4; docs/store.md, "Lapse").
-_JAUNUMI_ACTIVITY = frozenset({Outcome.GIVEN, Outcome.ALREADY_GIVEN})
+# Every ledger column a writer sets (the rest are filled by the chain).
+EVENT_FIELDS = ("event_id", "msisdn", "consent", "action", "outcome", "channel",
+                "received_at", "applied_at", "ingest_seq", "text", "raw_hex", "data_coding",
+                "smsc", "correlation_id", "catalog_version", "description_version",
+                "reply_text", "reason", "entered_at", "on_behalf", "agent", "reference",
+                "note", "description_digest")
+# Outcomes by which the subscriber (or the system) settled a consent at an instant: a
+# back-dated entry from before one of them does not override it.
+_SETTLING = frozenset({"given", "already_given", "withdrawn", "already_withdrawn", "reset",
+                       "lapsed"})
 
 
 @dataclass(slots=True)
@@ -50,14 +67,15 @@ class StateRow:
         }
 
 
-def lock_states(conn: Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], StateRow]:
-    """Lock (PostgreSQL: FOR UPDATE) and return the state rows of ``keys``, creating
-    ``none`` rows for missing keys first, so that concurrent writers of the same number
-    and consent queue up behind one row lock instead of racing."""
-    if not keys:
+def lock_states(conn: Connection, keys: set[tuple[str, str]],
+                numbers: set[str] | None = None) -> dict[tuple[str, str], StateRow]:
+    """Lock (PostgreSQL: FOR UPDATE) and return every state row of the numbers of ``keys``
+    (and of ``numbers``), creating ``none`` rows for missing keys first, so that concurrent
+    writers of the same number and consent queue up behind one row lock instead of racing."""
+    every = sorted({m for m, _ in keys} | (numbers or set()))
+    if not every:
         return {}
-    numbers = sorted({m for m, _ in keys})
-    found = _select_states(conn, consent_state.c.msisdn.in_(numbers))
+    found = _select_states(conn, consent_state.c.msisdn.in_(every))
     missing = sorted(keys - found.keys())
     if missing:
         insert_ignore(conn, consent_state, [
@@ -84,8 +102,44 @@ def write_states(conn: Connection, rows: Sequence[StateRow]) -> None:
                 ["msisdn", "consent"])
 
 
-def append_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    insert_rows(conn, consent_events, rows)
+def append_events(conn: Connection, rows: Sequence[dict[str, Any]],
+                  chain_of: dict[str, str] | None = None) -> None:
+    """Append ledger rows, each sealed into its number's hash chain (consent_store/chain.py).
+
+    ``chain_of`` maps a row's ``msisdn`` to the chain it continues when that is another
+    key (erasure: the erase row, under the pseudonym, closes the number's chain).
+    """
+    if not rows:
+        return
+    chain_of = chain_of or {}
+    full: list[dict[str, Any]] = [dict.fromkeys(EVENT_FIELDS) | dict(r) for r in rows]
+    keys = [str(chain_of.get(r["msisdn"], r["msisdn"])) for r in full]
+    heads = lock_heads(conn, set(keys))
+    for r, key in zip(full, keys, strict=True):
+        chain.seal(r, heads[key])
+    insert_rows(conn, consent_events, full)
+    upsert_many(conn, ledger_heads, [
+        {"msisdn": h.key, "chain_id": h.chain_id, "seq": h.seq, "hash": h.hash}
+        for h in heads.values() if h.dirty], ["msisdn"])
+
+
+def lock_heads(conn: Connection, keys: set[str]) -> dict[str, chain.Head]:
+    """Lock and return the chain heads of ``keys``, starting a chain for each new one."""
+    found = _select_heads(conn, keys)
+    missing = sorted(keys - found.keys())
+    if missing:
+        insert_ignore(conn, ledger_heads, [
+            {"msisdn": k, "chain_id": chain.new_chain_id(), "seq": 0, "hash": chain.GENESIS}
+            for k in missing])
+        found.update(_select_heads(conn, set(missing)))
+    return found
+
+
+def _select_heads(conn: Connection, keys: set[str]) -> dict[str, chain.Head]:
+    stmt = (select(ledger_heads).where(ledger_heads.c.msisdn.in_(sorted(keys)))
+            .order_by(ledger_heads.c.msisdn).with_for_update())
+    return {r.msisdn: chain.Head(r.msisdn, r.chain_id, int(r.seq), r.hash)
+            for r in conn.execute(stmt)}
 
 
 def insert_rows(conn: Connection, table: Any, rows: Sequence[dict[str, Any]]) -> None:
@@ -94,10 +148,12 @@ def insert_rows(conn: Connection, table: Any, rows: Sequence[dict[str, Any]]) ->
 
 
 def apply_in_transaction(conn: Connection, requests: Sequence[ChangeRequest], *,
-                         catalog: Catalog, lang: str, now: datetime) -> list[AppliedChange]:
-    """Apply ``requests`` in order on ``conn`` (inside a write transaction)."""
+                         catalog: Catalog, lang: str, now: datetime,
+                         pseudonym: Callable[[str], str] | None = None) -> list[AppliedChange]:
+    """Apply ``requests`` in order on ``conn`` (inside a write transaction). ``pseudonym``
+    names a number's erased rows (a back-dated entry must see an erasure after it)."""
     keys = {(r.msisdn, r.consent) for r in requests if r.consent is not None}
-    states = lock_states(conn, keys)
+    states = lock_states(conn, keys, {r.msisdn for r in requests})
     # Looked up after the state locks: a concurrent writer of the same event (and so the
     # same number and consent) has committed by now, and we see it as a replay.
     known = _known_events(conn, [r.event_id for r in requests])
@@ -107,6 +163,8 @@ def apply_in_transaction(conn: Connection, requests: Sequence[ChangeRequest], *,
     results: list[AppliedChange] = []
     events: list[dict[str, Any]] = []
     reply_rows: list[dict[str, Any]] = []
+    described: dict[str, dict[str, Any]] = {}
+    settled: dict[tuple[str, str], datetime] = {}  # this batch's settling instants
     for req in requests:
         first = known.get(req.event_id)
         if first is not None:
@@ -114,36 +172,110 @@ def apply_in_transaction(conn: Connection, requests: Sequence[ChangeRequest], *,
                                          first.outcome, replayed=True,
                                          reply_text=first.reply_text))
             continue
+        reason = None
         if req.consent is None:
             outcome = Outcome.UNKNOWN_COMMAND
         else:
             st = states[(req.msisdn, req.consent)]
-            outcome = _apply_to_state(req, st, eligibility(
-                directory.get(req.msisdn), req.consent, catalog))
+            reason = None if req.effective_at is None else _later_change(
+                conn, req, settled.get((req.msisdn, req.consent)),
+                [req.msisdn] if pseudonym is None else [req.msisdn, pseudonym(req.msisdn)])
+            if reason is not None:
+                outcome = Outcome.SUPERSEDED
+            else:
+                outcome = _apply_to_state(req, st, _eligibility(
+                    directory.get(req.msisdn), req, catalog))
+            if outcome.value in _SETTLING:
+                key = (req.msisdn, req.consent)
+                settled[key] = max(settled.get(key, req.happened_at), req.happened_at)
+        # Every text from the number and every change through any channel is a
+        # communication for the lapse rule (seed rule 4; docs/store.md, "Lapse").
+        note_activity(states.get((req.msisdn, JAUNUMI)), req.happened_at)
+        digest = _describe(catalog, req.consent, lang, described)
         # Only a text gets a text back; web and customer-centre changes answer there.
         reply = _reply(catalog, outcome, req.consent, lang) if req.channel == "sms" else None
         events.append({
             "event_id": req.event_id, "msisdn": req.msisdn, "consent": req.consent,
             "action": req.action, "outcome": outcome.value, "channel": req.channel,
-            "received_at": req.received_at, "applied_at": now, "ingest_seq": req.ingest_seq,
+            "received_at": req.happened_at, "applied_at": now, "ingest_seq": req.ingest_seq,
             "text": req.text, "raw_hex": req.raw_hex, "data_coding": req.data_coding,
             "smsc": dict(req.smsc) or None, "correlation_id": req.correlation_id,
             "catalog_version": catalog_version,
             "description_version": _description_version(catalog, req.consent),
-            "reply_text": reply, "reason": None,
+            "reply_text": reply, "reason": reason,
+            "entered_at": None if req.effective_at is None else req.received_at,
+            "on_behalf": req.on_behalf, "agent": req.agent, "reference": req.reference,
+            "note": req.note, "description_digest": digest,
         })
         if reply:
             reply_rows.append({"event_id": req.event_id, "msisdn": req.msisdn, "text": reply,
                                "created_at": now, "submit_status": "pending"})
         applied = AppliedChange(req.event_id, req.msisdn, req.consent, outcome,
-                                reply_text=reply)
+                                reply_text=reply, reason=reason)
         known[req.event_id] = applied  # the same id twice in one batch is a replay too
         results.append(applied)
 
+    insert_ignore(conn, consent_descriptions, list(described.values()))
     append_events(conn, events)
     insert_rows(conn, replies, reply_rows)
     write_states(conn, list(states.values()))
     return results
+
+
+def note_activity(st: StateRow | None, at: datetime) -> None:
+    """A communication with the number at ``at``: restarts JAUNUMI's inactivity period."""
+    if st is not None and (st.last_activity_at is None or at > st.last_activity_at):
+        st.last_activity_at = at
+        st.dirty = True
+
+
+def _eligibility(sub: Subscriber | None, req: ChangeRequest, catalog: Catalog) -> Eligibility:
+    assert req.consent is not None
+    if req.on_behalf == "guardian" and sub is not None and not sub.independent:
+        # A parent or guardian, identified at a customer centre, acts for the minor's line
+        # (seed rule 5): independence is theirs; the client group still applies.
+        sub = Subscriber(sub.msisdn, sub.client_group, independent=True)
+    return eligibility(sub, req.consent, catalog)
+
+
+def _later_change(conn: Connection, req: ChangeRequest, in_batch: datetime | None,
+                  numbers: list[str]) -> str | None:
+    """Why a back-dated entry must not be applied (a later change of the same consent, a
+    later reset or erasure of the number), or None."""
+    at = req.happened_at
+    found = conn.execute(
+        select(consent_events.c.action, consent_events.c.consent,
+               func.max(consent_events.c.received_at).label("at"))
+        .where(consent_events.c.msisdn.in_(numbers), consent_events.c.received_at > at,
+               ((consent_events.c.consent == req.consent)
+                & consent_events.c.outcome.in_(sorted(_SETTLING)))
+               | consent_events.c.action.in_(["reset", "erase"]))
+        .group_by(consent_events.c.action, consent_events.c.consent)).all()
+    later = [(r.at, r.action) for r in found]
+    if in_batch is not None and in_batch > at:
+        later.append((in_batch, "change"))
+    if not later:
+        return None
+    when, action = max(later)
+    what = {"reset": "the number was handed to a new holder",
+            "erase": "the number's data was erased"}.get(
+        action, f"a later change of {req.consent} was recorded")
+    return f"back-dated to {iso(at)}; {what} at {iso(when)}"
+
+
+def _describe(catalog: Catalog, consent: str | None, lang: str,
+              out: dict[str, dict[str, Any]]) -> str | None:
+    """Digest of the description shown for ``consent`` in ``lang``; the text goes to
+    ``consent_descriptions`` (the ledger row cites it by digest)."""
+    entry = None if consent is None else catalog.consents.get(consent)
+    if entry is None or consent is None:
+        return None
+    text = entry.description.get(lang) or next(iter(entry.description.values()), "")
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    out[digest] = {"digest": digest, "consent": consent,
+                   "description_version": entry.description_version, "lang": lang,
+                   "text": text}
+    return digest
 
 
 def _apply_to_state(req: ChangeRequest, st: StateRow, elig: Eligibility) -> Outcome:
@@ -154,15 +286,11 @@ def _apply_to_state(req: ChangeRequest, st: StateRow, elig: Eligibility) -> Outc
     outcome = decide(st.status, req.action, elig)
     after = status_after(st.status, outcome)
     if after is not st.status:
-        st.status, st.since, st.channel = after, req.received_at, req.channel
+        st.status, st.since, st.channel = after, req.happened_at, req.channel
         st.last_event_id = req.event_id
         st.dirty = True
     if req.ingest_seq is not None:
         st.last_seq = req.ingest_seq if st.last_seq is None else max(st.last_seq, req.ingest_seq)
-        st.dirty = True
-    if req.consent == JAUNUMI and outcome in _JAUNUMI_ACTIVITY and (
-            st.last_activity_at is None or req.received_at > st.last_activity_at):
-        st.last_activity_at = req.received_at
         st.dirty = True
     return outcome
 
@@ -170,10 +298,10 @@ def _apply_to_state(req: ChangeRequest, st: StateRow, elig: Eligibility) -> Outc
 def _known_events(conn: Connection, event_ids: list[str]) -> dict[str, AppliedChange]:
     stmt = (select(consent_events.c.event_id, consent_events.c.msisdn,
                    consent_events.c.consent, consent_events.c.outcome,
-                   consent_events.c.reply_text)
+                   consent_events.c.reply_text, consent_events.c.reason)
             .where(consent_events.c.event_id.in_(sorted(set(event_ids)))))
     return {r.event_id: AppliedChange(r.event_id, r.msisdn, r.consent, Outcome(r.outcome),
-                                      replayed=True, reply_text=r.reply_text)
+                                      replayed=True, reply_text=r.reply_text, reason=r.reason)
             for r in conn.execute(stmt)}
 
 

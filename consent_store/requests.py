@@ -15,6 +15,11 @@ from consent_store.timeutil import as_utc, iso, parse_instant
 
 REQUEST_ACTIONS = frozenset({"give", "withdraw", "unknown"})
 CHANNELS = frozenset({"sms", "web", "customer_centre", "operator", "system"})
+# On whose behalf a change is made, when not the line's user themselves (seed rule 5).
+ON_BEHALF = frozenset({"guardian"})
+# Channels where a guardian can be identified: in person at a customer centre (the seed:
+# "jāsazinās ar LMT").
+GUARDIAN_CHANNELS = frozenset({"customer_centre"})
 
 
 def storable(text: str | None) -> str | None:
@@ -43,6 +48,13 @@ class ChangeRequest:
     data_coding: int | None = None
     correlation_id: str | None = None
     smsc: dict[str, Any] = field(default_factory=dict)
+    # A back-dated entry: when the change was made (e.g. a paper form signed), earlier than
+    # received_at (when it was entered). Recorded with both; never overrides a later change.
+    effective_at: datetime | None = None
+    on_behalf: str | None = None  # "guardian": a parent or guardian acted (minor's line)
+    agent: str | None = None  # who entered it (customer-centre agent, operator)
+    reference: str | None = None  # e.g. the paper form's number
+    note: str | None = None
 
     def __post_init__(self) -> None:
         if not self.event_id or len(self.event_id) > 200:
@@ -66,6 +78,25 @@ class ChangeRequest:
         if "\x00" in self.event_id:
             raise BadRequest("event_id contains a NUL character")
         object.__setattr__(self, "received_at", as_utc(self.received_at))
+        if self.effective_at is not None:
+            object.__setattr__(self, "effective_at", as_utc(self.effective_at))
+            if self.effective_at > self.received_at:
+                raise BadRequest(f"event {self.event_id}: a change cannot be back-dated to "
+                                 f"{iso(self.effective_at)}, after it was entered "
+                                 f"({iso(self.received_at)})")
+        if self.on_behalf is not None:
+            if self.on_behalf not in ON_BEHALF:
+                raise BadRequest(f"event {self.event_id}: on_behalf {self.on_behalf!r} is not "
+                                 f"one of {sorted(ON_BEHALF)}")
+            if self.channel not in GUARDIAN_CHANNELS:
+                raise BadRequest(f"event {self.event_id}: a guardian acts through "
+                                 f"{', '.join(sorted(GUARDIAN_CHANNELS))}, not {self.channel}")
+        for name, limit in (("agent", 100), ("reference", 200)):
+            value = getattr(self, name)
+            if value is not None and len(value) > limit:
+                raise BadRequest(f"event {self.event_id}: {name} longer than {limit}")
+            object.__setattr__(self, name, storable(value))
+        object.__setattr__(self, "note", storable(self.note))
         object.__setattr__(self, "text", storable(self.text))
         object.__setattr__(self, "correlation_id", storable(self.correlation_id))
 
@@ -83,7 +114,17 @@ class ChangeRequest:
             "data_coding": self.data_coding,
             "correlation_id": self.correlation_id,
             "smsc": dict(self.smsc),
+            "effective_at": iso(self.effective_at),
+            "on_behalf": self.on_behalf,
+            "agent": self.agent,
+            "reference": self.reference,
+            "note": self.note,
         }
+
+    @property
+    def happened_at(self) -> datetime:
+        """When the change was made: ``effective_at`` for a back-dated entry."""
+        return self.effective_at or self.received_at
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChangeRequest:
@@ -105,6 +146,12 @@ class ChangeRequest:
                 else int(data["data_coding"]),
                 correlation_id=data.get("correlation_id"),
                 smsc=dict(data.get("smsc") or {}),
+                effective_at=None if data.get("effective_at") is None
+                else parse_instant(str(data["effective_at"])),
+                on_behalf=data.get("on_behalf"),
+                agent=data.get("agent"),
+                reference=data.get("reference"),
+                note=data.get("note"),
             )
         except KeyError as exc:
             raise BadRequest(f"change request lacks {exc.args[0]!r}") from None
@@ -124,6 +171,7 @@ class AppliedChange:
     outcome: Outcome
     replayed: bool = False
     reply_text: str | None = None
+    reason: str | None = None  # why it was not applied (e.g. a superseded back-dated entry)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -133,6 +181,7 @@ class AppliedChange:
             "outcome": self.outcome.value,
             "replayed": self.replayed,
             "reply_text": self.reply_text,
+            "reason": self.reason,
         }
 
     @classmethod
@@ -144,4 +193,5 @@ class AppliedChange:
             outcome=Outcome(data["outcome"]),
             replayed=bool(data.get("replayed", False)),
             reply_text=data.get("reply_text"),
+            reason=data.get("reason"),
         )

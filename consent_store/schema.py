@@ -75,7 +75,22 @@ consent_events = Table(
     Column("description_version", String(64), nullable=True),
     Column("reply_text", Text(), nullable=True),
     Column("reason", Text(), nullable=True),
+    # 0012: back-dated entries, who acted and on what basis (docs/store.md).
+    Column("entered_at", UtcDateTime(), nullable=True),
+    Column("on_behalf", String(16), nullable=True),
+    Column("agent", String(100), nullable=True),
+    Column("reference", String(200), nullable=True),
+    Column("note", Text(), nullable=True),
+    Column("description_digest", String(64), nullable=True),
+    # 0012: the hash chain (consent_store/chain.py).
+    Column("salt", String(32), nullable=True),
+    Column("personal_digest", String(64), nullable=True),
+    Column("chain_id", String(32), nullable=True),
+    Column("chain_seq", BigInteger(), nullable=True),
+    Column("chain_prev", String(64), nullable=True),
+    Column("chain_hash", String(64), nullable=True),
     Index("ix_consent_events_msisdn_received_at", "msisdn", "received_at"),
+    Index("ix_consent_events_chain_id_chain_seq", "chain_id", "chain_seq", unique=True),
     Index("ix_consent_events_msisdn_consent_id", "msisdn", "consent", "id"),
     Index("ix_consent_events_received_at", "received_at"),
 )
@@ -113,8 +128,44 @@ replies = Table(
     Column("submit_status", String(32), nullable=False),
     Column("delivery_status", String(32), nullable=True),
     Column("delivered_at", UtcDateTime(), nullable=True),
+    Column("reason", Text(), nullable=True),  # why it was suppressed or failed
     Index("ix_replies_message_id", "message_id"),
     Index("ix_replies_msisdn", "msisdn"),
+)
+
+# Where each number's hash chain stands (key: the number as the ledger holds it). The row
+# lock on it serialises a number's writers, also those of texts that name no consent.
+ledger_heads = Table(
+    "ledger_heads",
+    metadata,
+    Column("msisdn", String(LEDGER_MSISDN_LEN), primary_key=True),
+    Column("chain_id", String(32), nullable=False),
+    Column("seq", BigInteger(), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# Communications LMT's systems report (seed rule 4: the lapse counts them).
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", LedgerId, primary_key=True, autoincrement=True),
+    Column("msisdn", String(MSISDN_LEN), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    Column("note", Text(), nullable=True),
+    Index("ix_contacts_msisdn_occurred_at", "msisdn", "occurred_at"),
+)
+
+# Every consent description a subscriber was shown, by digest (the ledger row cites it).
+consent_descriptions = Table(
+    "consent_descriptions",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("consent", String(16), nullable=False),
+    Column("description_version", String(64), nullable=False),
+    Column("lang", String(8), nullable=False),
+    Column("text", Text(), nullable=False),
 )
 
 # The API's and console's tables (revision 0013_api) join the same metadata.

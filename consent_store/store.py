@@ -11,14 +11,14 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, true
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
 from consent_core.catalog import Catalog
 from consent_core.clock import Clock, system_clock
 from consent_core.model import CONSENTS
-from consent_store import queries, upkeep
+from consent_store import chain, queries, upkeep
 from consent_store.engine import WRITE, make_engine
 from consent_store.errors import (
     BadRequest,
@@ -31,14 +31,21 @@ from consent_store.errors import (
 )
 from consent_store.ledger import apply_in_transaction
 from consent_store.requests import CHANNELS, AppliedChange, ChangeRequest, storable
+from consent_store.schema import consent_events
 from consent_store.timeutil import as_utc
 from consent_store.views import (
+    NONE,
     ErasureReport,
     LapseCandidate,
     LedgerEntry,
     NumberState,
     SubscriberRow,
+    VerifyReport,
+    verify_rows,
 )
+
+# Channels through which LMT communicates with a subscriber (``record_contact``).
+CONTACT_CHANNELS = ("call", "sms", "email", "web", "customer_centre")
 
 # PostgreSQL SQLSTATEs after which the whole transaction may simply be run again:
 # serialization_failure, deadlock_detected, unique_violation (a concurrent writer
@@ -132,7 +139,7 @@ class ConsentStore:
 
         def work(conn: Connection) -> list[AppliedChange]:
             return apply_in_transaction(conn, reqs, catalog=catalog, lang=lang or self.lang,
-                                        now=self.clock())
+                                        now=self.clock(), pseudonym=self.pseudonym)
 
         result: list[AppliedChange] = self._write(work)
         return result
@@ -157,29 +164,65 @@ class ConsentStore:
             raise NotFound(f"nothing is held about {msisdn}")
         return found
 
-    def history(self, msisdn: str) -> list[LedgerEntry]:
-        """Every ledger row of ``msisdn`` (including erased ones), oldest first."""
+    def history(self, msisdn: str, *, all_holders: bool = False) -> list[LedgerEntry]:
+        """The ledger rows of ``msisdn`` (including erased ones), oldest first: the current
+        holder's period only, unless ``all_holders`` (an operator's audit; seed rule 6)."""
         with self._read() as conn:
-            return queries.history(conn, msisdn, self.pseudonym(msisdn))
+            return queries.history(conn, msisdn, self.pseudonym(msisdn), all_holders)
 
-    def export(self, msisdn: str) -> dict[str, Any]:
-        """Everything held about ``msisdn`` as JSON-able data (GDPR Art. 15, seed rule 8)."""
+    def export(self, msisdn: str, catalog: Catalog | None = None) -> dict[str, Any]:
+        """Everything held about ``msisdn``'s current holder as JSON-able data (GDPR Art. 15,
+        seed rules 6 and 8): their consents with what they were told, their ledger rows with
+        the chain values, their replies with each one's fate. ``catalog`` is not needed:
+        the descriptions shown are kept in the store."""
+        del catalog  # kept for callers that pass it; the store has every text it cited
         with self._read() as conn:
             pseudonym = self.pseudonym(msisdn)
-            state = queries.number_state(conn, msisdn, pseudonym, None)
-            if state is None:
+            if queries.number_state(conn, msisdn, pseudonym, None) is None:
                 raise NotFound(f"nothing is held about {msisdn}")
             sub = queries.subscriber(conn, msisdn)
-            return {
-                "msisdn": msisdn,
-                "exported_at": _iso(self.clock()),
-                "subscriber": None if sub is None else {
-                    "client_group": sub.client_group, "independent": bool(sub.independent),
-                    "updated_at": _iso(sub.updated_at)},
-                "consents": state.to_dict()["consents"],
-                "history": [e.to_dict() for e in queries.history(conn, msisdn, pseudonym)],
-                "replies": queries.reply_rows(conn, msisdn),
-            }
+            start = queries.holder_start(conn, msisdn, pseudonym)
+            entries = queries.history(conn, msisdn, pseudonym, all_holders=False)
+            consents = queries.replay(entries)
+            texts = queries.descriptions(
+                conn, {e.description_digest for e in entries if e.description_digest})
+            replies = queries.reply_rows(conn, msisdn, {e.event_id for e in entries})
+            contacts = queries.contact_rows(conn, msisdn, None if start is None else start[1])
+        return {
+            "msisdn": msisdn,
+            "exported_at": _iso(self.clock()),
+            "holder_since": None if start is None else _iso(start[1]),
+            "subscriber": None if sub is None else {
+                "client_group": sub.client_group, "independent": bool(sub.independent),
+                "updated_at": _iso(sub.updated_at)},
+            "consents": {c: consents.get(c, NONE).to_dict() for c in CONSENTS},
+            "receipts": _receipts(entries, texts),
+            "history": [e.to_dict() for e in entries],
+            "replies": replies,
+            "contacts": contacts,
+            "chain": {"algorithm": "sha256", "version": chain.VERSION,
+                      "rules": "docs/store.md#hash-chain"},
+        }
+
+    def verify(self, msisdn: str | None = None) -> VerifyReport:
+        """Recompute the hash chains (of ``msisdn``, or of the whole ledger)."""
+        with self._read() as conn:
+            if msisdn is None:
+                where: Any = true()
+                heads = queries.heads(conn, None)
+            else:
+                where = consent_events.c.msisdn.in_([msisdn, self.pseudonym(msisdn)])
+                heads = {k: v for k, v in queries.heads(conn, None).items()
+                         if v["msisdn"] == msisdn}
+            return verify_rows(queries.chain_rows(conn, where), heads)
+
+    def guardian_may_act(self, msisdn: str) -> bool:
+        """Whether a parent or guardian may act for ``msisdn``: only for a line the directory
+        marks not independent (seed rule 5); elsewhere the subscriber acts for themselves.
+        Every caller that accepts ``on_behalf="guardian"`` asks this first."""
+        with self._read() as conn:
+            sub = queries.subscriber(conn, msisdn)
+        return sub is not None and not sub.independent
 
     def may_use(self, msisdn: str, consent: str, at: datetime | None = None) -> bool:
         """Whether ``consent`` of ``msisdn`` is in force now (one primary-key read) or at ``at``."""
@@ -199,12 +242,17 @@ class ConsentStore:
 
     # --- changes from outside the SMS path -------------------------------------------
 
-    def lapse(self, now: datetime, period: timedelta, *,
+    def lapse(self, as_of: datetime, period: timedelta, *,
               dry_run: bool = False) -> list[LapseCandidate]:
-        """Lapse every given JAUNUMI whose last activity is older than ``now - period``
-        (seed rule 4). With ``dry_run`` report them and change nothing."""
-        now = as_utc(now)
-        cutoff = now - period
+        """Lapse every given JAUNUMI with no communication since ``as_of - period`` (seed
+        rule 4). With ``dry_run`` report them and change nothing (``as_of`` may then be in
+        the future: a preview)."""
+        as_of = as_utc(as_of)
+        now = self.clock()
+        if as_of > now and not dry_run:
+            raise BadRequest(f"cannot lapse as of {_iso(as_of)}: it is in the future "
+                             f"(now {_iso(now)}); preview it with a dry run")
+        cutoff = as_of - period
         days = period.total_seconds() / 86400
         out: list[LapseCandidate] = []
         after = ""
@@ -217,13 +265,40 @@ class ConsentStore:
             else:
                 def work(conn: Connection, after: str = after) -> tuple[list[Any], list[Any]]:
                     rows = upkeep.lapse_candidates(conn, cutoff, after, LAPSE_CHUNK, lock=True)
-                    return rows, upkeep.apply_lapse(conn, rows, now, days)
+                    return rows, upkeep.apply_lapse(conn, rows, as_of, now, days)
 
                 rows, chunk = self._write(work)
             out.extend(chunk)
             if len(rows) < LAPSE_CHUNK:
                 return out
             after = rows[-1].msisdn
+
+    def record_contact(self, msisdn: str, channel: str, at: datetime | None = None,
+                       note: str | None = None) -> dict[str, Any]:
+        """A communication with the number that LMT's systems report (seed rule 4): it
+        restarts JAUNUMI's inactivity period. ``at`` defaults to now, never in the future."""
+        now = self.clock()
+        when = now if at is None else as_utc(at)
+        if channel not in CONTACT_CHANNELS:
+            raise BadRequest(f"contact channel {channel!r} is not one of "
+                             f"{', '.join(CONTACT_CHANNELS)}")
+        if not msisdn.isdigit() or not 3 <= len(msisdn) <= 15:
+            raise BadRequest(f"msisdn {msisdn!r} must be 3..15 digits")
+        if when > now:
+            raise BadRequest(f"a contact at {_iso(when)} is in the future (now {_iso(now)}); "
+                             "record it when it has happened")
+        row = {"msisdn": msisdn, "channel": channel, "occurred_at": when, "recorded_at": now,
+               "note": storable(note)}
+        self._write(lambda conn: upkeep.record_contact(conn, row))
+        return {k: _iso(v) if isinstance(v, datetime) else v for k, v in row.items()}
+
+    def record_suppressed(self, withheld: Sequence[tuple[str, str]]) -> int:
+        """Replies (event_id, reason) that were not sent (e.g. the per-number limit): their
+        rows say ``suppressed`` and why, instead of staying pending. Returns how many."""
+        if not withheld:
+            return 0
+        n: int = self._write(lambda conn: upkeep.record_suppressed(conn, withheld))
+        return n
 
     def reset(self, msisdn: str, reason: str, channel: str = "operator") -> list[AppliedChange]:
         """Number reassigned (seed rule 6): every given consent withdrawn, outcome ``reset``."""
@@ -287,6 +362,27 @@ def _as_row(row: SubscriberRow | tuple[str, str, bool]) -> SubscriberRow:
     if not r.msisdn.isdigit():
         raise BadRequest(f"subscriber {r.msisdn!r}: msisdn must be digits")
     return r
+
+
+def _receipts(entries: list[LedgerEntry], texts: dict[str, Any]) -> dict[str, Any]:
+    """Per consent, the newest give or withdrawal: what the subscriber was told (catalog
+    and description versions and the description text) and the row's chain hash."""
+    out: dict[str, Any] = {}
+    for e in sorted(entries, key=lambda e: e.id):
+        if e.consent is None or e.action not in ("give", "withdraw"):
+            continue
+        d = texts.get(e.description_digest or "")
+        out[e.consent] = {
+            "event_id": e.event_id, "action": e.action, "outcome": e.outcome,
+            "received_at": _iso(e.received_at), "channel": e.channel,
+            "catalog_version": e.catalog_version,
+            "description_version": e.description_version,
+            "description_lang": None if d is None else d.lang,
+            "description": None if d is None else d.text,
+            "description_digest": e.description_digest,
+            "chain_id": e.chain_id, "chain_seq": e.chain_seq, "chain_hash": e.chain_hash,
+        }
+    return out
 
 
 def _check_channel(channel: str) -> None:

@@ -11,22 +11,38 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, select, update
 
 from consent_core.model import Outcome, Status
+from consent_store import chain
 from consent_store.dialect import upsert
-from consent_store.ledger import JAUNUMI, StateRow, append_events, lock_states, write_states
+from consent_store.ledger import (
+    JAUNUMI,
+    StateRow,
+    append_events,
+    lock_heads,
+    lock_states,
+    note_activity,
+    write_states,
+)
 from consent_store.requests import AppliedChange
-from consent_store.schema import consent_events, consent_state, replies, subscribers
+from consent_store.schema import (
+    consent_events,
+    consent_state,
+    contacts,
+    ledger_heads,
+    replies,
+    subscribers,
+)
 from consent_store.timeutil import iso
 from consent_store.views import ErasureReport, LapseCandidate, SubscriberRow
 
 
 def _event(event_id: str, msisdn: str, consent: str | None, action: str, outcome: str,
-           channel: str, now: datetime, reason: str | None) -> dict[str, Any]:
+           channel: str, now: datetime, reason: str | None,
+           at: datetime | None = None) -> dict[str, Any]:
+    # The other columns are filled with None by append_events.
     return {
         "event_id": event_id, "msisdn": msisdn, "consent": consent, "action": action,
-        "outcome": outcome, "channel": channel, "received_at": now, "applied_at": now,
-        "ingest_seq": None, "text": None, "raw_hex": None, "data_coding": None, "smsc": None,
-        "correlation_id": None, "catalog_version": None, "description_version": None,
-        "reply_text": None, "reason": reason,
+        "outcome": outcome, "channel": channel, "received_at": at or now, "applied_at": now,
+        "reason": reason,
     }
 
 
@@ -52,22 +68,21 @@ def lapse_event_id(msisdn: str, since: datetime | None) -> str:
     return f"lapse:{msisdn}:{JAUNUMI}:{iso(since)}"
 
 
-def apply_lapse(conn: Connection, rows: list[Any], now: datetime,
+def apply_lapse(conn: Connection, rows: list[Any], as_of: datetime, now: datetime,
                 period_days: float) -> list[LapseCandidate]:
+    """Lapse ``rows`` as of ``as_of`` (recorded at ``now``)."""
     events, states, out = [], [], []
     for r in rows:
         event_id = lapse_event_id(r.msisdn, r.since)
         reason = (f"no communication since {iso(r.last_activity_at)}; "
                   f"lapse period {period_days:g} days")
         events.append(_event(event_id, r.msisdn, JAUNUMI, "lapse", Outcome.LAPSED.value,
-                             "system", now, reason))
-        states.append({"b_msisdn": r.msisdn, "status": Status.LAPSED.value, "since": now,
+                             "system", now, reason, at=as_of))
+        states.append({"b_msisdn": r.msisdn, "status": Status.LAPSED.value, "since": as_of,
                        "last_event_id": event_id})
         out.append(LapseCandidate(r.msisdn, r.since, r.last_activity_at, event_id))
     append_events(conn, events)
     if states:
-        from sqlalchemy import bindparam
-
         conn.execute(
             update(consent_state)
             .where(consent_state.c.msisdn == bindparam("b_msisdn"),
@@ -111,23 +126,29 @@ def reset(conn: Connection, msisdn: str, reason: str, channel: str,
 
 def erase(conn: Connection, msisdn: str, pseudonym: str, reason: str, channel: str,
           now: datetime) -> ErasureReport:
-    # Lock the number's state rows so no change of this number commits half-way through.
-    conn.execute(select(consent_state.c.msisdn).where(consent_state.c.msisdn == msisdn)
-                 .with_for_update()).all()
+    # Lock the number's state rows and chain head so no change of this number commits
+    # half-way through.
+    lock_states(conn, set(), {msisdn})
+    lock_heads(conn, {msisdn})
     n_replies = conn.execute(delete(replies).where(replies.c.msisdn == msisdn)).rowcount
+    n_contacts = conn.execute(delete(contacts).where(contacts.c.msisdn == msisdn)).rowcount
+    # The personal fields and their salt go; their digest stays, so the chain verifies.
     n_events = conn.execute(
         update(consent_events).where(consent_events.c.msisdn == msisdn)
-        .values(msisdn=pseudonym, text=None, raw_hex=None, data_coding=None, smsc=None,
-                correlation_id=None, reply_text=None)).rowcount
+        .values({**dict.fromkeys((*chain.PERSONAL, *chain.PERSONAL_EXTENSIONS)),
+                 "msisdn": pseudonym, "salt": None})).rowcount
     n_state = conn.execute(delete(consent_state).where(
         consent_state.c.msisdn == msisdn, consent_state.c.status != Status.NONE.value)).rowcount
     conn.execute(delete(consent_state).where(consent_state.c.msisdn == msisdn))
-    n_sub = conn.execute(delete(subscribers).where(subscribers.c.msisdn == msisdn)).rowcount
     event_id = f"erase:{uuid.uuid4().hex}"
+    # The erase row closes the number's chain; a later text starts a new one.
     append_events(conn, [_event(event_id, pseudonym, None, "erase", "erased", channel, now,
-                                reason)])
+                                reason)], chain_of={pseudonym: msisdn})
+    conn.execute(delete(ledger_heads).where(ledger_heads.c.msisdn == msisdn))
+    kept = conn.execute(select(subscribers.c.msisdn).where(
+        subscribers.c.msisdn == msisdn)).first() is not None
     return ErasureReport(msisdn, pseudonym, event_id, int(n_events), int(n_replies),
-                         int(n_state), bool(n_sub))
+                         int(n_state), int(n_contacts), kept)
 
 
 # --- directory import -------------------------------------------------------------------
@@ -180,3 +201,23 @@ def record_deliveries(conn: Connection, submits: Sequence[dict[str, Any]],
                 delivery_status=bindparam("b_stat", type_=replies.c.delivery_status.type),
                 delivered_at=bindparam("b_at", type_=replies.c.delivered_at.type)),
             list(receipts))
+
+
+def record_suppressed(conn: Connection, withheld: Sequence[tuple[str, str]]) -> int:
+    result = conn.execute(
+        update(replies).where(replies.c.event_id == bindparam("b_event_id"),
+                              replies.c.submit_status == "pending")
+        .values(submit_status="suppressed", reason=bindparam("b_reason")),
+        [{"b_event_id": e, "b_reason": r} for e, r in withheld])
+    return int(result.rowcount)
+
+
+# --- contacts (seed rule 4: communication restarts JAUNUMI's inactivity period) -------
+
+def record_contact(conn: Connection, row: dict[str, Any]) -> None:
+    states = lock_states(conn, set(), {row["msisdn"]})
+    conn.execute(contacts.insert(), [row])
+    st = states.get((row["msisdn"], JAUNUMI))
+    note_activity(st, row["occurred_at"])
+    if st is not None:
+        write_states(conn, [st])

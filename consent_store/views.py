@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 
 from consent_core.model import CONSENTS
+from consent_store.chain import Break, verify_chain
 from consent_store.timeutil import iso
 
 
@@ -65,6 +68,18 @@ class LedgerEntry:
     description_version: str | None
     reply_text: str | None
     reason: str | None
+    entered_at: datetime | None = None
+    on_behalf: str | None = None
+    agent: str | None = None
+    reference: str | None = None
+    note: str | None = None
+    description_digest: str | None = None
+    salt: str | None = None
+    personal_digest: str | None = None
+    chain_id: str | None = None
+    chain_seq: int | None = None
+    chain_prev: str | None = None
+    chain_hash: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,6 +92,14 @@ class LedgerEntry:
             "catalog_version": self.catalog_version,
             "description_version": self.description_version,
             "reply_text": self.reply_text, "reason": self.reason,
+            "entered_at": iso(self.entered_at), "on_behalf": self.on_behalf,
+            "agent": self.agent, "reference": self.reference, "note": self.note,
+            "description_digest": self.description_digest,
+            # The chain values (docs/store.md, "Hash chain"): with them and the fields above
+            # a third party can recompute this row's hash.
+            "chain": {"id": self.chain_id, "seq": self.chain_seq, "prev": self.chain_prev,
+                      "hash": self.chain_hash, "personal_digest": self.personal_digest,
+                      "salt": self.salt},
         }
 
 
@@ -102,14 +125,17 @@ class ErasureReport:
     events_pseudonymised: int
     replies_deleted: int
     consents_cleared: int
-    subscriber_deleted: bool
+    contacts_deleted: int
+    # The directory row is LMT's, not the subscriber's: kept (docs/store.md, "Erasure").
+    directory_kept: bool
 
     def to_dict(self) -> dict[str, Any]:
         return {"msisdn": self.msisdn, "pseudonym": self.pseudonym, "event_id": self.event_id,
                 "events_pseudonymised": self.events_pseudonymised,
                 "replies_deleted": self.replies_deleted,
                 "consents_cleared": self.consents_cleared,
-                "subscriber_deleted": self.subscriber_deleted}
+                "contacts_deleted": self.contacts_deleted,
+                "directory_kept": self.directory_kept}
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,3 +145,46 @@ class SubscriberRow:
     msisdn: str
     client_group: str
     independent: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """What ``verify`` found: how much it checked and the first row that does not verify."""
+
+    chains: int
+    rows: int
+    first_break: Break | None
+    broken_chains: int
+
+    @property
+    def intact(self) -> bool:
+        return self.first_break is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"intact": self.intact, "chains": self.chains, "rows": self.rows,
+                "broken_chains": self.broken_chains,
+                "first_break": None if self.first_break is None else self.first_break.to_dict()}
+
+
+def verify_rows(rows: Iterable[dict[str, Any]], heads: dict[str, dict[str, Any]]) -> VerifyReport:
+    """Verify ledger rows given in chain order against the chain heads."""
+    first: Break | None = None
+    broken = chains = count = 0
+    seen: set[str] = set()
+    for chain_id, group in groupby(rows, key=lambda r: r["chain_id"]):
+        chains += 1
+        members = list(group)
+        count += len(members)
+        if chain_id is None:
+            found: Break | None = Break("-", members[0]["event_id"], None,
+                                        "row is in no chain (written outside the store)")
+        else:
+            seen.add(chain_id)
+            found = verify_chain(chain_id, members, heads.get(chain_id))
+        if found is not None:
+            broken += 1
+            first = first or found
+    for chain_id in sorted(heads.keys() - seen):
+        broken += 1
+        first = first or Break(chain_id, None, 0, "every row of this chain was removed")
+    return VerifyReport(chains, count, first, broken)

@@ -11,7 +11,9 @@ for ``jobs failed``/``jobs requeue``, ``consentctl/status.py`` for ``status``, â
 
 Exit codes: 0 done, 1 not found, 2 usage or configuration error, 3 import finished but
 some rows were bad, 4 the store failed (database unreachable, schema missing, â€¦), 5 Redis did
-not answer (and for ``status``: Redis or the database; it still prints what it read).
+not answer (and for ``status``: Redis or the database; it still prints what it read), 6 a
+rule refused the change (grant/withdraw: refused or superseded), 8 the ledger's hash chain
+does not verify (``verify``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ EXIT_USAGE = 2
 EXIT_BAD_ROWS = 3
 EXIT_STORE = 4
 EXIT_UNAVAILABLE = 5
+EXIT_REFUSED = 6
+EXIT_VERIFY_FAILED = 8
 
 # Built in here, in help order; other modules of the package are discovered after them.
 _BUILTIN = ("database", "directory", "consents")
@@ -119,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="consentctl", description="Operator tool for the SMS consent store.",
         epilog="exit codes: 0 ok, 1 not found, 2 usage/config error, 3 import had bad rows, "
-               "4 store error, 5 Redis unreachable (status: or the database)")
+               "4 store error, 5 Redis unreachable (status: or the database), 6 refused by a "
+               "rule, 8 ledger verification failed")
     parser.add_argument("--config", metavar="FILE", default=None,
                         help="settings file (default: $SMSGW_CONFIG, then "
                              "/etc/sms-gateway/gateway.toml)")
@@ -148,6 +153,13 @@ def _command_modules() -> list[Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from consentctl.output import escaping
+
+    with escaping():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     from consent_core.catalog import CatalogError
     from consent_store.errors import NotFound, StoreError
 

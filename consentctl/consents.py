@@ -4,11 +4,12 @@ reset (number reassigned), erase, and the scheduled JAUNUMI lapse."""
 from __future__ import annotations
 
 import argparse
+import sys
 import uuid
 from datetime import timedelta
 from typing import Any
 
-from consentctl.cli import EXIT_OK, Context, consent_arg, msisdn_arg
+from consentctl.cli import EXIT_OK, EXIT_REFUSED, Context, UsageError, consent_arg, msisdn_arg
 from consentctl.output import print_json, print_table
 
 # Channels an operator may name; `sms` changes come only through the gateway (one path).
@@ -23,8 +24,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="as they stood at this moment (no offset means UTC)")
     p.set_defaults(handler=show)
 
-    p = sub.add_parser("history", parents=[common], help="every recorded event, oldest first")
+    p = sub.add_parser("history", parents=[common],
+                       help="recorded events of the number's current holder, oldest first")
     p.add_argument("msisdn", type=msisdn_arg, metavar="MSISDN")
+    p.add_argument("--all-holders", action="store_true",
+                   help="also the events of earlier holders of the number (audit)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=history)
 
@@ -35,11 +39,22 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         p.add_argument("msisdn", type=msisdn_arg, metavar="MSISDN")
         p.add_argument("consent", type=consent_arg, metavar="CONSENT")
         p.add_argument("--channel", required=True, choices=CLI_CHANNELS)
+        p.add_argument("--at", type=_instant, metavar="ISO8601",
+                       help="when the subscriber made the change, if earlier (e.g. a paper "
+                            "form); never in the future, never over a later change")
+        p.add_argument("--on-behalf", choices=("guardian",),
+                       help="a parent or guardian acts for a minor's line "
+                            "(--channel customer_centre)")
+        p.add_argument("--agent", type=_text(100), help="who entered it")
+        p.add_argument("--reference", type=_text(200), help="e.g. the paper form's number")
+        p.add_argument("--note", type=_text(2000))
         p.add_argument("--json", action="store_true")
         p.set_defaults(handler=change, action=action)
 
-    p = sub.add_parser("export", parents=[common], help="everything held about a number (JSON)")
+    p = sub.add_parser("export", parents=[common],
+                       help="everything held about the number's current holder (JSON)")
     p.add_argument("msisdn", type=msisdn_arg, metavar="MSISDN")
+    p.add_argument("--json", action="store_true", help="the default: export is always JSON")
     p.set_defaults(handler=export)
 
     p = sub.add_parser("reset", parents=[common],
@@ -60,6 +75,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("lapse", parents=[common],
                        help="lapse JAUNUMI consents past the inactivity period")
     p.add_argument("--dry-run", action="store_true", help="list them, change nothing")
+    p.add_argument("--as-of", type=_instant, metavar="ISO8601",
+                   help="what lapses at this instant (default now; future only with --dry-run)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=lapse)
 
@@ -72,6 +89,14 @@ def _instant(text: str) -> Any:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"not an ISO 8601 time: {text!r} (e.g. 2026-11-24T20:01:02Z)") from None
+
+
+def _text(limit: int) -> Any:
+    def parse(text: str) -> str:
+        if not text.strip() or len(text) > limit:
+            raise argparse.ArgumentTypeError(f"must be 1..{limit} characters")
+        return text.strip()
+    return parse
 
 
 def _reason(text: str) -> str:
@@ -97,7 +122,7 @@ def show(args: argparse.Namespace, ctx: Context) -> int:
 def history(args: argparse.Namespace, ctx: Context) -> int:
     from consent_store.errors import NotFound
 
-    entries = ctx.store.history(args.msisdn)
+    entries = ctx.store.history(args.msisdn, all_holders=args.all_holders)
     if not entries:
         raise NotFound(f"no recorded events for {args.msisdn}")
     if args.json:
@@ -111,21 +136,40 @@ def history(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def change(args: argparse.Namespace, ctx: Context) -> int:
-    from consent_store.requests import ChangeRequest
+    from consent_store.requests import GUARDIAN_CHANNELS, ChangeRequest
+    from consent_store.timeutil import iso
 
+    now = ctx.store.clock()
+    if args.at is not None and args.at > now:
+        raise UsageError(f"--at {iso(args.at)} is in the future (now {iso(now)}); a change "
+                         "can only be entered after it was made")
+    if args.on_behalf and args.channel not in GUARDIAN_CHANNELS:
+        raise UsageError(f"--on-behalf {args.on_behalf} needs --channel "
+                         f"{' or '.join(sorted(GUARDIAN_CHANNELS))} (the guardian is "
+                         "identified there)")
+    if args.on_behalf and not ctx.store.guardian_may_act(args.msisdn):
+        # A guardian speaks only for a line the directory marks not independent; on any
+        # other line the subscriber decides themselves (seed rule 5).
+        print(f"consentctl: {args.msisdn} is not marked as a minor's line in the directory; "
+              "the subscriber acts for themselves, not a guardian", file=sys.stderr)
+        return EXIT_REFUSED
     # Applied directly, not queued: it is not the SMS path, and the operator sees the
     # outcome at once. It goes through the same apply_batch as every SMS.
     request = ChangeRequest(
         event_id=f"ctl-{uuid.uuid4().hex}", msisdn=args.msisdn, action=args.action,
-        consent=args.consent, channel=args.channel, received_at=ctx.store.clock(),
+        consent=args.consent, channel=args.channel, received_at=now, effective_at=args.at,
+        on_behalf=args.on_behalf, agent=args.agent, reference=args.reference, note=args.note,
         text=f"consentctl {'grant' if args.action == 'give' else 'withdraw'} {args.consent}")
     applied = ctx.store.apply(request, catalog=ctx.catalog)
+    refused = applied.outcome.value.startswith("refused") or applied.outcome.value == "superseded"
     if args.json:
         print_json(applied.to_dict())
     else:
+        basis = f", on behalf of the {args.on_behalf}" if args.on_behalf else ""
         print(f"{applied.msisdn} {applied.consent}: {applied.outcome.value} "
-              f"(channel {args.channel}, event {applied.event_id})")
-    return EXIT_OK
+              f"(channel {args.channel}{basis}, event {applied.event_id})"
+              + (f"; {applied.reason}" if applied.reason else ""))
+    return EXIT_REFUSED if refused else EXIT_OK
 
 
 def export(args: argparse.Namespace, ctx: Context) -> int:
@@ -150,23 +194,29 @@ def erase(args: argparse.Namespace, ctx: Context) -> int:
         return EXIT_OK
     print(f"{args.msisdn}: erased (event {report.event_id}); "
           f"{report.events_pseudonymised} ledger rows pseudonymised, "
-          f"{report.replies_deleted} replies and "
-          f"{'the' if report.subscriber_deleted else 'no'} directory row deleted")
+          f"{report.replies_deleted} replies and {report.contacts_deleted} contacts deleted; "
+          f"directory row {'kept (LMT data)' if report.directory_kept else 'absent'}")
     return EXIT_OK
 
 
 def lapse(args: argparse.Namespace, ctx: Context) -> int:
+    from consent_store.errors import BadRequest
     from consent_store.timeutil import iso
 
     days = ctx.settings.consent.jaunumi_lapse_days
-    lapsed = ctx.store.lapse(ctx.store.clock(), timedelta(days=days), dry_run=args.dry_run)
+    as_of = args.as_of or ctx.store.clock()
+    try:
+        lapsed = ctx.store.lapse(as_of, timedelta(days=days), dry_run=args.dry_run)
+    except BadRequest as exc:
+        raise UsageError(str(exc)) from None
     if args.json:
-        print_json({"dry_run": args.dry_run, "period_days": days,
+        print_json({"dry_run": args.dry_run, "as_of": iso(as_of), "period_days": days,
                     "lapsed": [c.to_dict() for c in lapsed]})
         return EXIT_OK
     verb = "would lapse" if args.dry_run else "lapsed"
-    print(f"{verb} {len(lapsed)} JAUNUMI consents (no activity for {days} days)")
+    print(f"{verb} {len(lapsed)} JAUNUMI consents as of {iso(as_of)} "
+          f"(no communication for {days} days)")
     if lapsed:
-        print_table(["MSISDN", "GIVEN SINCE", "LAST ACTIVITY"],
+        print_table(["MSISDN", "GIVEN SINCE", "LAST COMMUNICATION"],
                     [[c.msisdn, iso(c.since), iso(c.last_activity_at)] for c in lapsed])
     return EXIT_OK

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from consentctl.cli import EXIT_OK, Context
+from consentctl.output import print_json
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -14,6 +15,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     up = db_sub.add_parser("upgrade", help="create or upgrade the schema to the newest revision",
                            parents=[common])
     up.add_argument("--revision", default="head", help=argparse.SUPPRESS)
+    up.add_argument("--json", action="store_true")
     up.set_defaults(handler=upgrade)
 
 
@@ -25,7 +27,11 @@ def upgrade(args: argparse.Namespace, ctx: Context) -> int:
     upgrade(url, args.revision)
     engine = make_engine(url)
     try:
-        print(f"schema of {safe_url(url)} at revision {current_revision(engine)}")
+        revision = current_revision(engine)
+        if args.json:
+            print_json({"database": safe_url(url), "revision": revision})
+        else:
+            print(f"schema of {safe_url(url)} at revision {revision}")
     finally:
         engine.dispose()
     return EXIT_OK

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from consentctl.cli import EXIT_BAD_ROWS, EXIT_OK, Context, UsageError, msisdn_arg
+from consentctl.output import print_json
 
 _TRUE = frozenset({"true", "1", "yes", "y", "t"})
 _FALSE = frozenset({"false", "0", "no", "n", "f"})
@@ -28,6 +29,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     imp = subs_sub.add_parser("import", parents=[common],
                               help="load msisdn,client_group[,independent] rows from a CSV file")
     imp.add_argument("file", metavar="FILE.csv")
+    imp.add_argument("--json", action="store_true")
     imp.set_defaults(handler=import_file)
 
 
@@ -94,5 +96,8 @@ def import_file(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError(f"{args.file}: not a CSV file ({exc})") from None
     if tally.bad > MAX_REPORTED:
         print(f"{args.file}: … and {tally.bad - MAX_REPORTED} more bad rows", file=sys.stderr)
-    print(f"imported {written} subscribers from {args.file}; {tally.bad} bad rows skipped")
+    if args.json:
+        print_json({"file": args.file, "imported": written, "bad_rows": tally.bad})
+    else:
+        print(f"imported {written} subscribers from {args.file}; {tally.bad} bad rows skipped")
     return EXIT_BAD_ROWS if tally.bad else EXIT_OK

@@ -123,11 +123,18 @@ def _apply(rt: runtime.Runtime, requests: list[dict[str, Any]],
     statuses = rt.replies.push(replies, per_minute=limits.replies_per_minute,
                                per_day=limits.replies_per_day,
                                now=rt.store.clock().timestamp())
+    withheld = []
     for rep, status in zip(replies, statuses, strict=True):
         runtime.REPLIES.labels(result=status).inc()
         if status == "limited":
             log.warning("reply.rate_limited", correlation_id=rep.correlation_id,
                         msisdn=rep.msisdn, action="no reply sent; the change itself was applied")
+            withheld.append((rep.event_id, f"per-number reply limit ({limits.replies_per_minute} "
+                                           f"a minute, {limits.replies_per_day} a day)"))
+    if withheld:
+        # The reply row says what really happened instead of staying pending for ever.
+        _with_db_retry(lambda: rt.store.record_suppressed(withheld),
+                       budget=max(1.0, rt.settings.queue.job_timeout - 10))
     if deliveries:
         record_deliveries(deliveries)
     return {"events": len(reqs), "replayed": sum(r.replayed for r in results),

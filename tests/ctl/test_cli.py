@@ -108,7 +108,7 @@ def test_reset_and_erase(ctl: Ctl) -> None:
     erase = ctl("erase", N, "--reason", "data subject request", "--json")
     assert erase.returncode == 0, erase.stderr
     assert json.loads(erase.stdout)["events_pseudonymised"] == 2
-    hist = json.loads(ctl("history", N, "--json").stdout)
+    hist = json.loads(ctl("history", N, "--json", "--all-holders").stdout)
     assert [e["action"] for e in hist] == ["give", "reset", "erase"]
     assert all(e["msisdn"] != N and e["text"] is None for e in hist)
 

@@ -14,7 +14,8 @@ from consent_store.schema import metadata
 from consent_store.store import ConsentStore
 from tests.store.conftest import LMT, T0, req
 
-TABLES = {"subscribers", "consent_events", "consent_state", "replies"}
+TABLES = {"subscribers", "consent_events", "consent_state", "replies", "ledger_heads",
+          "contacts", "consent_descriptions"}
 
 
 def _indexes(engine: sa.Engine, table: str) -> set[str]:
@@ -60,6 +61,31 @@ def test_upgrade_from_initial_revision_keeps_rows_and_adds_indexes(
     store = ConsentStore(database_url)
     assert store.apply(req("give", "JAUNUMI"), catalog=catalog).outcome == "given"
     assert [e.event_id for e in store.history(LMT)] == ["old-1", store.history(LMT)[1].event_id]
+    store.close()
+
+
+def test_upgrade_from_0002_chains_the_existing_ledger_so_it_verifies(
+        database_url: str, catalog: Catalog) -> None:
+    upgrade(database_url, "0002_lookup_indexes")
+    store = ConsentStore(database_url)
+    engine = store.engine
+    with engine.begin() as conn:
+        for i, (m, action) in enumerate([(LMT, "give"), ("h:" + "ab" * 32, "withdraw"),
+                                         (LMT, "withdraw"), ("h:" + "ab" * 32, "erase")]):
+            conn.execute(sa.text(
+                "INSERT INTO consent_events (event_id, msisdn, consent, action, outcome,"
+                " channel, received_at, applied_at, text, smsc) VALUES (:e, :m, 'VIETA', :a,"
+                " 'given', 'sms', :t, :t, :x, :j)"),
+                {"e": f"old-{i}", "m": m, "a": action, "t": T0.replace(tzinfo=None),
+                 "x": "VIETA" if m == LMT else None,
+                 "j": '{"ton": 1, "npi": 1}' if m == LMT else None})
+    upgrade(database_url)
+    report = store.verify()
+    assert report.intact, report.first_break
+    assert (report.chains, report.rows) == (2, 4)
+    # The upgraded chain goes on: a new row links to the old ones and verifies.
+    store.apply(req("give", "JAUNUMI"), catalog=catalog)
+    assert store.verify(LMT).intact and store.verify(LMT).rows == 3
     store.close()
 
 

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from consent_core.catalog import Catalog
+from consent_core.clock import FixedClock
 from consent_core.model import Outcome
 from consent_store.errors import BadRequest, NotFound
 from consent_store.store import ConsentStore
@@ -19,7 +20,9 @@ PERIOD = timedelta(days=183)
 
 
 def test_jaunumi_without_activity_for_the_period_lapses(store: ConsentStore,
-                                                        catalog: Catalog) -> None:
+                                                        catalog: Catalog,
+        clock: FixedClock) -> None:
+    clock.set(T0 + PERIOD * 3)
     store.apply(req("give", "JAUNUMI", at=T0), catalog=catalog)
     store.apply(req("give", "VIETA", at=T0), catalog=catalog)
     now = T0 + PERIOD + timedelta(seconds=1)
@@ -37,7 +40,9 @@ def test_jaunumi_without_activity_for_the_period_lapses(store: ConsentStore,
 
 
 def test_lapse_dry_run_reports_and_changes_nothing(store: ConsentStore,
-                                                   catalog: Catalog) -> None:
+                                                   catalog: Catalog,
+        clock: FixedClock) -> None:
+    clock.set(T0 + PERIOD * 3)
     store.apply(req("give", "JAUNUMI", at=T0), catalog=catalog)
     store.apply(req("give", "JAUNUMI", msisdn=OTHER, at=T0), catalog=catalog)
     due = store.lapse(T0 + PERIOD * 2, PERIOD, dry_run=True)
@@ -48,7 +53,9 @@ def test_lapse_dry_run_reports_and_changes_nothing(store: ConsentStore,
 
 
 def test_renewed_jaunumi_restarts_the_inactivity_period(store: ConsentStore,
-                                                        catalog: Catalog) -> None:
+                                                        catalog: Catalog,
+        clock: FixedClock) -> None:
+    clock.set(T0 + PERIOD * 3)
     store.apply(req("give", "JAUNUMI", at=T0), catalog=catalog)
     renewed = T0 + timedelta(days=100)
     assert store.apply(req("give", "JAUNUMI", at=renewed), catalog=catalog).outcome \
@@ -58,7 +65,8 @@ def test_renewed_jaunumi_restarts_the_inactivity_period(store: ConsentStore,
 
 
 def test_lapse_works_in_chunks(store: ConsentStore, catalog: Catalog,
-                               monkeypatch: pytest.MonkeyPatch) -> None:
+                               monkeypatch: pytest.MonkeyPatch, clock: FixedClock) -> None:
+    clock.set(T0 + PERIOD * 3)
     import consent_store.store as store_module
 
     monkeypatch.setattr(store_module, "LAPSE_CHUNK", 3)
@@ -82,7 +90,7 @@ def test_reset_withdraws_every_given_consent_and_records_reason(
         "JAUNUMI": "withdrawn", "METADATI": "none", "AUTO": "withdrawn", "VIETA": "withdrawn",
         "SADARBIBA": "none"}
     assert state["VIETA"].channel == "operator"
-    resets = [e for e in store.history(LMT) if e.action == "reset"]
+    resets = [e for e in store.history(LMT, all_holders=True) if e.action == "reset"]
     assert {e.reason for e in resets} == {"number handed to a new user"}
     # The new user's own choices apply from now on.
     assert store.apply(req("give", "VIETA"), catalog=catalog).outcome is Outcome.GIVEN
@@ -91,7 +99,7 @@ def test_reset_withdraws_every_given_consent_and_records_reason(
 def test_reset_with_nothing_in_force_is_still_recorded(store: ConsentStore) -> None:
     [change] = store.reset(OTHER, "reassigned", channel="customer_centre")
     assert (change.consent, change.outcome) == (None, Outcome.RESET)
-    [entry] = store.history(OTHER)
+    [entry] = store.history(OTHER, all_holders=True)
     assert (entry.action, entry.channel, entry.reason) == ("reset", "customer_centre",
                                                            "reassigned")
     with pytest.raises(NotFound):
@@ -106,7 +114,7 @@ def test_erase_removes_personal_data_and_keeps_pseudonymised_proof(
     store.apply(req("withdraw", "VIETA", at=t + timedelta(hours=1)), catalog=catalog)
     store.apply(req("give", "JAUNUMI", at=t + timedelta(hours=2)), catalog=catalog)
     report = store.erase(LMT, "data subject request 2026-11-25")
-    assert report.events_pseudonymised == 3 and report.subscriber_deleted
+    assert report.events_pseudonymised == 3 and report.directory_kept
     assert report.replies_deleted == 3
 
     with store.engine.connect() as conn:
@@ -128,7 +136,8 @@ def test_erase_removes_personal_data_and_keeps_pseudonymised_proof(
     # Nothing is in force any more, but what was in force then can still be shown.
     assert not store.may_use(LMT, "JAUNUMI")
     assert store.may_use(LMT, "VIETA", at=t + timedelta(minutes=30))
-    assert store.state(LMT).client_group is None
+    # The directory facts are LMT's, not the subscriber's: kept (docs/store.md, "Erasure").
+    assert store.state(LMT).client_group == "lmt"
     assert not store.may_use(LMT, "JAUNUMI", at=t + timedelta(days=365))
 
 

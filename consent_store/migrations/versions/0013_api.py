@@ -1,7 +1,7 @@
 """Tables of the HTTP API and the console: tokens, agents, sign-in audit.
 
 Revision ID: 0013_api
-Revises: 0002_lookup_indexes
+Revises: 0012_semantics
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_api"
-down_revision = "0002_lookup_indexes"
+down_revision = "0012_semantics"
 branch_labels = None
 depends_on = None
 
