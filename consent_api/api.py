@@ -22,7 +22,7 @@ from consent_core.msisdn import TON_UNKNOWN, BadSender, normalise
 from consent_queue.outcomes import reset_request
 from consent_store import api_reads
 from consent_store.access import Token
-from consent_store.errors import NotFound
+from consent_store.errors import BadRequest, NotFound
 from consent_store.timeutil import as_utc, iso
 
 router = APIRouter(prefix="/v1")
@@ -252,11 +252,13 @@ class ContactBody(BaseModel):
 
 @router.post("/numbers/{msisdn}/contacts", summary="Record a communication with the subscriber (lapse rule)")
 def post_contact(msisdn: Msisdn, body: ContactBody, svc: Svc, _: Writer) -> JSONResponse:
-    number(msisdn)
-    past(body.at, svc)
-    # Issue 12 adds the store's contact record (`consentctl contact`); until it lands the
-    # API says so rather than accept a contact it would not keep.
-    raise Problem(501, "not-available-yet", "recording contacts needs the store of issue 12")
+    # A contact changes no consent, so it is written straight to the store (like
+    # `consentctl contact`); it only moves JAUNUMI's inactivity clock (seed rule 4).
+    try:
+        row = svc.store.record_contact(number(msisdn), body.channel, past(body.at, svc), body.note)
+    except BadRequest as exc:
+        raise Problem(422, "invalid", str(exc)) from None
+    return JSONResponse(row, status_code=201)
 
 
 class ResetBody(BaseModel):

@@ -1,10 +1,10 @@
 """A change from the API or the console: built as a ``ChangeRequest``, queued on the
 number's shard like a text, and answered with the worker's outcome (or 202 if it is late).
 
-Issue 12 adds to ``ChangeRequest`` what a web or customer-centre change may carry:
-back-dated entries, guardian consent, the agent and a reference. ``PASS_THROUGH`` maps
-the API's field names to the ``ChangeRequest`` field that holds each; a field the store
-does not have yet is handled as ``_without_field`` says (docs/api.md, "Fields").
+A web or customer-centre change may carry a back-dated instant, guardian consent, the
+agent, a reference and a note; ``PASS_THROUGH`` maps the API's field names to the
+``ChangeRequest`` field that holds each (docs/api.md, "What a web or customer-centre
+change carries").
 """
 
 from __future__ import annotations
@@ -25,12 +25,11 @@ from consent_api.services import Services
 from consent_store.errors import BadRequest
 from consent_store.requests import ChangeRequest
 
-# API field -> ChangeRequest field (issue 12 names; adjust here if they land otherwise).
-PASS_THROUGH = {"at": "occurred_at", "on_behalf": "on_behalf", "agent": "agent",
-                "reference": "reference", "reason": "reason"}
-_REQUEST_FIELDS = frozenset(f.name for f in dataclasses.fields(ChangeRequest))
-# Without store support these would change what the change means: refused, not dropped.
-_MEANINGFUL = frozenset({"at", "on_behalf"})
+# API field -> ChangeRequest field: ``at`` is when the subscriber made the change (a paper
+# form entered later), recorded beside the instant it was entered; ``reason`` is the note.
+PASS_THROUGH = {"at": "effective_at", "on_behalf": "on_behalf", "agent": "agent",
+                "reference": "reference", "reason": "note"}
+assert set(PASS_THROUGH.values()) <= {f.name for f in dataclasses.fields(ChangeRequest)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,28 +50,13 @@ class Change:
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def supported(field: str) -> bool:
-    return PASS_THROUGH[field] in _REQUEST_FIELDS
-
-
 def build_request(change: Change, event_id: str, now: datetime, via: str) -> ChangeRequest:
     """The ``ChangeRequest`` for ``change``; ``via`` names the caller (token or agent)."""
-    extra: dict[str, Any] = {}
-    noted: list[str] = []
-    for name, target in PASS_THROUGH.items():
-        value = getattr(change, name)
-        if value is None:
-            continue
-        if target in _REQUEST_FIELDS:
-            extra[target] = value
-        elif name in _MEANINGFUL:
-            raise Problem(422, "not-available-yet",
-                          f"{name!r} needs a store that records it (issue 12); send the "
-                          f"change without it, or wait for that release", field=name)
-        else:  # agent, reference, reason: kept in the ledger row's text until then
-            noted.append(f"{name}={value}")
+    extra: dict[str, Any] = {target: getattr(change, name)
+                             for name, target in PASS_THROUGH.items()
+                             if getattr(change, name) is not None}
     verb = "give" if change.action == "give" else "withdraw"
-    text = "; ".join([f"{via}: {verb} {change.consent}", *noted])
+    text = f"{via}: {verb} {change.consent}"
     try:
         return ChangeRequest(event_id=event_id, msisdn=change.msisdn, action=change.action,
                              consent=change.consent, channel=change.channel, received_at=now,
@@ -116,6 +100,13 @@ async def submit_and_wait(svc: Services, request: ChangeRequest | dict[str, Any]
     """Queue ``request`` and wait up to ``api.change_wait`` for the worker; the outcome, or
     None when it has not answered by then. The wait holds no thread of the pool that
     serves the reads."""
+    if isinstance(request, ChangeRequest) and request.on_behalf == "guardian" and \
+            not await run_in_threadpool(svc.store.guardian_may_act, request.msisdn):
+        # Seed rule 5: a parent or guardian acts only for a line the directory marks as
+        # not independent; anywhere else the subscriber speaks for themselves.
+        raise Problem(422, "guardian-not-applicable",
+                      f"{request.msisdn} is not marked as a line whose user cannot act "
+                      "independently: a guardian cannot act for it", field="on_behalf")
     event_id = await run_in_threadpool(submit, svc, request)
     return await wait(svc, event_id)
 

@@ -29,7 +29,8 @@ from consent_api.services import Services
 from consent_core.model import CONSENTS
 from consent_core.msisdn import TON_UNKNOWN, BadSender, normalise
 from consent_store import access
-from consent_store.errors import NotFound
+from consent_store.errors import BadRequest, NotFound
+from consent_store.store import CONTACT_CHANNELS
 from consent_store.timeutil import as_utc, iso, parse_instant
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -214,7 +215,8 @@ def home(request: Request, msisdn: str | None = None) -> Response:
 def number_page(request: Request, msisdn: str,
                 at: Annotated[str | None, Query(max_length=40)] = None,
                 done: Annotated[str | None, Query(max_length=200)] = None,
-                error: Annotated[str | None, Query(max_length=300)] = None) -> HTMLResponse:
+                error: Annotated[str | None, Query(max_length=300)] = None,
+                contacted: Annotated[str | None, Query(max_length=1)] = None) -> HTMLResponse:
     session = _signed_in(request)
     svc = _svc(request)
     n = _number(msisdn)
@@ -237,7 +239,27 @@ def number_page(request: Request, msisdn: str,
     return _page(request, "number.html", session=session, msisdn=n, state=state, held=held,
                  history=history, at=iso(when), consents=CONSENTS, done=done,
                  outcome=outcome, error=error if error in ERRORS else None,
-                 nonce=secrets.token_urlsafe(16))
+                 nonce=secrets.token_urlsafe(16), contacted=bool(contacted),
+                 contact_channels=CONTACT_CHANNELS)
+
+
+@router.post("/numbers/{msisdn}/contact")
+async def contact(request: Request, msisdn: str, csrf: Annotated[str, Form(max_length=100)],
+                  channel: Annotated[str, Form(max_length=32)],
+                  note: Annotated[str, Form(max_length=500)] = "") -> Response:
+    """A communication the agent had with the subscriber (seed rule 4: it restarts
+    JAUNUMI's inactivity period). Written to the store directly: it changes no consent."""
+    session = await run_in_threadpool(_signed_in, request)
+    if not _csrf_ok(session, csrf):
+        return await run_in_threadpool(_refused, request)
+    n = _number(msisdn)
+    agent = str(session["agent"])
+    text = f"{note.strip()} (agent {agent})" if note.strip() else f"agent {agent}"
+    try:
+        await run_in_threadpool(_svc(request).store.record_contact, n, channel, None, text)
+    except BadRequest:
+        return RedirectResponse(f"/console/numbers/{n}?error=contact", status_code=303)
+    return RedirectResponse(f"/console/numbers/{n}?contacted=1", status_code=303)
 
 
 def _number(msisdn: str) -> str:

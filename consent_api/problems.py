@@ -25,7 +25,7 @@ _TITLES = {
     "conflict": "The Idempotency-Key was used with another request",
     "rate-limited": "Too many requests for this token",
     "unavailable": "A part the API needs does not answer",
-    "not-available-yet": "This store does not support that yet",
+    "guardian-not-applicable": "A guardian may act only for a line marked not independent",
     "too-many": "Too many queries in one call",
     "method-not-allowed": "Method not allowed",
     "internal": "Internal error",

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from consent_store.timeutil import iso
 from tests.api.conftest import LMT, MINOR, OTHER
 from tests.support.api import Api, problem
 from tests.support.pipeline import Pipeline, wait_until
@@ -110,10 +112,12 @@ def test_bad_requests_answer_problem_json_with_a_stable_type(stack: tuple[Pipeli
             (post(c, LMT, "VIETA", {"action": "give", "channel": "sms"}, "b-2"), 422, "invalid"),
             (post(c, LMT, "VIETA", {"action": "maybe", "channel": "web"}, "b-3"), 422, "invalid"),
             (post(c, LMT, "VIETA", {**GIVE, "colour": "red"}, "b-4"), 422, "invalid"),
-            (post(c, LMT, "VIETA", {**GIVE, "at": "2026-01-01T00:00:00Z"}, "b-5"), 422,
-             "not-available-yet"),
-            (c.post(f"/v1/numbers/{LMT}/contacts", json={"channel": "call"}), 501,
-             "not-available-yet"),
+            (post(c, LMT, "VIETA", {"action": "give", "channel": "customer_centre",
+                                    "on_behalf": "guardian"}, "b-5"), 422,
+             "guardian-not-applicable"),
+            (c.post(f"/v1/numbers/{LMT}/contacts", json={"channel": "fax"}), 422, "invalid"),
+            (c.post(f"/v1/numbers/{LMT}/contacts",
+                    json={"channel": "call", "at": "2999-01-01T00:00:00Z"}), 422, "invalid"),
             (c.get("/v1/changes", params={"after": "soon"}), 422, "invalid"),
             (c.get("/v1/nothing-here"), 404, "not-found"),
             (c.post(f"/v1/numbers/{LMT}/consents/VIETA", content=b"{not json",
@@ -127,12 +131,38 @@ def test_bad_requests_answer_problem_json_with_a_stable_type(stack: tuple[Pipeli
             assert body["status"] == status and body["detail"]
         # None of the refused changes reached the ledger (b-5 was refused before queueing).
         assert c.get(f"/v1/numbers/{LMT}/history").status_code == 404
-        # agent and reference are kept in the ledger row until the store has fields for them
+        # agent, reference and the reason are fields of the ledger row
         r = post(c, LMT, "VIETA", {"action": "give", "channel": "customer_centre",
-                                   "agent": "anna", "reference": "CASE-9"}, "b-7")
+                                   "agent": "anna", "reference": "CASE-9",
+                                   "reason": "paper form"}, "b-7")
         assert r.json()["outcome"] == "given"
-        assert "agent=anna" in ledger(c, LMT)[0]["text"]
-        assert "reference=CASE-9" in ledger(c, LMT)[0]["text"]
+        [row] = ledger(c, LMT)
+        assert (row["agent"], row["reference"], row["note"]) == ("anna", "CASE-9", "paper form")
+
+
+def test_guardian_back_dated_change_and_contact_reach_the_store(
+        stack: tuple[Pipeline, Api]) -> None:
+    _, api = stack
+    with api.client(api.token("cc", "read,write")) as c:
+        # Seed rule 5: a guardian acts for the minor's line at a customer centre.
+        r = post(c, MINOR, "JAUNUMI", {"action": "give", "channel": "customer_centre",
+                                       "on_behalf": "guardian", "agent": "anna"}, "g-1")
+        assert r.status_code == 200 and r.json()["outcome"] == "given", r.text
+        [row] = ledger(c, MINOR)
+        assert (row["on_behalf"], row["agent"]) == ("guardian", "anna")
+        # A paper form signed earlier: recorded at when it was made, entered now.
+        signed = (datetime.now(UTC) - timedelta(days=30)).replace(microsecond=0)
+        r = post(c, LMT, "AUTO", {"action": "give", "channel": "customer_centre",
+                                  "at": iso(signed)}, "g-2")
+        assert r.json()["outcome"] == "given", r.text
+        [row] = [e for e in ledger(c, LMT) if e["consent"] == "AUTO"]
+        assert row["received_at"] == iso(signed) and row["entered_at"] > row["received_at"]
+        # A call reported by LMT's systems (seed rule 4: restarts JAUNUMI's period).
+        r = c.post(f"/v1/numbers/{LMT}/contacts", json={"channel": "call", "note": "billing"})
+        assert r.status_code == 201, r.text
+        assert r.json()["channel"] == "call" and r.json()["note"] == "billing"
+        exported = c.get(f"/v1/numbers/{LMT}/export").json()
+        assert [x["channel"] for x in exported["contacts"]] == ["call"]
 
 
 def test_tokens_scopes_401_403_and_revocation(stack: tuple[Pipeline, Api]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from consent_store.timeutil import iso, parse_instant
-from tests.api.conftest import LMT
+from tests.api.conftest import LMT, MINOR
 
 pytestmark = pytest.mark.e2e
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -73,7 +73,8 @@ def test_agent_signs_in_grants_sees_timeline_and_signs_out(
     assert page.locator("tr[data-consent=VIETA] .status").inner_text() == "dota"
     first_row = page.locator("#timeline tr").nth(1)
     assert "customer_centre" in first_row.inner_text()
-    assert "agent=anna" in first_row.inner_text() and "CASE-42" in first_row.inner_text()
+    assert "anna" in first_row.inner_text() and "CASE-42" in first_row.inner_text()
+    assert "klients zvanīja" in first_row.inner_text()
     shot(page, "number")
 
     # The consents as they stood before the grant: VIETA was not given then.
@@ -86,8 +87,8 @@ def test_agent_signs_in_grants_sees_timeline_and_signs_out(
 
     # The same change recorded through the store, with the agent's name.
     history = json.loads(p.ctl("history", LMT, "--json").stdout)
-    assert [(e["consent"], e["channel"], e["outcome"]) for e in history] == [
-        ("VIETA", "customer_centre", "given")]
+    assert [(e["consent"], e["channel"], e["outcome"], e["agent"], e["reference"])
+            for e in history] == [("VIETA", "customer_centre", "given", "anna", "CASE-42")]
 
     page.click("#lang")
     assert "Consents now" in page.content()
@@ -99,11 +100,29 @@ def test_agent_signs_in_grants_sees_timeline_and_signs_out(
     exported = json.loads(Path(download.value.path()).read_text())
     assert exported["msisdn"] == LMT and exported["consents"]["VIETA"]["status"] == "given"
 
-    # Guardian consent waits for the store of issue 12: refused with a clear message.
+    # A guardian may act only for a minor's line: refused here with a clear message ...
     form.locator("input[name=guardian]").check()
     form.locator("button").click()
-    assert "next store release" in page.locator("#message").inner_text()
+    assert "minor's" in page.locator("#message").inner_text()
     assert len(json.loads(p.ctl("history", LMT, "--json").stdout)) == 1
+    # ... and recorded with that basis on the minor's line.
+    page.goto(f"/console/numbers/{MINOR}")
+    minor = page.locator("#change")
+    minor.locator("select[name=consent]").select_option("JAUNUMI")
+    minor.locator("input[name=guardian]").check()
+    minor.locator("button").click()
+    assert page.locator("#outcome").get_attribute("data-outcome") == "given"
+    [entry] = json.loads(p.ctl("history", MINOR, "--json").stdout)
+    assert (entry["consent"], entry["on_behalf"], entry["agent"]) == ("JAUNUMI", "guardian", "anna")
+
+    # A contact the agent had with the subscriber (restarts JAUNUMI's inactivity period).
+    page.goto(f"/console/numbers/{LMT}")
+    page.locator("#contact select[name=channel]").select_option("call")
+    page.fill("#contact input[name=note]", "zvans par rēķinu")
+    page.click("#contact button")
+    assert page.locator("#contact-saved").is_visible()
+    [recorded] = json.loads(p.ctl("export", LMT).stdout)["contacts"]
+    assert recorded["channel"] == "call" and "zvans par rēķinu" in recorded["note"]
 
     # A forged form (wrong CSRF token) changes nothing.
     page.locator("#change input[name=csrf]").evaluate("e => e.value = 'forged'")
