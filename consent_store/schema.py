@@ -75,6 +75,11 @@ consent_events = Table(
     Column("description_version", String(64), nullable=True),
     Column("reply_text", Text(), nullable=True),
     Column("reason", Text(), nullable=True),
+    # What an SMS was understood as, and by which rule (docs/commands.md, "Near misses").
+    Column("understood", Text(), nullable=True),
+    Column("match_rule", String(64), nullable=True),
+    Column("confirms_event_id", String(EVENT_ID_LEN), nullable=True),
+    Column("confirmed_text", Text(), nullable=True),
     Index("ix_consent_events_msisdn_received_at", "msisdn", "received_at"),
     Index("ix_consent_events_msisdn_consent_id", "msisdn", "consent", "id"),
     Index("ix_consent_events_received_at", "received_at"),

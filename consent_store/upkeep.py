@@ -118,7 +118,7 @@ def erase(conn: Connection, msisdn: str, pseudonym: str, reason: str, channel: s
     n_events = conn.execute(
         update(consent_events).where(consent_events.c.msisdn == msisdn)
         .values(msisdn=pseudonym, text=None, raw_hex=None, data_coding=None, smsc=None,
-                correlation_id=None, reply_text=None)).rowcount
+                correlation_id=None, reply_text=None, confirmed_text=None)).rowcount
     n_state = conn.execute(delete(consent_state).where(
         consent_state.c.msisdn == msisdn, consent_state.c.status != Status.NONE.value)).rowcount
     conn.execute(delete(consent_state).where(consent_state.c.msisdn == msisdn))

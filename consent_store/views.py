@@ -65,6 +65,10 @@ class LedgerEntry:
     description_version: str | None
     reply_text: str | None
     reason: str | None
+    understood: str | None = None
+    match_rule: str | None = None
+    confirms_event_id: str | None = None
+    confirmed_text: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,6 +81,8 @@ class LedgerEntry:
             "catalog_version": self.catalog_version,
             "description_version": self.description_version,
             "reply_text": self.reply_text, "reason": self.reason,
+            "understood": self.understood, "match_rule": self.match_rule,
+            "confirms_event_id": self.confirms_event_id, "confirmed_text": self.confirmed_text,
         }
 
 
