@@ -98,6 +98,8 @@ FILLER_WORDS: Final[frozenset[str]] = frozenset({
 # A word on its own: a bare withdrawal word asks what is in force.
 _ALONE: Final[dict[str, Intent]] = {"withdraw": Intent.STOP_INFO, "help": Intent.HELP,
                                     "yes": Intent.YES, "no": Intent.NO}
+# A text of more words than this is a message, not a command (and is not searched).
+MAX_WORDS: Final[int] = 12
 # A keyword this long or longer is still recognised with two edits; shorter ones with one.
 TWO_EDITS_FROM: Final[int] = 8
 
@@ -170,6 +172,8 @@ class Matcher:
         if stripped and set(stripped) <= {"?", " "}:
             return Reading(Intent.HELP, rules=(Rule.EXACT,))
         words, punctuation = _words(text)
+        if len(words) > MAX_WORDS:
+            return Reading(Intent.UNKNOWN, why="too_long")
         rules: list[Rule] = [Rule.PUNCTUATION] if punctuation else []
         kept = [w for w in words if w not in FILLER_WORDS]
         if len(kept) < len(words):

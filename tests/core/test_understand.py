@@ -90,6 +90,7 @@ def test_what_is_understood(text: str, intent: Intent, consent: str | None, rule
     ("NEGRIBU JAUNUMUS", "nothing_close"),
     ("NĒ JAUNUMI", "nothing_close"),
     ("VIETA 2", "nothing_close"),
+    ("lūdzu " * 12 + "VIETA", "too_long"),
     # "VIETA" with a withdrawal word's typo glued on: never read as a give
     ("SADARBIBASTP", "withdrawal_unclear"),
     ("METADATUSTP", "withdrawal_unclear"),

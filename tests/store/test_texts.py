@@ -3,6 +3,7 @@ their confirmation, each recorded in the ledger with what was understood and by 
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from consent_core.catalog import Catalog
 from consent_core.model import Give, Outcome, Withdraw
 from consent_core.parse import parse
+from consent_store.requests import ChangeRequest
 from consent_store.store import ConsentStore
 from tests.store.conftest import LMT, MINOR, T0, req
 
@@ -227,3 +229,35 @@ def test_erasure_blanks_the_confirmed_text(store: ConsentStore, catalog: Catalog
     rows = store.history(LMT)
     assert all(r.confirmed_text is None and r.text is None for r in rows)
     assert any(r.confirms_event_id for r in rows)
+
+
+def test_racing_ja_texts_from_several_workers_give_once(
+        database_url: str, store: ConsentStore, catalog: Catalog) -> None:
+    """The pending question is the number's latest row, read after its consent rows are
+    locked: of several JĀ applied at once by different workers, one gives, the rest find
+    nothing waiting (the first JĀ is now the latest row)."""
+    store.apply(req("unknown", None, text="vietu", at=T0), catalog=catalog)
+    answers = [req("unknown", None, text="JĀ", at=T0 + timedelta(seconds=5 + i),
+                   event_id=f"yes-{i}") for i in range(4)]
+    barrier = threading.Barrier(len(answers))
+    outcomes: list[Outcome] = []
+    errors: list[BaseException] = []
+
+    def worker(answer: ChangeRequest) -> None:
+        mine = ConsentStore(database_url, clock=store.clock)
+        try:
+            barrier.wait()
+            outcomes.append(mine.apply(answer, catalog=catalog).outcome)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            mine.close()
+
+    threads = [threading.Thread(target=worker, args=(a,)) for a in answers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert sorted(outcomes) == sorted([Outcome.GIVEN] + [Outcome.NOTHING_TO_CONFIRM] * 3)
+    assert [e.outcome for e in store.history(LMT)].count("given") == 1
