@@ -244,14 +244,15 @@ class Matcher:
 
 def _words(text: str) -> tuple[list[str], bool]:
     """The folded words with emoji, symbols and punctuation (other than the trailing
-    ``.!?`` the exact parser already drops) removed, and whether any were."""
+    ``.!?`` the exact parser already drops) taken as separators, and whether any were."""
     words: list[str] = []
     removed = False
     for token in tokens(text):
-        kept = "".join(ch for ch in token if unicodedata.category(ch)[0] in "LN")
-        removed = removed or kept != token
-        if kept:
-            words.append(kept)
+        # Inside a word they separate ("VIETA,STOP"); they never join its pieces into one
+        # word ("VI\ufffdETA" is two words, not VIETA).
+        pieces = "".join(ch if unicodedata.category(ch)[0] in "LN" else " " for ch in token)
+        removed = removed or pieces != token
+        words.extend(pieces.split())
     return words, removed
 
 

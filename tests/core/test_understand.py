@@ -71,6 +71,8 @@ read = MATCHER.read
     ("please AUTO thanks", Intent.GIVE, "AUTO", "filler"),
     ("VIETA 😊", Intent.GIVE, "VIETA", "punctuation"),
     ("VIETA STOP 👍👍", Intent.WITHDRAW, "VIETA", "punctuation"),
+    ("VIETA,STOP", Intent.WITHDRAW, "VIETA", "punctuation"),
+    ("\"VIETA\"", Intent.GIVE, "VIETA", "punctuation"),
     ("vietu stop :)", Intent.WITHDRAW, "VIETA", "punctuation+form"),
 ])
 def test_what_is_understood(text: str, intent: Intent, consent: str | None, rule: str) -> None:
@@ -90,6 +92,7 @@ def test_what_is_understood(text: str, intent: Intent, consent: str | None, rule
     ("NEGRIBU JAUNUMUS", "nothing_close"),
     ("NĒ JAUNUMI", "nothing_close"),
     ("VIETA 2", "nothing_close"),
+    ("VI\ufffdETA\ufffd", "nothing_close"),  # a broken text is not mended into a word
     ("lūdzu " * 12 + "VIETA", "too_long"),
     # "VIETA" with a withdrawal word's typo glued on: never read as a give
     ("SADARBIBASTP", "withdrawal_unclear"),
