@@ -115,6 +115,8 @@ class ConsentSettings(_Section):
     catalog: str = ""  # empty: the catalog shipped with the package
     language: Literal["lv", "en"] = "lv"
     jaunumi_lapse_days: int = Field(183, ge=1, le=3650)  # seed: "more than six months"
+    # How long a JĀ may follow a near-miss give it confirms (docs/commands.md).
+    confirm_minutes: int = Field(10, ge=1, le=1440)
 
 
 class LogSettings(_Section):

@@ -16,12 +16,21 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
-from consent_core.model import CLIENT_GROUPS, CONSENTS, REPLIED, ConsentCoreError, Outcome
+from consent_core.model import (
+    CLIENT_GROUPS,
+    CONSENTS,
+    MANY_CONSENTS,
+    NO_CONSENT,
+    REPLIED,
+    ConsentCoreError,
+    Outcome,
+)
 
 DEFAULT_LANG: Final[str] = "lv"
-_PLACEHOLDERS: Final[frozenset[str]] = frozenset({"consent"})
+_PLACEHOLDERS: Final[frozenset[str]] = frozenset({"consent", "consents"})
 _TOP_KEYS: Final[frozenset[str]] = frozenset({"version", "languages", "consents", "replies"})
-_CONSENT_KEYS: Final[frozenset[str]] = frozenset({"keyword", "groups", "description", "description_version"})
+_CONSENT_KEYS: Final[frozenset[str]] = frozenset(
+    {"keyword", "groups", "description", "description_version", "forms"})
 
 
 class CatalogError(ConsentCoreError):
@@ -36,6 +45,8 @@ class ConsentDef:
     groups: frozenset[str]
     description: Mapping[str, str]  # language → text
     description_version: str
+    # Latvian inflected forms understood as near misses (upper case, no diacritics).
+    forms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +62,18 @@ class Catalog:
     def keywords(self) -> tuple[str, ...]:
         return tuple(self.consents)
 
-    def reply(self, outcome: Outcome, consent: str | None, lang: str = DEFAULT_LANG) -> str:
-        """The reply text for ``outcome`` about ``consent`` in ``lang``.
+    def reply(self, outcome: Outcome, consent: str | None, lang: str = DEFAULT_LANG,
+              consents: tuple[str, ...] = ()) -> str:
+        """The reply text for ``outcome`` about ``consent`` in ``lang``; the replies that list
+        several consents (stop_info, all_withdrawn) take them as ``consents``, and
+        ``consent`` defaults to the first.
 
         Raises ``KeyError`` for an outcome that is not answered (superseded, lapsed, reset)
         or a language the catalog lacks, and ``ValueError`` when the template names the
         consent but none is given: all are caller bugs, not subscriber input.
         """
+        if consents and consent is None:
+            consent = consents[0]
         templates = self.replies.get(Outcome(outcome))
         if templates is None:
             raise KeyError(f"outcome {outcome!s} has no reply")
@@ -68,7 +84,9 @@ class Catalog:
             if "consent" in _fields(template):
                 raise ValueError(f"reply for {outcome!s} needs a consent")
             return template
-        return template.format(consent=consent)
+        if "consents" in _fields(template) and not consents:
+            raise ValueError(f"reply for {outcome!s} needs the consents it lists")
+        return template.format(consent=consent, consents=", ".join(consents))
 
 
 def load_catalog(path: str | Path | None = None) -> Catalog:
@@ -160,11 +178,23 @@ def parse_catalog(data: Mapping[str, Any], *, name: str = "catalog") -> Catalog:
         description_version = entry.get("description_version")
         if not isinstance(description_version, str) or not description_version.strip():
             raise fail(where, "description_version missing or empty")
+        forms = entry.get("forms", [])
+        if not isinstance(forms, list) or not all(isinstance(f, str) for f in forms):
+            raise fail(where, "forms must be a list of words")
+        for form in forms:
+            if not form.isascii() or not form.isalpha() or not form.isupper():
+                raise fail(where, f"form {form!r} must be upper-case letters without diacritics")
+            if form in CONSENTS:
+                raise fail(where, f"form {form!r} is a keyword")
+            owner = next((k for k, d in consents.items() if form in d.forms), None)
+            if owner is not None or form == keyword:
+                raise fail(where, f"form {form!r} also belongs to {owner or keyword}")
         consents[keyword] = ConsentDef(
             keyword=keyword,
             groups=frozenset(groups),
             description=texts(f"{where} description", entry.get("description")),
             description_version=description_version,
+            forms=tuple(dict.fromkeys(forms)),
         )
     missing = [k for k in CONSENTS if k not in consents]
     if missing:
@@ -190,8 +220,10 @@ def parse_catalog(data: Mapping[str, Any], *, name: str = "catalog") -> Catalog:
             unknown = fields - _PLACEHOLDERS
             if unknown:
                 raise fail(f"reply {key} {lang}", f"unknown placeholder {{{sorted(unknown)[0]}}}")
-            if outcome is Outcome.UNKNOWN_COMMAND and fields:
-                raise fail(f"reply {key} {lang}", "the help text has no consent to name")
+            if outcome in NO_CONSENT and fields:
+                raise fail(f"reply {key} {lang}", "this reply has no consent to name")
+            if "consents" in fields and outcome not in MANY_CONSENTS:
+                raise fail(f"reply {key} {lang}", "{consents} is only for the replies that list")
         replies[outcome] = templates
     for outcome in Outcome:
         if outcome in REPLIED and outcome not in replies:

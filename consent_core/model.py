@@ -41,6 +41,17 @@ class Outcome(StrEnum):
     REFUSED_NOT_LMT_CLIENT = "refused_not_lmt_client"
     REFUSED_NOT_INDEPENDENT = "refused_not_independent"
     UNKNOWN_COMMAND = "unknown_command"
+    # What subscribers type besides a command (docs/commands.md): asked for help; a bare
+    # STOP answered with what is in force (or that nothing is); a near-miss give waiting
+    # for JĀ, declined with NĒ, or a JĀ/NĒ with nothing waiting.
+    HELP = "help"
+    STOP_INFO = "stop_info"
+    NONE_IN_FORCE = "none_in_force"
+    CONFIRM_ASKED = "confirm_asked"
+    CONFIRM_DECLINED = "confirm_declined"
+    NOTHING_TO_CONFIRM = "nothing_to_confirm"
+    # The one reply to VISS STOP (its ledger rows are `withdrawn`, one per consent).
+    ALL_WITHDRAWN = "all_withdrawn"
     SUPERSEDED = "superseded"
     LAPSED = "lapsed"
     RESET = "reset"
@@ -81,8 +92,22 @@ REPLIED: Final[frozenset[Outcome]] = frozenset(
         Outcome.REFUSED_NOT_LMT_CLIENT,
         Outcome.REFUSED_NOT_INDEPENDENT,
         Outcome.UNKNOWN_COMMAND,
+        Outcome.HELP,
+        Outcome.STOP_INFO,
+        Outcome.NONE_IN_FORCE,
+        Outcome.CONFIRM_ASKED,
+        Outcome.CONFIRM_DECLINED,
+        Outcome.NOTHING_TO_CONFIRM,
+        Outcome.ALL_WITHDRAWN,
     }
 )
+
+# Answered outcomes whose reply names no consent.
+NO_CONSENT: Final[frozenset[Outcome]] = frozenset(
+    {Outcome.UNKNOWN_COMMAND, Outcome.HELP, Outcome.NONE_IN_FORCE, Outcome.NOTHING_TO_CONFIRM}
+)
+# Answered outcomes whose reply lists several consents ({consents}; {consent} is the first).
+MANY_CONSENTS: Final[frozenset[Outcome]] = frozenset({Outcome.STOP_INFO, Outcome.ALL_WITHDRAWN})
 
 # Client groups of the subscriber directory (SPEC §7 `consentctl subscribers import`).
 CLIENT_GROUPS: Final[frozenset[str]] = frozenset({"lmt", "other"})

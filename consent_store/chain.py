@@ -38,8 +38,10 @@ KEPT = ("event_id", "consent", "action", "outcome", "channel", "received_at", "a
 CHAIN_COLUMNS = ("salt", "personal_digest", "chain_id", "chain_seq", "chain_prev", "chain_hash")
 # Ledger columns added after version 1 go here, not into the lists above: they are hashed
 # only when set, so every row written before they existed still verifies unchanged.
-KEPT_EXTENSIONS: tuple[str, ...] = ()
-PERSONAL_EXTENSIONS: tuple[str, ...] = ()
+# 0012b_near_miss: what an SMS was understood as and by which rule (proof of what the
+# subscriber meant), and which question a JĀ/NĒ answered; the question's text is personal.
+KEPT_EXTENSIONS: tuple[str, ...] = ("understood", "match_rule", "confirms_event_id")
+PERSONAL_EXTENSIONS: tuple[str, ...] = ("confirmed_text",)
 
 
 def new_salt() -> str:

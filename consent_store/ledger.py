@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, select, tuple_
 
 from consent_core.catalog import Catalog
-from consent_core.decide import decide, status_after
+from consent_core.decide import DEFAULT_CONFIRM_WINDOW, decide, decide_text, status_after
 from consent_core.eligibility import Subscriber, eligibility
 from consent_core.model import REPLIED, Eligibility, Outcome, Status
+from consent_core.understand import Intent, Matcher, Reading, Rule
 from consent_store import chain
 from consent_store.dialect import insert_ignore, upsert_many
 from consent_store.requests import AppliedChange, ChangeRequest
@@ -38,7 +39,8 @@ EVENT_FIELDS = ("event_id", "msisdn", "consent", "action", "outcome", "channel",
                 "received_at", "applied_at", "ingest_seq", "text", "raw_hex", "data_coding",
                 "smsc", "correlation_id", "catalog_version", "description_version",
                 "reply_text", "reason", "entered_at", "on_behalf", "agent", "reference",
-                "note", "description_digest")
+                "note", "description_digest", "understood", "match_rule",
+                "confirms_event_id", "confirmed_text")
 # Outcomes by which the subscriber (or the system) settled a consent at an instant: a
 # back-dated entry from before one of them does not override it.
 _SETTLING = frozenset({"given", "already_given", "withdrawn", "already_withdrawn", "reset",
@@ -149,15 +151,23 @@ def insert_rows(conn: Connection, table: Any, rows: Sequence[dict[str, Any]]) ->
 
 def apply_in_transaction(conn: Connection, requests: Sequence[ChangeRequest], *,
                          catalog: Catalog, lang: str, now: datetime,
-                         pseudonym: Callable[[str], str] | None = None) -> list[AppliedChange]:
+                         pseudonym: Callable[[str], str] | None = None,
+                         confirm_window: timedelta = DEFAULT_CONFIRM_WINDOW,
+                         ) -> list[AppliedChange]:
     """Apply ``requests`` in order on ``conn`` (inside a write transaction). ``pseudonym``
     names a number's erased rows (a back-dated entry must see an erasure after it)."""
+    # Texts the gateway did not read as an exact command are read here, at apply time:
+    # what they do depends on the number's state (a bare STOP, a JĀ answering a near miss).
+    readings = _read_texts(requests, catalog)
     keys = {(r.msisdn, r.consent) for r in requests if r.consent is not None}
+    keys |= _text_keys(requests, readings, catalog)
     states = lock_states(conn, keys, {r.msisdn for r in requests})
     # Looked up after the state locks: a concurrent writer of the same event (and so the
     # same number and consent) has committed by now, and we see it as a replay.
     known = _known_events(conn, [r.event_id for r in requests])
     directory = _subscribers(conn, sorted({r.msisdn for r in requests}))
+    last_sms = _last_sms(conn, sorted({r.msisdn for r in requests if r.event_id in readings
+                                       and readings[r.event_id].intent in _ANSWERS}))
     catalog_version = _catalog_version(catalog)
 
     results: list[AppliedChange] = []
@@ -165,36 +175,10 @@ def apply_in_transaction(conn: Connection, requests: Sequence[ChangeRequest], *,
     reply_rows: list[dict[str, Any]] = []
     described: dict[str, dict[str, Any]] = {}
     settled: dict[tuple[str, str], datetime] = {}  # this batch's settling instants
-    for req in requests:
-        first = known.get(req.event_id)
-        if first is not None:
-            results.append(AppliedChange(first.event_id, first.msisdn, first.consent,
-                                         first.outcome, replayed=True,
-                                         reply_text=first.reply_text))
-            continue
-        reason = None
-        if req.consent is None:
-            outcome = Outcome.UNKNOWN_COMMAND
-        else:
-            st = states[(req.msisdn, req.consent)]
-            reason = None if req.effective_at is None else _later_change(
-                conn, req, settled.get((req.msisdn, req.consent)),
-                [req.msisdn] if pseudonym is None else [req.msisdn, pseudonym(req.msisdn)])
-            if reason is not None:
-                outcome = Outcome.SUPERSEDED
-            else:
-                outcome = _apply_to_state(req, st, _eligibility(
-                    directory.get(req.msisdn), req, catalog))
-            if outcome.value in _SETTLING:
-                key = (req.msisdn, req.consent)
-                settled[key] = max(settled.get(key, req.happened_at), req.happened_at)
-        # Every text from the number and every change through any channel is a
-        # communication for the lapse rule (seed rule 4; docs/store.md, "Lapse").
-        note_activity(states.get((req.msisdn, JAUNUMI)), req.happened_at)
-        digest = _describe(catalog, req.consent, lang, described)
-        # Only a text gets a text back; web and customer-centre changes answer there.
-        reply = _reply(catalog, outcome, req.consent, lang) if req.channel == "sms" else None
-        events.append({
+
+    def record(req: ChangeRequest, outcome: Outcome, reply: str | None,
+               **extra: Any) -> dict[str, Any]:
+        row = {
             "event_id": req.event_id, "msisdn": req.msisdn, "consent": req.consent,
             "action": req.action, "outcome": outcome.value, "channel": req.channel,
             "received_at": req.happened_at, "applied_at": now, "ingest_seq": req.ingest_seq,
@@ -202,16 +186,62 @@ def apply_in_transaction(conn: Connection, requests: Sequence[ChangeRequest], *,
             "smsc": dict(req.smsc) or None, "correlation_id": req.correlation_id,
             "catalog_version": catalog_version,
             "description_version": _description_version(catalog, req.consent),
-            "reply_text": reply, "reason": reason,
+            "reply_text": reply, "reason": None, "understood": None, "match_rule": None,
+            "confirms_event_id": None, "confirmed_text": None,
             "entered_at": None if req.effective_at is None else req.received_at,
             "on_behalf": req.on_behalf, "agent": req.agent, "reference": req.reference,
-            "note": req.note, "description_digest": digest,
-        })
+            "note": req.note, "description_digest": _describe(catalog, req.consent, lang,
+                                                               described),
+            **extra,
+        }
+        events.append(row)
         if reply:
             reply_rows.append({"event_id": req.event_id, "msisdn": req.msisdn, "text": reply,
                                "created_at": now, "submit_status": "pending"})
-        applied = AppliedChange(req.event_id, req.msisdn, req.consent, outcome,
-                                reply_text=reply, reason=reason)
+        if req.channel == "sms":
+            last_sms[req.msisdn] = row
+        return row
+
+    for req in requests:
+        first = known.get(req.event_id)
+        if first is not None:
+            results.append(AppliedChange(first.event_id, first.msisdn, first.consent,
+                                         first.outcome, replayed=True,
+                                         reply_text=first.reply_text))
+            continue
+        reading = readings.get(req.event_id)
+        if reading is not None:
+            applied = _apply_text(req, reading, states, directory.get(req.msisdn), catalog,
+                                  lang, record, last_sms.get(req.msisdn), confirm_window)
+        else:
+            reason = None
+            if req.consent is None:
+                outcome = Outcome.UNKNOWN_COMMAND
+            else:
+                st = states[(req.msisdn, req.consent)]
+                reason = None if req.effective_at is None else _later_change(
+                    conn, req, settled.get((req.msisdn, req.consent)),
+                    [req.msisdn] if pseudonym is None else [req.msisdn, pseudonym(req.msisdn)])
+                if reason is not None:
+                    outcome = Outcome.SUPERSEDED
+                else:
+                    outcome = _apply_to_state(req, st, _eligibility(
+                        directory.get(req.msisdn), req, catalog))
+                if outcome.value in _SETTLING:
+                    key = (req.msisdn, req.consent)
+                    settled[key] = max(settled.get(key, req.happened_at), req.happened_at)
+            # Only a text gets a text back; web and customer-centre changes answer there.
+            reply = _reply(catalog, outcome, req.consent, lang) if req.channel == "sms" \
+                else None
+            exact = {} if req.channel != "sms" or req.consent is None else {
+                "understood": req.consent if req.action == "give" else f"{req.consent} STOP",
+                "match_rule": Rule.EXACT.value}
+            record(req, outcome, reply, reason=reason, **exact)
+            applied = AppliedChange(req.event_id, req.msisdn, req.consent, outcome,
+                                    reply_text=reply, reason=reason)
+        # Every text from the number and every change through any channel is a
+        # communication for the lapse rule (seed rule 4; docs/store.md, "Lapse").
+        note_activity(states.get((req.msisdn, JAUNUMI)), req.happened_at)
         known[req.event_id] = applied  # the same id twice in one batch is a replay too
         results.append(applied)
 
@@ -276,6 +306,107 @@ def _describe(catalog: Catalog, consent: str | None, lang: str,
                    "description_version": entry.description_version, "lang": lang,
                    "text": text}
     return digest
+
+
+# --- texts read at apply time (consent_core.understand, docs/commands.md) ----------------
+
+# Readings whose answer depends on the number's last text (a near-miss give waiting).
+_ANSWERS = frozenset({Intent.YES, Intent.NO})
+# Readings that need every consent of the number (what is in force; a JĀ's consent).
+_WHOLE_NUMBER = frozenset({Intent.STOP_INFO, Intent.STOP_ALL, Intent.YES, Intent.NO})
+_matchers: dict[int, tuple[Catalog, Matcher]] = {}
+
+
+def _matcher(catalog: Catalog) -> Matcher:
+    held = _matchers.get(id(catalog))
+    if held is None or held[0] is not catalog:
+        held = (catalog, Matcher.for_catalog(catalog))
+        _matchers.clear()  # one catalog in use at a time (a reload replaces it)
+        _matchers[id(catalog)] = held
+    return held[1]
+
+
+def _read_texts(requests: Sequence[ChangeRequest], catalog: Catalog) -> dict[str, Reading]:
+    matcher = _matcher(catalog)
+    return {r.event_id: matcher.read(r.text) for r in requests
+            if r.channel == "sms" and r.action == "unknown" and r.text is not None}
+
+
+def _text_keys(requests: Sequence[ChangeRequest], readings: dict[str, Reading],
+               catalog: Catalog) -> set[tuple[str, str]]:
+    keys: set[tuple[str, str]] = set()
+    for r in requests:
+        reading = readings.get(r.event_id)
+        if reading is None:
+            continue
+        if reading.intent in _WHOLE_NUMBER:
+            keys |= {(r.msisdn, k) for k in catalog.keywords}
+        elif reading.consent is not None:
+            keys.add((r.msisdn, reading.consent))
+    return keys
+
+
+def _last_sms(conn: Connection, numbers: list[str]) -> dict[str, dict[str, Any]]:
+    """The latest text-channel ledger row of each number (a pending near-miss give is
+    the latest row, outcome ``confirm_asked``; any later text cancels it)."""
+    out: dict[str, dict[str, Any]] = {}
+    for msisdn in numbers:
+        stmt = (select(consent_events.c.event_id, consent_events.c.consent,
+                       consent_events.c.outcome, consent_events.c.received_at,
+                       consent_events.c.text, consent_events.c.match_rule)
+                .where(consent_events.c.msisdn == msisdn, consent_events.c.channel == "sms")
+                .order_by(consent_events.c.id.desc()).limit(1))
+        row = conn.execute(stmt).first()
+        if row is not None:
+            out[msisdn] = row._asdict()
+    return out
+
+
+def _apply_text(req: ChangeRequest, reading: Reading, states: dict[tuple[str, str], StateRow],
+                subscriber: Subscriber | None, catalog: Catalog, lang: str,
+                record: Callable[..., dict[str, Any]], last: dict[str, Any] | None,
+                window: timedelta) -> AppliedChange:
+    """Record (and, when the plan says so, apply) one text the reader understood."""
+    ask = None
+    if (last is not None and last["outcome"] == Outcome.CONFIRM_ASKED.value
+            and timedelta(0) <= req.received_at - last["received_at"] <= window):
+        ask = last
+    status = {k: states[(req.msisdn, k)].status for k in catalog.keywords
+              if (req.msisdn, k) in states}
+    elig = {k: eligibility(subscriber, k, catalog) for k in catalog.keywords}
+    plan = decide_text(reading, status, elig, None if ask is None else ask["consent"])
+    extra: dict[str, Any] = {"understood": reading.understood or None,
+                             "match_rule": reading.rule}
+    if ask is not None and reading.intent in _ANSWERS:
+        extra.update(understood=ask["consent"] if reading.intent is Intent.YES else "NĒ",
+                     match_rule=f"{reading.rule}+{ask['match_rule']}",
+                     confirms_event_id=ask["event_id"], confirmed_text=ask["text"])
+    if not plan.apply:
+        assert plan.outcome is not None
+        # A text that changes nothing names a consent only about a give (asked, refused,
+        # already given, declined).
+        row_req = replace(req, action="give", consent=plan.consent) if plan.consent else req
+        answer = catalog.reply(plan.outcome, plan.consent, lang, plan.listed)
+        record(row_req, plan.outcome, answer, **extra)
+        return AppliedChange(req.event_id, req.msisdn, plan.consent, plan.outcome,
+                             reply_text=answer)
+    done: list[tuple[ChangeRequest, Outcome]] = []
+    for n, (action, consent) in enumerate(plan.apply):
+        event_id = req.event_id if n == 0 else f"{req.event_id[:180]}/{consent}"
+        sub = replace(req, event_id=event_id, action=action, consent=consent)
+        done.append((sub, _apply_to_state(sub, states[(req.msisdn, consent)],
+                                          elig.get(consent, Eligibility.ALLOWED))))
+    first, outcome = done[0]
+    reply: str | None
+    if plan.reply is None:
+        reply = _reply(catalog, outcome, first.consent, lang)
+    else:  # VISS STOP: one reply naming what this text withdrew
+        withdrawn = tuple(r.consent for r, o in done if o is Outcome.WITHDRAWN and r.consent)
+        reply = catalog.reply(plan.reply, None, lang, withdrawn) if withdrawn \
+            else catalog.reply(Outcome.NONE_IN_FORCE, None, lang)
+    for n, (sub, o) in enumerate(done):
+        record(sub, o, reply if n == 0 else None, **extra)
+    return AppliedChange(req.event_id, req.msisdn, first.consent, outcome, reply_text=reply)
 
 
 def _apply_to_state(req: ChangeRequest, st: StateRow, elig: Eligibility) -> Outcome:

@@ -89,6 +89,11 @@ consent_events = Table(
     Column("chain_seq", BigInteger(), nullable=True),
     Column("chain_prev", String(64), nullable=True),
     Column("chain_hash", String(64), nullable=True),
+    # What an SMS was understood as, and by which rule (docs/commands.md, "Near misses").
+    Column("understood", Text(), nullable=True),
+    Column("match_rule", String(64), nullable=True),
+    Column("confirms_event_id", String(EVENT_ID_LEN), nullable=True),
+    Column("confirmed_text", Text(), nullable=True),
     Index("ix_consent_events_msisdn_received_at", "msisdn", "received_at"),
     Index("ix_consent_events_chain_id_chain_seq", "chain_id", "chain_seq", unique=True),
     Index("ix_consent_events_msisdn_consent_id", "msisdn", "consent", "id"),

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, Program
 
 from consent_core.catalog import Catalog
 from consent_core.clock import Clock, system_clock
+from consent_core.decide import DEFAULT_CONFIRM_WINDOW
 from consent_core.model import CONSENTS
 from consent_store import chain, queries, upkeep
 from consent_store.engine import WRITE, make_engine
@@ -127,11 +128,13 @@ class ConsentStore:
     # --- the one entry point for changes ----------------------------------------------
 
     def apply_batch(self, requests: Sequence[ChangeRequest], *, catalog: Catalog,
-                    lang: str | None = None) -> list[AppliedChange]:
+                    lang: str | None = None,
+                    confirm_window: timedelta = DEFAULT_CONFIRM_WINDOW) -> list[AppliedChange]:
         """Apply ``requests`` in order in one transaction; one ``AppliedChange`` each.
 
         An event id already in the ledger (or earlier in the batch) returns its first
-        outcome with ``replayed=True`` and changes nothing.
+        outcome with ``replayed=True`` and changes nothing. A JĀ within ``confirm_window``
+        of a near-miss give applies it (docs/commands.md).
         """
         if not requests:
             return []
@@ -139,7 +142,8 @@ class ConsentStore:
 
         def work(conn: Connection) -> list[AppliedChange]:
             return apply_in_transaction(conn, reqs, catalog=catalog, lang=lang or self.lang,
-                                        now=self.clock(), pseudonym=self.pseudonym)
+                                        now=self.clock(), pseudonym=self.pseudonym,
+                                        confirm_window=confirm_window)
 
         result: list[AppliedChange] = self._write(work)
         return result

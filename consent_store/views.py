@@ -80,6 +80,10 @@ class LedgerEntry:
     chain_seq: int | None = None
     chain_prev: str | None = None
     chain_hash: str | None = None
+    understood: str | None = None
+    match_rule: str | None = None
+    confirms_event_id: str | None = None
+    confirmed_text: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +104,8 @@ class LedgerEntry:
             "chain": {"id": self.chain_id, "seq": self.chain_seq, "prev": self.chain_prev,
                       "hash": self.chain_hash, "personal_digest": self.personal_digest,
                       "salt": self.salt},
+            "understood": self.understood, "match_rule": self.match_rule,
+            "confirms_event_id": self.confirms_event_id, "confirmed_text": self.confirmed_text,
         }
 
 

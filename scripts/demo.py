@@ -37,6 +37,9 @@ def main() -> int:
         "metrics": {"gateway_port": 0, "worker_port": 0},
         "log": {"format": "json"},
         "api": {"port": (api_port := free_port())},
+        # The conversation sends ~30 texts from one number within a minute; the shipped
+        # per-number limit (20 replies a minute) would withhold the last replies.
+        "limits": {"replies_per_minute": 60},
     })
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMSGW_")}
     env["SMSGW_CONFIG"] = str(config)

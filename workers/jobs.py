@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import structlog
@@ -105,7 +105,9 @@ def _apply(rt: runtime.Runtime, requests: list[dict[str, Any]],
             log.error("event.unreadable", error=str(exc),
                       correlation_id=data.get("correlation_id") if isinstance(data, dict) else None,
                       action="skipped; the job's payload stays in RQ's records")
-    results = _with_db_retry(lambda: rt.store.apply_batch(reqs, catalog=rt.catalog),
+    window = timedelta(minutes=rt.settings.consent.confirm_minutes)
+    results = _with_db_retry(lambda: rt.store.apply_batch(reqs, catalog=rt.catalog,
+                                                          confirm_window=window),
                              budget=max(1.0, rt.settings.queue.job_timeout - 10))
     replies = []
     for req, res in zip(reqs, results, strict=True):

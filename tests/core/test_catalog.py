@@ -10,7 +10,7 @@ import pytest
 
 from consent_core.catalog import Catalog, CatalogError, load_catalog
 from consent_core.encode import encode_sms
-from consent_core.model import CONSENTS, REPLIED, Outcome
+from consent_core.model import CONSENTS, MANY_CONSENTS, NO_CONSENT, REPLIED, Outcome
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "commands.toml"
 LATVIAN_LETTERS = set("āčēģīķļņšūžĀČĒĢĪĶĻŅŠŪŽ")
@@ -45,29 +45,69 @@ def test_catalog_is_immutable(catalog: Catalog) -> None:
         catalog.consents["AUTO"].description["lv"] = "x"  # type: ignore[index]
 
 
+def _lists() -> list[tuple[str, ...]]:
+    """Every non-empty list of consents a reply can name, in catalog order."""
+    return [tuple(k for i, k in enumerate(CONSENTS) if mask >> i & 1)
+            for mask in range(1, 2 ** len(CONSENTS))]
+
+
+def _every_reply(catalog: Catalog) -> list[tuple[Outcome, str, str]]:
+    """Every reply the catalog can produce: outcome × consent (or list) × language."""
+    out = []
+    for outcome in sorted(REPLIED):
+        for lang in catalog.languages:
+            if outcome in NO_CONSENT:
+                out.append((outcome, lang, catalog.reply(outcome, None, lang)))
+            elif outcome in MANY_CONSENTS:
+                out += [(outcome, lang, catalog.reply(outcome, None, lang, many))
+                        for many in _lists()]
+            else:
+                out += [(outcome, lang, catalog.reply(outcome, k, lang)) for k in CONSENTS]
+    return out
+
+
 @pytest.mark.parametrize("outcome", sorted(REPLIED))
 @pytest.mark.parametrize("lang", ["lv", "en"])
 def test_every_answered_outcome_has_a_reply(catalog: Catalog, outcome: Outcome, lang: str) -> None:
-    consent = None if outcome is Outcome.UNKNOWN_COMMAND else "VIETA"
-    text = catalog.reply(outcome, consent, lang)
+    many = ("JAUNUMI", "VIETA") if outcome in MANY_CONSENTS else ()
+    consent = None if outcome in NO_CONSENT or many else "VIETA"
+    text = catalog.reply(outcome, consent, lang, many)
     assert "{" not in text
-    if consent:
+    if consent or many:
         assert "VIETA" in text
-    if lang == "lv":
-        assert LATVIAN_LETTERS & set(text), "Latvian replies are written with diacritics"
+    if lang == "lv" and len(text) <= 70:
+        assert LATVIAN_LETTERS & set(text), "a Latvian reply that fits 70 keeps its diacritics"
 
 
-@pytest.mark.parametrize("outcome", sorted(REPLIED - {Outcome.UNKNOWN_COMMAND}))
-def test_confirmations_fit_two_sms_even_in_ucs2(catalog: Catalog, outcome: Outcome) -> None:
-    for keyword in CONSENTS:
-        for lang in catalog.languages:
-            assert len(encode_sms(catalog.reply(outcome, keyword, lang), ref=0)) <= 2
+def test_every_reply_fits_one_sms(catalog: Catalog) -> None:
+    """Every outcome × consent (every list for the replies that list) × language, with
+    the longest keyword among them: one SMS, GSM 03.38 when the text allows, else UCS2."""
+    longest = max(catalog.keywords, key=len)
+    replies = _every_reply(catalog)
+    assert any(longest in text for _, _, text in replies)
+    assert len(replies) > len(REPLIED) * len(catalog.languages)
+    for outcome, lang, text in replies:
+        parts = encode_sms(text, ref=0)
+        assert len(parts) == 1, (outcome.value, lang, len(text), text)
+        assert parts[0].esm_class == 0
+
+
+def test_help_is_asked_for_not_an_error(catalog: Catalog) -> None:
+    for lang in catalog.languages:
+        help_text = catalog.reply(Outcome.HELP, None, lang)
+        assert not help_text.lower().startswith(("command not", "komanda nav", "nesapratu",
+                                                 "not understood"))
+        for keyword in CONSENTS:
+            assert keyword in help_text
+        assert "VIETA STOP" in help_text and "VISS STOP" in help_text
+    assert catalog.reply(Outcome.CONFIRM_ASKED, "VIETA").endswith(
+        "Atbildi JĀ, lai piekristu; NĒ - atcelt")
 
 
 def test_reply_texts_say_what_the_spec_requires(catalog: Catalog) -> None:
     assert "tikai LMT klienti" in catalog.reply(Outcome.REFUSED_NOT_LMT_CLIENT, "VIETA")
     assert "only for LMT clients" in catalog.reply(Outcome.REFUSED_NOT_LMT_CLIENT, "VIETA", "en")
-    assert "aizbild" in catalog.reply(Outcome.REFUSED_NOT_INDEPENDENT, "AUTO")
+    assert "Aizbildnim" in catalog.reply(Outcome.REFUSED_NOT_INDEPENDENT, "AUTO")
     assert "parent or guardian" in catalog.reply(Outcome.REFUSED_NOT_INDEPENDENT, "AUTO", "en")
     for lang in catalog.languages:
         help_text = catalog.reply(Outcome.UNKNOWN_COMMAND, None, lang)
@@ -75,6 +115,15 @@ def test_reply_texts_say_what_the_spec_requires(catalog: Catalog) -> None:
             assert keyword in help_text
         assert "VIETA STOP" in help_text
     assert "STOP" in catalog.reply(Outcome.GIVEN, "VIETA", "lv")
+    assert catalog.reply(Outcome.WITHDRAWN, "VIETA").startswith("VIETA STOP:")
+    listed = catalog.reply(Outcome.STOP_INFO, None, "lv", ("JAUNUMI", "AUTO"))
+    assert "JAUNUMI, AUTO" in listed and "VISS STOP" in listed
+
+
+def test_inflected_forms_are_loaded(catalog: Catalog) -> None:
+    assert "JAUNUMUS" in catalog.consents["JAUNUMI"].forms
+    assert "SADARBIBU" in catalog.consents["SADARBIBA"].forms
+    assert catalog.consents["AUTO"].forms == ()
 
 
 def test_reply_refuses_caller_mistakes(catalog: Catalog) -> None:
@@ -85,6 +134,8 @@ def test_reply_refuses_caller_mistakes(catalog: Catalog) -> None:
         catalog.reply(Outcome.GIVEN, "VIETA", "ru")
     with pytest.raises(ValueError, match="needs a consent"):
         catalog.reply(Outcome.GIVEN, None)
+    with pytest.raises(ValueError, match="needs the consents"):
+        catalog.reply(Outcome.STOP_INFO, "VIETA")
 
 
 # --- validation errors, each from a small edit of the shipped file --------------------------
@@ -231,7 +282,17 @@ def test_unknown_placeholder(tmp_path: Path) -> None:
 
 
 def test_help_text_cannot_name_a_consent(tmp_path: Path) -> None:
-    expect_error(tmp_path, "Komanda nav atpazīta.", "Komanda {consent} nav atpazīta.", r"help text")
+    expect_error(tmp_path, "Nesapratu.", "Nesapratu {consent}.", r"unknown_command lv: .*no consent")
+
+
+def test_only_the_listing_replies_take_a_list(tmp_path: Path) -> None:
+    expect_error(tmp_path, "Atcelts,", "Atcelts {consents},", r"confirm_declined lv: .*only for")
+
+
+def test_a_form_must_be_plain_and_belong_to_one_consent(tmp_path: Path) -> None:
+    expect_error(tmp_path, '"VIETU"', '"vietu"', r"consent VIETA: form 'vietu' must be upper")
+    expect_error(tmp_path, '"VIETU"', '"JAUNUMU"', r"consent VIETA: form 'JAUNUMU' also belongs")
+    expect_error(tmp_path, '"VIETU"', '"AUTO"', r"form 'AUTO' is a keyword")
 
 
 def test_missing_version(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Tables of the HTTP API and the console: tokens, agents, sign-in audit.
 
 Revision ID: 0013_api
-Revises: 0012_semantics
+Revises: 0012b_near_miss
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_api"
-down_revision = "0012_semantics"
+down_revision = "0012b_near_miss"
 branch_labels = None
 depends_on = None
 
