@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import random
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -181,6 +181,25 @@ class ConsentStore:
                 "replies": queries.reply_rows(conn, msisdn),
             }
 
+    def replies(self, msisdn: str) -> list[dict[str, Any]]:
+        """The replies sent to ``msisdn`` with their submit and delivery status, oldest first."""
+        with self._read() as conn:
+            return queries.reply_rows(conn, msisdn)
+
+    def subscriber(self, msisdn: str) -> dict[str, Any] | None:
+        """The directory row of ``msisdn``, or None."""
+        with self._read() as conn:
+            rows = queries.subscriber_rows(conn, only=msisdn, after="", limit=1,
+                                           client_group=None)
+        return rows[0] if rows else None
+
+    def subscribers(self, *, after: str = "", limit: int = 100,
+                    client_group: str | None = None) -> list[dict[str, Any]]:
+        """Directory rows in number order, ``limit`` of them after ``after`` (keyset paging)."""
+        with self._read() as conn:
+            return queries.subscriber_rows(conn, only=None, after=after, limit=limit,
+                                           client_group=client_group)
+
     def may_use(self, msisdn: str, consent: str, at: datetime | None = None) -> bool:
         """Whether ``consent`` of ``msisdn`` is in force now (one primary-key read) or at ``at``."""
         if consent not in CONSENTS:
@@ -199,15 +218,22 @@ class ConsentStore:
 
     # --- changes from outside the SMS path -------------------------------------------
 
-    def lapse(self, now: datetime, period: timedelta, *,
-              dry_run: bool = False) -> list[LapseCandidate]:
+    def lapse(self, now: datetime, period: timedelta, *, dry_run: bool = False,
+              progress: Callable[[int, int], None] | None = None) -> list[LapseCandidate]:
         """Lapse every given JAUNUMI whose last activity is older than ``now - period``
-        (seed rule 4). With ``dry_run`` report them and change nothing."""
+        (seed rule 4). With ``dry_run`` report them and change nothing.
+
+        ``progress(done, total)`` is called before the first chunk and after each one
+        (``total`` is counted up front, only when ``progress`` is given)."""
         now = as_utc(now)
         cutoff = now - period
         days = period.total_seconds() / 86400
         out: list[LapseCandidate] = []
         after = ""
+        if progress is not None:
+            with self._read() as conn:
+                total = upkeep.lapse_count(conn, cutoff)
+            progress(0, total)
         while True:
             if dry_run:
                 with self._read() as conn:
@@ -221,6 +247,8 @@ class ConsentStore:
 
                 rows, chunk = self._write(work)
             out.extend(chunk)
+            if progress is not None:
+                progress(len(out), max(total, len(out)))
             if len(rows) < LAPSE_CHUNK:
                 return out
             after = rows[-1].msisdn

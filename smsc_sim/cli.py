@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="smsc-sim",
         description="SMPP 3.4 SMSC simulator: an interactive prompt by default; "
                     "--script FILE plays a script; 'load' and 'ceiling' measure.")
+    from config.version import add_version_argument
+
+    add_version_argument(parser)
     _server_options(parser, sub=False)
     parser.add_argument("--script", type=Path, help="play a script file and exit")
     parser.add_argument("--json", action="store_true",

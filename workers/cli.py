@@ -33,6 +33,7 @@ from config.endpoint import DatabaseCheck, serve
 from config.logs import configure_logging
 from config.notify import Notifier
 from config.settings import ConfigError, Settings, settings_for
+from config.version import add_version_argument
 from consent_store.errors import StoreError
 from workers import runtime
 from workers.health import QueueCollector
@@ -189,7 +190,8 @@ class ConsentWorker(SimpleWorker):
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="consent-worker", description="apply queued consent events")
     ap.add_argument("--config", help="TOML file (default: $SMSGW_CONFIG, then "
-                    "/etc/sms-gateway/gateway.toml, then built-in defaults)")
+                    "/etc/sms-gateway/gateway.toml; none of them is an error)")
+    add_version_argument(ap)
     sub = ap.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser("run", help="run a worker in the foreground")
     run.add_argument("--config", dest="config_sub", help=argparse.SUPPRESS)
