@@ -272,9 +272,16 @@ def run_worker(settings: Settings, *, burst: bool, shards: list[int] | None,
     signal.signal(signal.SIGHUP, reload_catalog)
     worker = ConsentWorker(queues, connection=rt.redis,
                            serializer=JSONSerializer, name=f"consent-worker.{me}")
+    where = _safe(settings.database.url.get_secret_value())
+    database_ok = database()  # the first probe; /healthz repeats it (unhealthy while down)
+    if not database_ok:
+        log.error("worker.database_unreachable", database=where, error=database.error,
+                  action="serving the queues anyway: jobs fail and retry until it answers; "
+                         "/healthz reports unhealthy")
     log.info("worker.started", shards=shards, burst=burst, recovered=recovered,
-             database=_safe(settings.database.url.get_secret_value()))
-    notifier.ready(f"serving shards {','.join(map(str, shards))}")
+             database=where, database_ok=database_ok)
+    notifier.ready(f"serving shards {','.join(map(str, shards))}"
+                   + ("" if database_ok else "; database unreachable"))
     try:
         worker.work(burst=burst, logging_level=settings.log.level.upper(),
                     with_scheduler=False)
