@@ -27,6 +27,9 @@ JOB_SECONDS = Histogram("smsgw_worker_job_duration_seconds", "time to apply one 
                         ["job"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 DB_RETRIES = Counter("smsgw_worker_db_retries_total", "batches retried after a database error")
 BAD_EVENTS = Counter("smsgw_worker_bad_events_total", "queued events that could not be read")
+RECEIPTS = Counter("smsgw_worker_receipts_total",
+                   "delivery receipts of our replies recorded, by their stat (DELIVRD, UNDELIV, "
+                   "EXPIRED, REJECTD, …)", ["stat"])
 JOB_FAILURES = Counter("smsgw_worker_job_failures_total",
                        "job runs that raised, by job and what RQ does next: retry, or failed "
                        "(retries spent; kept in the failed registry)", ["job", "next"])
