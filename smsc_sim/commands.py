@@ -9,11 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smsc_sim.server import MALFORMED_KINDS
+from smsc_sim.text import TextSyntaxError, typed_text
 from smsc_sim.threaded import SimulatorThread
 
 HELP = """\
 commands:
   <msisdn> <text>            send a text from a subscriber (e.g. 37129123456 VIETA STOP)
+                             quote to keep blanks: 37129123456 "  jaunumi  stop "
+                             "" is the empty text; escapes \\n \\t \\\\ \\" \\u0161 \\xHH
   send <msisdn> <text>       the same
   coding auto|0|3|8          data_coding of the next texts (auto: GSM 03.38, else UCS2)
   national on|off            source number as national 8 digits (TON 2) or international
@@ -59,14 +62,14 @@ class Session:
         line = line.strip()
         if not line or line.startswith("#"):
             return None
-        word, _, rest = line.partition(" ")
-        rest = rest.strip()
+        word, _, raw = line.partition(" ")
+        rest = raw.strip()
         cmd = word.lower()
         if word.lstrip("+").isdigit():
-            return self.send(word, rest)
+            return self.send(word, self._text(raw))
         if cmd == "send":
             msisdn, _, text = rest.partition(" ")
-            return self.send(msisdn, text.strip())
+            return self.send(msisdn, self._text(text))
         if cmd in ("quit", "exit", "q"):
             self.quit = True
         elif cmd in ("help", "?"):
@@ -96,10 +99,18 @@ class Session:
             raise CommandError(f"unknown command {word!r} (try help)")
         return None
 
-    def send(self, msisdn: str, text: str) -> int:
-        if not msisdn.lstrip("+").isdigit() or not text:
-            raise CommandError("usage: <msisdn> <text>")
-        self.out(f"→ {msisdn}: {text}")
+    @staticmethod
+    def _text(raw: str) -> str | None:
+        try:
+            return typed_text(raw)
+        except TextSyntaxError as exc:
+            raise CommandError(str(exc)) from None
+
+    def send(self, msisdn: str, text: str | None) -> int:
+        if not msisdn.lstrip("+").isdigit() or text is None:
+            raise CommandError('usage: <msisdn> <text>  ("" for an empty text)')
+        shown = text if text.isprintable() and text.strip() == text and text else repr(text)
+        self.out(f"→ {msisdn}: {shown}")
         mo_id = self.sim.send_mo(msisdn, text, coding=self.coding, national=self.national,
                                  long_mode=self.long_mode)
         self.last_mo = mo_id

@@ -78,6 +78,7 @@ class Mo:
         "msisdn",
         "parts",
         "replies",
+        "skipped",
         "state",
         "text",
     )
@@ -95,6 +96,7 @@ class Mo:
         self.state = "queued"  # queued → acknowledged | failed
         self.replies: list[Reply] = []
         self.answered = False
+        self.skipped = False  # a later text of the number was answered first: never will be
 
 
 class Delivery:

@@ -359,6 +359,7 @@ class SmscSimulator:
             "answered_twice": self.capture.answered_twice,
             "unsolicited_replies": self.capture.unsolicited,
             "unanswered": self.capture.unanswered(),
+            "skipped_unanswered": self.capture.skipped,
             "queued": len(self.ready),
             "inflight": sum(len(c.inflight) for c in self.connections.values()),
             "binds": [_bind_dict(b) for b in self.binds()],
