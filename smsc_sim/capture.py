@@ -144,6 +144,10 @@ class ReplyCapture:
         }
 
 
+# Unanswered texts of one number looked at for a match (load mode may queue many).
+PAIRING_LOOKAHEAD = 8
+
+
 def _words(text: str) -> set[str]:
     """Upper-case words of 3+ letters without diacritics: ``Sadarbība`` -> ``SADARBIBA``."""
     plain = unicodedata.normalize("NFKD", text)
@@ -156,7 +160,11 @@ def _answered_by(queue: deque[Mo], reply_text: str) -> Mo:
     if len(queue) == 1:
         return queue[0]
     said = _words(reply_text)
-    for mo in queue:
+    if not said:
+        return queue[0]
+    for i, mo in enumerate(queue):
+        if i == PAIRING_LOOKAHEAD:
+            break
         if _words(mo.text) & said:
             return mo
     return queue[0]

@@ -61,6 +61,11 @@ def _server_options(p: argparse.ArgumentParser, sub: bool) -> None:
     opt("--retry-max", type=float, default=d.retry_max)
     opt("--no-receipts", action="store_true", default=False,
         help="never send delivery receipts")
+    opt("--receipt-mix", type=_mix, default=d.receipt_mix, metavar="STATE=SHARE,…",
+        help="outcomes of delivery receipts, e.g. DELIVRD=80,UNDELIV=10,EXPIRED=5,REJECTD=5 "
+             "(default %(default)s)")
+    opt("--receipt-delay", type=float, default=d.receipt_delay, metavar="SECONDS",
+        help="delay from submit_sm_resp to its receipt (default %(default)s)")
     opt("--long-mode", choices=["udh", "payload"], default=d.long_mode,
         help="long MOs as UDH parts or one message_payload TLV")
     opt("--coding", type=int, choices=[0, 3, 8], default=None,
@@ -80,6 +85,15 @@ def _server_options(p: argparse.ArgumentParser, sub: bool) -> None:
     opt("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     opt("--bind-timeout", type=float, default=30.0,
         help="seconds to wait for an ESME to bind (script and load modes)")
+
+
+def _mix(text: str) -> str:
+    from smsc_sim.receipts import MixError, format_mix, parse_mix
+
+    try:
+        return format_mix(parse_mix(text))
+    except MixError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,7 +142,8 @@ def _config(args: argparse.Namespace, **overrides: Any) -> tuple[SimConfig, Faul
         short_number=args.short_number, window=args.window, max_attempts=args.max_attempts,
         retry_min=args.retry_min, retry_max=args.retry_max, receipts=not args.no_receipts,
         long_mode=args.long_mode, coding=args.coding, national=args.national,
-        log_pdus=args.log_pdus, **overrides)
+        log_pdus=args.log_pdus, receipt_mix=args.receipt_mix,
+        receipt_delay=args.receipt_delay, **overrides)
     faults = Faults(throttle_every=args.throttle_every, qfull_every=args.qfull_every,
                     drop_after=args.drop_after, delay_ms=args.delay_ms,
                     refuse_binds=args.refuse_binds)

@@ -22,6 +22,8 @@ commands:
   national on|off            source number as national 8 digits (TON 2) or international
   long udh|payload           how long texts travel: UDH parts or message_payload TLV
   receipts on|off            delivery receipts for the ESME's submit_sm
+  receipts mix STATE=N,…     their outcomes, e.g. DELIVRD=80,UNDELIV=10,EXPIRED=5,REJECTD=5
+  receipts delay SECONDS     how long after submit_sm_resp each receipt is sent
   fault throttle N           answer every Nth submit_sm with ESME_RTHROTTLED (0x58)
   fault qfull N              answer every Nth submit_sm with ESME_RMSGQFUL (0x14)
   fault drop-after N         drop the TCP link once N more PDUs arrive from the ESME
@@ -84,8 +86,7 @@ class Session:
             self.long_mode = str(_choice(rest, {"udh": "udh", "payload": "payload"}))
             self.out(f"long texts as {self.long_mode}")
         elif cmd == "receipts":
-            self.sim.set_receipts(_on_off(rest))
-            self.out(f"receipts {rest}")
+            self.receipts(rest)
         elif cmd == "fault":
             self.fault(rest)
         elif cmd == "stats":
@@ -115,6 +116,24 @@ class Session:
                                  long_mode=self.long_mode)
         self.last_mo = mo_id
         return mo_id
+
+    def receipts(self, rest: str) -> None:
+        from smsc_sim.receipts import MixError
+
+        what, _, value = rest.partition(" ")
+        try:
+            if what.lower() == "mix":
+                policy = self.sim.set_receipt_policy(mix=value)
+            elif what.lower() == "delay":
+                policy = self.sim.set_receipt_policy(delay=float(value))
+            else:
+                self.sim.set_receipts(_on_off(rest))
+                self.out(f"receipts {rest}")
+                return
+        except (MixError, ValueError) as exc:
+            raise CommandError(str(exc) if isinstance(exc, MixError)
+                               else "usage: receipts delay SECONDS") from None
+        self.out(f"receipts: mix {policy['mix']}, delay {policy['delay']:g} s")
 
     def fault(self, rest: str) -> None:
         args = shlex.split(rest)
