@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
 import threading
 import time
@@ -106,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_version_argument(parser)
     _server_options(parser, sub=False)
     parser.add_argument("--script", type=Path, help="play a script file and exit")
+    parser.add_argument("--web", type=int, metavar="PORT",
+                        help="also serve a page on PORT (same --host) to type as a phone, "
+                             "see the conversation and trigger faults; with stdin closed "
+                             "the simulator keeps running until Ctrl-C/SIGTERM")
     parser.add_argument("--json", action="store_true",
                         help="script mode: one JSON object per MO on stdout")
     parser.add_argument("--reply-timeout", type=float, default=5.0,
@@ -220,12 +225,28 @@ def _interactive(args: argparse.Namespace) -> int:
         return 2
     print(f"smsc-sim on {config.host}:{sim.port}, system_id {config.system_id}, "
           f"short number {config.short_number}. Type help for commands.", flush=True)
+    web = None
+    if args.web is not None:
+        from smsc_sim.web import WebConsole
+
+        web = WebConsole(sim)
+        try:
+            web_port = web.serve(config.host, args.web)
+        except OSError as err:
+            print(f"smsc-sim: cannot serve the page on {config.host}:{args.web}: {err}",
+                  file=sys.stderr)
+            sim.stop()
+            return 2
+        print(f"web page on http://{config.host}:{web_port}/", flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)
     session = Session(sim)
     try:
         while not session.quit:
             try:
                 line = input("smsc> ")
             except EOFError:
+                if web is not None:  # no prompt (e.g. started in the background): serve on
+                    threading.Event().wait()
                 break
             try:
                 session.run(line)
@@ -234,8 +255,14 @@ def _interactive(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if web is not None:
+            web.stop()
         sim.stop()
     return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _script(args: argparse.Namespace) -> int:
