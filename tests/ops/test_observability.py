@@ -88,6 +88,11 @@ def test_promtool_accepts_the_rules() -> None:
                          text=True, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "SUCCESS" in out.stdout + out.stderr
+    # And they fire on synthetic series (and stay quiet before their `for`).
+    tests = RULES.with_name("alerts.test.yml")
+    out = subprocess.run(["promtool", "test", "rules", tests.name], capture_output=True,
+                         text=True, timeout=60, cwd=tests.parent)
+    assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_backlog_age_and_persistence_read_from_redis(tmp_path: Path) -> None:
