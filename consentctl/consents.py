@@ -26,7 +26,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=show)
 
     p = sub.add_parser("history", parents=[common],
-                       help="recorded events with the reply sent and its delivery, oldest first")
+                       help="recorded events with the reply sent and its delivery, oldest first",
+                       epilog="example: consentctl history 29123456 --consent VIETA "
+                              "--since 2026-11-01 --until 2026-12-01 --limit 20 --json")
     p.add_argument("msisdn", type=msisdn_arg, metavar="MSISDN")
     p.add_argument("--consent", type=consent_arg, metavar="CONSENT", help="only this consent")
     p.add_argument("--since", type=_instant, metavar="ISO8601",
@@ -60,7 +62,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=reset)
 
     p = sub.add_parser("erase", parents=[common],
-                       help="erase a number's data, keeping pseudonymised proof of consent")
+                       help="erase a number's data, keeping pseudonymised proof of consent",
+                       epilog='example: consentctl erase 37129123456 --reason "Art. 17 request '
+                              '2026-11-30" --yes (without --yes it asks on a terminal and '
+                              'refuses, exit 2, elsewhere)')
     p.add_argument("msisdn", type=msisdn_arg, metavar="MSISDN")
     p.add_argument("--reason", required=True, type=_reason)
     p.add_argument("--yes", action="store_true", help="do it without asking (needed off a terminal)")

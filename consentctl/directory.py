@@ -34,7 +34,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     subs = sub.add_parser("subscribers", help="subscriber directory", parents=[common])
     subs_sub = subs.add_subparsers(dest="subscribers_command", metavar="ACTION", required=True)
     imp = subs_sub.add_parser("import", parents=[common],
-                              help="load msisdn,client_group[,independent] rows from a CSV file")
+                              help="load msisdn,client_group[,independent] rows from a CSV file",
+                              epilog="example: consentctl subscribers import directory.csv — "
+                                     "lines like 37129123456;lmt;true or 29123456,other; bad "
+                                     "rows are reported as FILE:LINE and skipped (exit 3)")
     imp.add_argument("file", metavar="FILE.csv")
     imp.set_defaults(handler=import_file)
 

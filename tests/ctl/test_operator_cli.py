@@ -156,6 +156,8 @@ def test_help_has_examples_and_the_one_exit_code_table_the_readme_copies(
     for code, text in EXIT_CODES:
         assert f"  {code}  {text}" in out.stdout
         assert f"| {code} | {text} |" in readme, f"README exit code table lacks {code}"
+    for argv in (["history"], ["subscribers", "import"], ["erase"]):
+        assert "example: consentctl " + argv[0] in sqlite_ctl(*argv, "--help", config=False).stdout
 
 
 def test_completion_answers_the_shell(sqlite_ctl: Ctl) -> None:
