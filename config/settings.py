@@ -6,8 +6,11 @@ A bad value stops start-up with one line naming the key (``ConfigError``).
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -185,27 +188,95 @@ class Settings(BaseSettings):
         return (env_settings, init_settings)
 
     def redacted(self) -> dict[str, Any]:
-        """Settings as plain data with every secret replaced by ``***``."""
+        """Settings as plain data with every secret replaced by ``***``.
+
+        A secret URL keeps its scheme, host, port and database; only the password in it is
+        masked (``redis://:***@10.0.0.5:6379/0``), so an operator can see where it points.
+        """
         redacted: dict[str, Any] = _redact(self.model_dump(mode="python"))
         return redacted
 
 
 def _redact(value: Any) -> Any:
     if isinstance(value, SecretStr):
-        return "***" if value.get_secret_value() else ""
+        return mask_url(value.get_secret_value())
     if isinstance(value, dict):
         return {k: _redact(v) for k, v in value.items()}
     return value
 
 
-def config_path(explicit: str | None) -> Path | None:
-    """The file to read: ``--config``, then ``$SMSGW_CONFIG``, then the system path if present."""
+_URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:)(?P<pw>[^@]*)(?P<tail>@.*)$")
+
+
+def mask_url(secret: str) -> str:
+    """``secret`` with only its password masked: a URL keeps all but the password, any
+    other secret (a plain password) becomes ``***``; an empty one stays empty."""
+    if not secret:
+        return ""
+    if "://" not in secret:
+        return "***"
+    m = _URL_PASSWORD.match(secret)
+    if m is None:
+        return secret  # a URL without a password holds no secret
+    return f"{m['head']}***{m['tail']}" if m["pw"] else secret
+
+
+@dataclass(frozen=True)
+class ConfigSource:
+    """Where the settings came from: the file (and how it was chosen) and the ``SMSGW_*``
+    variables read. ``sms-gateway check-config`` and ``consentctl check-config`` print it."""
+
+    path: Path | None
+    chosen_by: str  # "--config", "SMSGW_CONFIG", "default path" or "none"
+    env: dict[str, str] = field(default_factory=dict)  # name -> value with secrets masked
+
+    def lines(self) -> list[str]:
+        out = [f"file: {self.path} (from {self.chosen_by})" if self.path
+               else "file: none (environment only)"]
+        if self.env:
+            out.append("environment: " + ", ".join(f"{k}={v}" for k, v in sorted(self.env.items())))
+        else:
+            out.append("environment: no SMSGW_* variables set")
+        return out
+
+
+def config_path(explicit: str | None) -> Path:
+    """The file to read: ``--config``, then ``$SMSGW_CONFIG``, then the system path.
+
+    There is no silent default: with none of them, ``ConfigError`` names the places looked.
+    """
+    return _choose(explicit)[0]
+
+
+def _choose(explicit: str | None) -> tuple[Path, str]:
     if explicit:
-        return Path(explicit)
+        return Path(explicit), "--config"
     env = os.environ.get("SMSGW_CONFIG")
     if env:
-        return Path(env)
-    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
+        return Path(env), "SMSGW_CONFIG"
+    if DEFAULT_CONFIG_PATH.exists():
+        return DEFAULT_CONFIG_PATH, "default path"
+    raise ConfigError(
+        f"no configuration: looked at --config (not given), $SMSGW_CONFIG (not set) and "
+        f"{DEFAULT_CONFIG_PATH} (no such file); write one from config/gateway.example.toml "
+        f"and pass it with --config FILE or SMSGW_CONFIG=FILE")
+
+
+def source_for(cli_config: str | None) -> ConfigSource:
+    """Which file ``settings_for(cli_config)`` reads and the ``SMSGW_*`` variables it sees."""
+    path, chosen_by = _choose(cli_config)
+    return ConfigSource(path, chosen_by, {k: _masked_env(k, v) for k, v in _smsgw_env().items()})
+
+
+def _smsgw_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.upper().startswith(ENV_PREFIX)}
+
+
+def _masked_env(name: str, value: str) -> str:
+    upper = name.upper()
+    if "PASSWORD" in upper or "SECRET" in upper or "TOKEN" in upper:
+        return "***" if value else ""
+    return mask_url(value) if "://" in value else value
 
 
 def load_settings(path: str | Path | None = None, *, explicit: bool = True) -> Settings:
@@ -218,6 +289,8 @@ def load_settings(path: str | Path | None = None, *, explicit: bool = True) -> S
                 data = tomllib.load(fh)
         except FileNotFoundError:
             raise ConfigError(f"config file {p}: not found") from None
+        except IsADirectoryError:
+            raise ConfigError(f"config file {p}: is a directory") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {p}: not valid TOML: {exc}") from None
         except OSError as exc:
@@ -230,16 +303,37 @@ def load_settings(path: str | Path | None = None, *, explicit: bool = True) -> S
 
 def _first_error(exc: ValidationError, path: str | Path | None) -> str:
     err = exc.errors()[0]
-    key = ".".join(str(p) for p in err["loc"])
-    env = ENV_PREFIX + "__".join(str(p) for p in err["loc"]).upper()
+    loc = [str(p) for p in err["loc"]]
+    key = ".".join(loc)
+    env = ENV_PREFIX + "__".join(loc).upper()
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
-    where = f" in {path}" if path else ""
+        nearest = _nearest_key(loc)
+        if nearest:
+            msg += f" (did you mean {nearest}?)"
     # Never echo the offending input: it may be a secret.
-    return f"config key {key} (env {env}){where}: {msg}"
+    if env in {k.upper() for k in _smsgw_env()}:
+        return f"environment variable {env} (config key {key}): {msg}"
+    where = f" in {path}" if path else ""
+    return f"config key {key}{where} (env {env}): {msg}"
+
+
+def _nearest_key(loc: list[str]) -> str | None:
+    """The known key closest to an unknown one (``smpp.prt`` -> ``smpp.port``)."""
+    sections = Settings.model_fields
+    if len(loc) == 1:
+        found = difflib.get_close_matches(loc[0], list(sections), n=1, cutoff=0.6)
+        return found[0] if found else None
+    section = sections.get(loc[0])
+    model = getattr(section, "annotation", None) if section is not None else None
+    fields = getattr(model, "model_fields", None)
+    if not fields:
+        return None
+    found = difflib.get_close_matches(loc[-1], list(fields), n=1, cutoff=0.6)
+    return f"{loc[0]}.{found[0]}" if found else None
 
 
 def settings_for(cli_config: str | None) -> Settings:
-    """Entry-point helper: resolve the path and load."""
+    """Entry-point helper: resolve the path (``ConfigError`` when there is none) and load."""
     return load_settings(config_path(cli_config))

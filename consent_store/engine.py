@@ -10,7 +10,12 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from consent_store.errors import SchemaError, StoreError, StoreUnavailable, safe_url
+from consent_store.errors import (
+    SchemaError,
+    StoreUnavailable,
+    UnsupportedDatabase,
+    safe_url,
+)
 
 # Waiting for another writer is normal with several workers on one SQLite file; an
 # error after this long means something holds the write lock far too long.
@@ -29,7 +34,7 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise StoreError(f"database.url is not a database URL: {safe_url(url)}") from None
+        raise UnsupportedDatabase(f"database.url is not a database URL: {safe_url(url)}") from None
     backend = parsed.get_backend_name()
     kwargs: dict[str, Any] = {}
     if backend == "postgresql":
@@ -47,11 +52,11 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False,
                       connect_args={"options": "-c plan_cache_mode=force_custom_plan"})
     elif backend != "sqlite":
-        raise StoreError(f"database.url {safe_url(url)}: only sqlite and postgresql are supported")
+        raise UnsupportedDatabase(f"database.url {safe_url(url)}: only sqlite and postgresql are supported")
     try:
         engine = sa.create_engine(parsed, **kwargs)
     except (NoSuchModuleError, ImportError) as exc:
-        raise StoreError(f"database.url {safe_url(url)}: driver not installed ({exc})") from None
+        raise UnsupportedDatabase(f"database.url {safe_url(url)}: driver not installed ({exc})") from None
     if backend == "postgresql":
         # Batches of ledger rows go out as multi-row INSERTs (SQLAlchemy's insertmanyvalues)
         # instead of one statement per row: without prepared statements each of those would

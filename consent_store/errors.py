@@ -17,6 +17,11 @@ class StoreUnavailable(StoreError):
     """The database cannot be reached or refused the connection."""
 
 
+class UnsupportedDatabase(StoreError):
+    """``database.url`` is not one the store can use (not a URL, another database, no
+    driver): a configuration error, not an outage."""
+
+
 class SchemaError(StoreError):
     """The schema is missing or older than the code; ``consentctl db upgrade`` fixes it."""
 

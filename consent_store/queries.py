@@ -201,6 +201,19 @@ def heads(conn: Connection, chain_ids: set[str] | None) -> dict[str, dict[str, A
             for r in conn.execute(stmt)}
 
 
+def subscriber_rows(conn: Connection, *, only: str | None, after: str, limit: int,
+                    client_group: str | None) -> list[dict[str, Any]]:
+    stmt = select(subscribers).where(subscribers.c.msisdn > after)
+    if only is not None:
+        stmt = stmt.where(subscribers.c.msisdn == only)
+    if client_group is not None:
+        stmt = stmt.where(subscribers.c.client_group == client_group)
+    stmt = stmt.order_by(subscribers.c.msisdn).limit(limit)
+    return [{"msisdn": r.msisdn, "client_group": r.client_group,
+             "independent": bool(r.independent), "updated_at": iso(r.updated_at)}
+            for r in conn.execute(stmt)]
+
+
 def counts_since(conn: Connection, start: datetime) -> dict[str, dict[str, int]]:
     stmt = (select(consent_events.c.consent, consent_events.c.action, func.count())
             .where(consent_events.c.received_at >= start)

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import random
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -228,6 +228,25 @@ class ConsentStore:
             sub = queries.subscriber(conn, msisdn)
         return sub is not None and not sub.independent
 
+    def replies(self, msisdn: str) -> list[dict[str, Any]]:
+        """The replies sent to ``msisdn`` with their submit and delivery status, oldest first."""
+        with self._read() as conn:
+            return queries.reply_rows(conn, msisdn)
+
+    def subscriber(self, msisdn: str) -> dict[str, Any] | None:
+        """The directory row of ``msisdn``, or None."""
+        with self._read() as conn:
+            rows = queries.subscriber_rows(conn, only=msisdn, after="", limit=1,
+                                           client_group=None)
+        return rows[0] if rows else None
+
+    def subscribers(self, *, after: str = "", limit: int = 100,
+                    client_group: str | None = None) -> list[dict[str, Any]]:
+        """Directory rows in number order, ``limit`` of them after ``after`` (keyset paging)."""
+        with self._read() as conn:
+            return queries.subscriber_rows(conn, only=None, after=after, limit=limit,
+                                           client_group=client_group)
+
     def may_use(self, msisdn: str, consent: str, at: datetime | None = None) -> bool:
         """Whether ``consent`` of ``msisdn`` is in force now (one primary-key read) or at ``at``."""
         if consent not in CONSENTS:
@@ -246,11 +265,14 @@ class ConsentStore:
 
     # --- changes from outside the SMS path -------------------------------------------
 
-    def lapse(self, as_of: datetime, period: timedelta, *,
-              dry_run: bool = False) -> list[LapseCandidate]:
+    def lapse(self, as_of: datetime, period: timedelta, *, dry_run: bool = False,
+              progress: Callable[[int, int], None] | None = None) -> list[LapseCandidate]:
         """Lapse every given JAUNUMI with no communication since ``as_of - period`` (seed
         rule 4). With ``dry_run`` report them and change nothing (``as_of`` may then be in
-        the future: a preview)."""
+        the future: a preview).
+
+        ``progress(done, total)`` is called before the first chunk and after each one
+        (``total`` is counted up front, only when ``progress`` is given)."""
         as_of = as_utc(as_of)
         now = self.clock()
         if as_of > now and not dry_run:
@@ -260,6 +282,10 @@ class ConsentStore:
         days = period.total_seconds() / 86400
         out: list[LapseCandidate] = []
         after = ""
+        if progress is not None:
+            with self._read() as conn:
+                total = upkeep.lapse_count(conn, cutoff)
+            progress(0, total)
         while True:
             if dry_run:
                 with self._read() as conn:
@@ -273,6 +299,8 @@ class ConsentStore:
 
                 rows, chunk = self._write(work)
             out.extend(chunk)
+            if progress is not None:
+                progress(len(out), max(total, len(out)))
             if len(rows) < LAPSE_CHUNK:
                 return out
             after = rows[-1].msisdn

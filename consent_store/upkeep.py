@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from consent_core.model import Outcome, Status
 from consent_store import chain
@@ -61,6 +61,14 @@ def lapse_candidates(conn: Connection, cutoff: datetime, after: str, limit: int,
         # Another lapse run (or a worker) holding a row: leave it, the next run gets it.
         stmt = stmt.with_for_update(skip_locked=True)
     return list(conn.execute(stmt))
+
+
+def lapse_count(conn: Connection, cutoff: datetime) -> int:
+    stmt = (select(func.count()).select_from(consent_state)
+            .where(consent_state.c.consent == JAUNUMI,
+                   consent_state.c.status == Status.GIVEN.value,
+                   consent_state.c.last_activity_at < cutoff))
+    return int(conn.execute(stmt).scalar() or 0)
 
 
 def lapse_event_id(msisdn: str, since: datetime | None) -> str:

@@ -9,11 +9,7 @@ and adds its subparsers with ``parents=[common]`` and ``set_defaults(handler=fn)
 found by name (``pkgutil``), so no change to this file is needed (``consentctl/jobs.py``
 for ``jobs failed``/``jobs requeue``, ``consentctl/status.py`` for ``status``, …).
 
-Exit codes: 0 done, 1 not found, 2 usage or configuration error, 3 import finished but
-some rows were bad, 4 the store failed (database unreachable, schema missing, …), 5 Redis did
-not answer (and for ``status``: Redis or the database; it still prints what it read), 6 a
-rule refused the change (grant/withdraw: refused or superseded), 8 the ledger's hash chain
-does not verify (``verify``).
+Exit codes: ``EXIT_CODES`` below is the one table; ``--help`` and the README print it.
 """
 
 from __future__ import annotations
@@ -40,15 +36,51 @@ EXIT_BAD_ROWS = 3
 EXIT_STORE = 4
 EXIT_UNAVAILABLE = 5
 EXIT_REFUSED = 6
+EXIT_DEGRADED = 7
 EXIT_VERIFY_FAILED = 8
+
+# The one exit-code table (SPEC §7); --help prints it, the README copies it (a test compares).
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (EXIT_OK, "ok"),
+    (EXIT_NOT_FOUND, "not found (no such number, job, …)"),
+    (EXIT_USAGE, "usage or configuration error (bad option, no or bad config, unsupported "
+                 "database URL, destructive command without --yes)"),
+    (EXIT_BAD_ROWS, "import finished but some rows were bad (reported by line)"),
+    (EXIT_STORE, "store error (schema missing or old, a write failed)"),
+    (EXIT_UNAVAILABLE, "Redis or the database unreachable"),
+    (EXIT_REFUSED, "refused by a consent rule"),
+    (EXIT_DEGRADED, "degraded (status: an SMPP link not bound, a shard without a worker)"),
+    (EXIT_VERIFY_FAILED, "ledger verification failed"),
+)
+
+EXAMPLES = """\
+examples:
+  consentctl --config /etc/sms-gateway/gateway.toml db upgrade
+  consentctl subscribers import directory.csv         # , or ; separated, BOM ok
+  consentctl show 29123456                            # national numbers read as Latvian
+  consentctl history 37129123456 --consent VIETA --since 2026-11-01 --limit 20
+  consentctl grant 37129123456 VIETA --channel customer_centre
+  consentctl erase 37129123456 --reason "Art. 17 request" --yes
+  consentctl status || echo "degraded or unreachable: exit $?"
+
+configuration: --config FILE, else $SMSGW_CONFIG, else /etc/sms-gateway/gateway.toml;
+none of them is an error (exit 2). SMSGW_<SECTION>__<KEY> variables override the file;
+`consentctl check-config` shows what was read.
+
+shell completion (bash): eval "$(register-python-argcomplete consentctl)"
+"""
 
 # Built in here, in help order; other modules of the package are discovered after them.
 _BUILTIN = ("database", "directory", "consents")
-_NOT_COMMANDS = frozenset({"cli", "__main__", "output"})
+_NOT_COMMANDS = frozenset({"cli", "__main__", "output", "progress"})
 
 
 class UsageError(Exception):
     """A bad argument value: one line on stderr, exit 2."""
+
+
+def exit_code_help() -> str:
+    return "exit codes:\n" + "\n".join(f"  {code}  {text}" for code, text in EXIT_CODES)
 
 
 class Context:
@@ -104,6 +136,17 @@ def msisdn_arg(text: str) -> str:
     return found.digits
 
 
+def positive_arg(text: str) -> int:
+    """A count of at least 1 (``--limit N``)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return n
+
+
 def consent_arg(text: str) -> str:
     from consent_core.model import CONSENTS
 
@@ -120,14 +163,16 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
                         help="settings file (default: $SMSGW_CONFIG, then "
                              "/etc/sms-gateway/gateway.toml)")
+    from config.version import add_version_argument
+
     parser = argparse.ArgumentParser(
         prog="consentctl", description="Operator tool for the SMS consent store.",
-        epilog="exit codes: 0 ok, 1 not found, 2 usage/config error, 3 import had bad rows, "
-               "4 store error, 5 Redis unreachable (status: or the database), 6 refused by a "
-               "rule, 8 ledger verification failed")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"{EXAMPLES}\n{exit_code_help()}")
     parser.add_argument("--config", metavar="FILE", default=None,
                         help="settings file (default: $SMSGW_CONFIG, then "
                              "/etc/sms-gateway/gateway.toml)")
+    add_version_argument(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in _command_modules():
         register = getattr(module, "register", None)
@@ -161,20 +206,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     from consent_core.catalog import CatalogError
-    from consent_store.errors import NotFound, StoreError
+    from consent_store.errors import NotFound, StoreError, StoreUnavailable, UnsupportedDatabase
 
     parser = build_parser()
+    _complete(parser)
     args = parser.parse_args(argv)
     ctx = Context(args.config)
     try:
         code: int = args.handler(args, ctx)
         return code
-    except (ConfigError, CatalogError, UsageError) as exc:
+    except (ConfigError, CatalogError, UsageError, UnsupportedDatabase) as exc:
         print(f"consentctl: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except NotFound as exc:
         print(f"consentctl: {exc}", file=sys.stderr)
         return EXIT_NOT_FOUND
+    except StoreUnavailable as exc:
+        print(f"consentctl: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     except StoreError as exc:
         print(f"consentctl: {exc}", file=sys.stderr)
         return EXIT_STORE
@@ -182,6 +231,34 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_OK
     finally:
         ctx.close()
+
+
+def _complete(parser: argparse.ArgumentParser) -> None:
+    """Shell completion: answers argcomplete's request (set in the environment by the shell
+    hook) and exits; does nothing on a normal run."""
+    import os
+
+    if "_ARGCOMPLETE" not in os.environ:
+        return
+    try:
+        import argcomplete
+    except ImportError:
+        return
+    argcomplete.autocomplete(parser)
+
+
+def confirm(args: argparse.Namespace, what: str) -> None:
+    """Destructive commands: ``--yes``, or a "yes" typed on a terminal; otherwise exit 2."""
+    if getattr(args, "yes", False):
+        return
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        raise UsageError(f"{what}: this destroys data; add --yes to confirm "
+                         "(no terminal to ask on)")
+    sys.stderr.write(f"{what}: this destroys data and cannot be undone. Type yes to go on: ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline().strip().lower()
+    if answer not in ("y", "yes"):
+        raise UsageError(f"{what}: not confirmed; nothing changed")
 
 
 if __name__ == "__main__":

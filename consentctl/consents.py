@@ -9,8 +9,18 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from consentctl.cli import EXIT_OK, EXIT_REFUSED, Context, UsageError, consent_arg, msisdn_arg
+from consentctl.cli import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    Context,
+    UsageError,
+    confirm,
+    consent_arg,
+    msisdn_arg,
+    positive_arg,
+)
 from consentctl.output import print_json, print_table
+from consentctl.progress import Progress
 
 # Channels an operator may name; `sms` changes come only through the gateway (one path).
 CLI_CHANNELS = ("web", "customer_centre", "operator")
@@ -25,8 +35,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=show)
 
     p = sub.add_parser("history", parents=[common],
-                       help="recorded events of the number's current holder, oldest first")
+                       help="recorded events with the reply sent and its delivery, oldest first",
+                       epilog="example: consentctl history 29123456 --consent VIETA "
+                              "--since 2026-11-01 --until 2026-12-01 --limit 20 --json")
     p.add_argument("msisdn", type=msisdn_arg, metavar="MSISDN")
+    p.add_argument("--consent", type=consent_arg, metavar="CONSENT", help="only this consent")
+    p.add_argument("--since", type=_instant, metavar="ISO8601",
+                   help="received at or after (a bare date means 00:00 UTC)")
+    p.add_argument("--until", type=_instant, metavar="ISO8601", help="received before")
+    p.add_argument("--limit", type=positive_arg, metavar="N", help="the first N that match")
     p.add_argument("--all-holders", action="store_true",
                    help="also the events of earlier holders of the number (audit)")
     p.add_argument("--json", action="store_true")
@@ -62,13 +79,18 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("msisdn", type=msisdn_arg, metavar="MSISDN")
     p.add_argument("--reason", required=True, type=_reason)
     p.add_argument("--channel", default="operator", choices=CLI_CHANNELS)
+    p.add_argument("--yes", action="store_true", help="do it without asking (needed off a terminal)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=reset)
 
     p = sub.add_parser("erase", parents=[common],
-                       help="erase a number's data, keeping pseudonymised proof of consent")
+                       help="erase a number's data, keeping pseudonymised proof of consent",
+                       epilog='example: consentctl erase 37129123456 --reason "Art. 17 request '
+                              '2026-11-30" --yes (without --yes it asks on a terminal and '
+                              'refuses, exit 2, elsewhere)')
     p.add_argument("msisdn", type=msisdn_arg, metavar="MSISDN")
     p.add_argument("--reason", required=True, type=_reason)
+    p.add_argument("--yes", action="store_true", help="do it without asking (needed off a terminal)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=erase)
 
@@ -108,15 +130,28 @@ def _reason(text: str) -> str:
 def show(args: argparse.Namespace, ctx: Context) -> int:
     state = ctx.store.state(args.msisdn, at=args.at)
     data = state.to_dict()
+    data["independent"] = state.independent
+    data.update(holder_fields(state))
     if args.json:
         print_json(data)
         return EXIT_OK
     when = "now" if args.at is None else f"at {args.at.isoformat()}"
-    print(f"{state.msisdn}  client group: {state.client_group or 'not in directory'}  ({when})")
+    independent = {True: "yes", False: "no", None: "unknown"}[state.independent]
+    print(f"{state.msisdn}  client group: {state.client_group or 'not in directory'}  "
+          f"independent: {independent}  ({when})")
+    for key, value in holder_fields(state).items():
+        print(f"{key.replace('_', ' ')}: {value or '-'}")
     print_table(["CONSENT", "STATUS", "SINCE", "CHANNEL"],
                 [[c, v["status"], v["since"], v["channel"]]
                  for c, v in data["consents"].items()])
     return EXIT_OK
+
+
+def holder_fields(state: Any) -> dict[str, Any]:
+    """Hook for the number's current holder (``holder_since``: since when the present user
+    has the number), added by the consent-semantics work; nothing until the store has it."""
+    since = getattr(state, "holder_since", None)
+    return {} if since is None else {"holder_since": since}
 
 
 def history(args: argparse.Namespace, ctx: Context) -> int:
@@ -125,14 +160,45 @@ def history(args: argparse.Namespace, ctx: Context) -> int:
     entries = ctx.store.history(args.msisdn, all_holders=args.all_holders)
     if not entries:
         raise NotFound(f"no recorded events for {args.msisdn}")
+    picked = [e for e in entries
+              if (args.consent is None or e.consent == args.consent)
+              and (args.since is None or e.received_at >= args.since)
+              and (args.until is None or e.received_at < args.until)][:args.limit]
+    replies = {r["event_id"]: r for r in ctx.store.replies(args.msisdn)}
+    rows = []
+    for e in picked:
+        d = e.to_dict()
+        reply = replies.get(e.event_id)
+        d["reply"] = None if reply is None else {
+            k: reply[k] for k in ("text", "submit_status", "message_id", "submitted_at",
+                                  "delivery_status", "delivered_at")}
+        rows.append(d)
     if args.json:
-        print_json([e.to_dict() for e in entries])
+        print_json(rows)
         return EXIT_OK
-    print_table(["RECEIVED", "CONSENT", "ACTION", "OUTCOME", "CHANNEL", "TEXT", "EVENT"],
+    print_table(["RECEIVED", "CONSENT", "ACTION", "OUTCOME", "CHANNEL", "TEXT", "REPLY",
+                 "DELIVERY", "EVENT"],
                 [[d["received_at"], d["consent"], d["action"], d["outcome"], d["channel"],
-                  d["text"] if d["reason"] is None else f"reason: {d['reason']}", d["event_id"]]
-                 for d in (e.to_dict() for e in entries)])
+                  d["text"] if d["reason"] is None else f"reason: {d['reason']}",
+                  _reply_text(d), _delivery(d["reply"]), d["event_id"]] for d in rows])
+    if not rows:
+        print("(no events match)", file=sys.stderr)
     return EXIT_OK
+
+
+def _reply_text(d: dict[str, Any]) -> str | None:
+    # No reply row: the text recorded in the ledger (erased, or none queued).
+    text: str | None = d["reply_text"] if d["reply"] is None else d["reply"]["text"]
+    return text
+
+
+def _delivery(reply: dict[str, Any] | None) -> str | None:
+    if reply is None:
+        return None
+    if reply["delivery_status"]:
+        return f"{reply['delivery_status']} {reply['delivered_at'] or ''}".strip()
+    status: str = reply["submit_status"]
+    return status
 
 
 def change(args: argparse.Namespace, ctx: Context) -> int:
@@ -178,6 +244,7 @@ def export(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def reset(args: argparse.Namespace, ctx: Context) -> int:
+    confirm(args, f"reset {args.msisdn} (withdraw every consent)")
     changes = ctx.store.reset(args.msisdn, args.reason, channel=args.channel)
     if args.json:
         print_json([c.to_dict() for c in changes])
@@ -188,6 +255,7 @@ def reset(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def erase(args: argparse.Namespace, ctx: Context) -> int:
+    confirm(args, f"erase {args.msisdn}")
     report = ctx.store.erase(args.msisdn, args.reason)
     if args.json:
         print_json(report.to_dict())
@@ -206,7 +274,9 @@ def lapse(args: argparse.Namespace, ctx: Context) -> int:
     days = ctx.settings.consent.jaunumi_lapse_days
     as_of = args.as_of or ctx.store.clock()
     try:
-        lapsed = ctx.store.lapse(as_of, timedelta(days=days), dry_run=args.dry_run)
+        with Progress("lapse (dry run)" if args.dry_run else "lapse") as bar:
+            lapsed = ctx.store.lapse(as_of, timedelta(days=days), dry_run=args.dry_run,
+                                     progress=bar.set if bar.active else None)
     except BadRequest as exc:
         raise UsageError(str(exc)) from None
     if args.json:

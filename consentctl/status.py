@@ -3,6 +3,9 @@ today's traffic.
 
 Each part is read on its own, so Redis or the database being down costs only the parts
 that need it; the screen says what could not be read and the exit status is then 5.
+With both reachable, the exit status is 7 (degraded) when no gateway has a bound SMPP link,
+a reporting gateway's link is not bound (or its report is stale), or an event shard has no
+worker; 0 only when all is healthy. The reasons are listed under "Health".
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 import redis
 
 from consent_queue import persistence
-from consentctl.cli import EXIT_OK, EXIT_UNAVAILABLE, Context
+from consentctl.cli import EXIT_DEGRADED, EXIT_OK, EXIT_UNAVAILABLE, Context
 from consentctl.jobs import failed_registries, keys_for, redis_for, redis_where
 from consentctl.output import print_json, print_table
 
@@ -38,8 +41,36 @@ def status(args: argparse.Namespace, ctx: Context) -> int:
         print_json(report)
     else:
         render(report)
-    ok = report["redis"]["ok"] and report["database"]["ok"]
-    return EXIT_OK if ok else EXIT_UNAVAILABLE
+    if not (report["redis"]["ok"] and report["database"]["ok"]):
+        return EXIT_UNAVAILABLE
+    return EXIT_DEGRADED if report["problems"] else EXIT_OK
+
+
+def problems(report: dict[str, Any], shards: int, event_queue: Any) -> list[str]:
+    """Why the service is degraded, one line each; empty when healthy (Redis must be read)."""
+    if report["gateways"] is None or report["workers"] is None:
+        return []  # Redis unreachable: exit 5 says it already
+    out: list[str] = []
+    gateways = report["gateways"]
+    bound = [g for g in gateways if g.get("state") == "bound" and not g["stale"]]
+    if not bound:
+        out.append("no gateway has a bound SMPP link" if gateways
+                   else "no gateway has reported (none running?)")
+    for g in gateways:
+        if g.get("state") == "gone":
+            continue  # listed; counts only through "no gateway bound" above
+        if g.get("state") != "bound":
+            out.append(f"gateway {g['instance']}: SMPP link {g.get('state', '?')}")
+        elif g["stale"]:
+            out.append(f"gateway {g['instance']}: report older than {STALE_AFTER_S} s")
+    kept = report["redis"].get("persistence")
+    if kept is not None and not kept["ok"]:
+        out.append(f"Redis: {kept['problem']}")
+    served = {q for w in report["workers"] for q in w["queues"]}
+    for shard in range(shards):
+        if event_queue(shard) not in served:
+            out.append(f"shard {shard} ({event_queue(shard)}): no worker")
+    return out
 
 
 # ------------------------------------------------------------------ reading
@@ -63,6 +94,8 @@ def collect(ctx: Context) -> dict[str, Any]:
     report["last_text_at"] = max((g["last_text_at"] for g in report["gateways"] or []
                                   if g.get("last_text_at")), default=None)
     report["database"], report["today"] = _from_database(ctx)
+    keys = keys_for(ctx.settings)
+    report["problems"] = problems(report, keys.shards, keys.event_queue)
     return report
 
 
@@ -199,6 +232,10 @@ def render(r: dict[str, Any]) -> None:
     else:
         hint = "  (consentctl jobs failed)" if r["failed_jobs"] else ""
         print(f"\nFailed jobs: {r['failed_jobs']}{hint}")
+    if r["gateways"] is not None:
+        print("\nHealth: " + ("ok" if not r["problems"] else "DEGRADED"))
+        for line in r["problems"]:
+            print(f"  {line}")
     last = r["last_text_at"]
     if last:
         print(f"Last text received: {last}")

@@ -3,7 +3,9 @@
 Starts a private Redis on a free port, an SQLite store in a temporary directory, the
 simulator (playing demo/conversation.txt), ``sms-gateway run`` and ``consent-worker run``
 — the same processes operators run — prints every text with its reply and then
-``consentctl show`` for each number, and stops everything it started.
+``consentctl show`` for each number, and stops everything it started. Its work
+directories (``/tmp/smsgw-demo-*``) are removed afterwards; when the demo fails the one
+holding the logs is kept and named.
 """
 
 from __future__ import annotations
@@ -71,7 +73,8 @@ def main() -> int:
         for number in NUMBERS:
             print(f"== consentctl show {number}")
             print(ctl("show", number))
-        print(f"== logs: {work}/gateway.log, {work}/worker.log, {work}/api.log")
+        if status != 0:
+            print(f"== logs kept: {work}/gateway.log, {work}/worker.log, {work}/api.log")
         print("== demo", "passed: every reply was as expected" if status == 0
               else f"FAILED (smsc-sim exit {status})")
         if os.environ.get("DEMO_KEEP") == "1":
@@ -87,6 +90,8 @@ def main() -> int:
                 p.kill()
         redis_srv.stop()
         shutil.rmtree(redis_srv.dir, ignore_errors=True)
+        if status == 0:
+            shutil.rmtree(work, ignore_errors=True)
     return status
 
 

@@ -1,13 +1,18 @@
 """MT capture: reassemble the ESME's submit_sm into replies and match each to the MO it answers.
 
-Matching is FIFO per number: a reply to N answers the oldest unanswered MO from N. A reply
-to a number whose MOs are all answered counts as a second answer to its latest MO (or as
-unsolicited if the number never texted).
+Matching per number: a reply to N answers the unanswered MO from N whose words it echoes
+(a confirmation names the consent the text named), the oldest of those, else the oldest
+unanswered one. The ESME answers a number's texts in order, so once a later MO is answered
+the earlier unanswered ones never will be (their reply was rate-limited or dropped): they
+are set aside as *skipped* and no later reply is paired with them. A reply to a number
+whose MOs are all answered counts as a second answer to its latest MO (or as unsolicited
+if the number never texted).
 """
 
 from __future__ import annotations
 
 import time
+import unicodedata
 from array import array
 from collections import deque
 from collections.abc import Callable
@@ -48,6 +53,7 @@ class ReplyCapture:
         self.replies_total = 0
         self.answered_twice = 0
         self.unsolicited = 0
+        self.skipped = 0  # MOs passed over by the answer to a later one (rate-limited)
         self.last_reply_at: float | None = None
 
     def expect(self, mo: Mo) -> None:
@@ -101,7 +107,11 @@ class ReplyCapture:
         key = number_key(dest)
         queue = self._unanswered.get(key)
         if queue:
-            mo = queue.popleft()
+            mo = _answered_by(queue, text)
+            while queue[0] is not mo:  # earlier texts of the number: never answered now
+                queue.popleft().skipped = True
+                self.skipped += 1
+            queue.popleft()
             if not queue:
                 del self._unanswered[key]
             mo.answered = True
@@ -132,3 +142,29 @@ class ReplyCapture:
             "p50": percentile(values, 50), "p90": percentile(values, 90),
             "p99": percentile(values, 99), "max": values[-1] if values else None,
         }
+
+
+# Unanswered texts of one number looked at for a match (load mode may queue many).
+PAIRING_LOOKAHEAD = 8
+
+
+def _words(text: str) -> set[str]:
+    """Upper-case words of 3+ letters without diacritics: ``Sadarbība`` -> ``SADARBIBA``."""
+    plain = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in plain if not unicodedata.combining(c)).upper()
+    return {w for w in "".join(c if c.isalnum() else " " for c in plain).split() if len(w) >= 3}
+
+
+def _answered_by(queue: deque[Mo], reply_text: str) -> Mo:
+    """The MO of ``queue`` (oldest first) that a reply with ``reply_text`` answers."""
+    if len(queue) == 1:
+        return queue[0]
+    said = _words(reply_text)
+    if not said:
+        return queue[0]
+    for i, mo in enumerate(queue):
+        if i == PAIRING_LOOKAHEAD:
+            break
+        if _words(mo.text) & said:
+            return mo
+    return queue[0]

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
 import threading
 import time
@@ -61,6 +62,11 @@ def _server_options(p: argparse.ArgumentParser, sub: bool) -> None:
     opt("--retry-max", type=float, default=d.retry_max)
     opt("--no-receipts", action="store_true", default=False,
         help="never send delivery receipts")
+    opt("--receipt-mix", type=_mix, default=d.receipt_mix, metavar="STATE=SHARE,…",
+        help="outcomes of delivery receipts, e.g. DELIVRD=80,UNDELIV=10,EXPIRED=5,REJECTD=5 "
+             "(default %(default)s)")
+    opt("--receipt-delay", type=float, default=d.receipt_delay, metavar="SECONDS",
+        help="delay from submit_sm_resp to its receipt (default %(default)s)")
     opt("--long-mode", choices=["udh", "payload"], default=d.long_mode,
         help="long MOs as UDH parts or one message_payload TLV")
     opt("--coding", type=int, choices=[0, 3, 8], default=None,
@@ -82,13 +88,29 @@ def _server_options(p: argparse.ArgumentParser, sub: bool) -> None:
         help="seconds to wait for an ESME to bind (script and load modes)")
 
 
+def _mix(text: str) -> str:
+    from smsc_sim.receipts import MixError, format_mix, parse_mix
+
+    try:
+        return format_mix(parse_mix(text))
+    except MixError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="smsc-sim",
         description="SMPP 3.4 SMSC simulator: an interactive prompt by default; "
                     "--script FILE plays a script; 'load' and 'ceiling' measure.")
+    from config.version import add_version_argument
+
+    add_version_argument(parser)
     _server_options(parser, sub=False)
     parser.add_argument("--script", type=Path, help="play a script file and exit")
+    parser.add_argument("--web", type=int, metavar="PORT",
+                        help="also serve a page on PORT (same --host) to type as a phone, "
+                             "see the conversation and trigger faults; with stdin closed "
+                             "the simulator keeps running until Ctrl-C/SIGTERM")
     parser.add_argument("--json", action="store_true",
                         help="script mode: one JSON object per MO on stdout")
     parser.add_argument("--reply-timeout", type=float, default=5.0,
@@ -125,7 +147,8 @@ def _config(args: argparse.Namespace, **overrides: Any) -> tuple[SimConfig, Faul
         short_number=args.short_number, window=args.window, max_attempts=args.max_attempts,
         retry_min=args.retry_min, retry_max=args.retry_max, receipts=not args.no_receipts,
         long_mode=args.long_mode, coding=args.coding, national=args.national,
-        log_pdus=args.log_pdus, **overrides)
+        log_pdus=args.log_pdus, receipt_mix=args.receipt_mix,
+        receipt_delay=args.receipt_delay, **overrides)
     faults = Faults(throttle_every=args.throttle_every, qfull_every=args.qfull_every,
                     drop_after=args.drop_after, delay_ms=args.delay_ms,
                     refuse_binds=args.refuse_binds)
@@ -202,12 +225,28 @@ def _interactive(args: argparse.Namespace) -> int:
         return 2
     print(f"smsc-sim on {config.host}:{sim.port}, system_id {config.system_id}, "
           f"short number {config.short_number}. Type help for commands.", flush=True)
+    web = None
+    if args.web is not None:
+        from smsc_sim.web import WebConsole
+
+        web = WebConsole(sim)
+        try:
+            web_port = web.serve(config.host, args.web)
+        except OSError as err:
+            print(f"smsc-sim: cannot serve the page on {config.host}:{args.web}: {err}",
+                  file=sys.stderr)
+            sim.stop()
+            return 2
+        print(f"web page on http://{config.host}:{web_port}/", flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)
     session = Session(sim)
     try:
         while not session.quit:
             try:
                 line = input("smsc> ")
             except EOFError:
+                if web is not None:  # no prompt (e.g. started in the background): serve on
+                    threading.Event().wait()
                 break
             try:
                 session.run(line)
@@ -216,8 +255,14 @@ def _interactive(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if web is not None:
+            web.stop()
         sim.stop()
     return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _script(args: argparse.Namespace) -> int:

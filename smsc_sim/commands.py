@@ -9,16 +9,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smsc_sim.server import MALFORMED_KINDS
+from smsc_sim.text import TextSyntaxError, typed_text
 from smsc_sim.threaded import SimulatorThread
 
 HELP = """\
 commands:
   <msisdn> <text>            send a text from a subscriber (e.g. 37129123456 VIETA STOP)
+                             quote to keep blanks: 37129123456 "  jaunumi  stop "
+                             "" is the empty text; escapes \\n \\t \\\\ \\" \\u0161 \\xHH
   send <msisdn> <text>       the same
   coding auto|0|3|8          data_coding of the next texts (auto: GSM 03.38, else UCS2)
   national on|off            source number as national 8 digits (TON 2) or international
   long udh|payload           how long texts travel: UDH parts or message_payload TLV
   receipts on|off            delivery receipts for the ESME's submit_sm
+  receipts mix STATE=N,…     their outcomes, e.g. DELIVRD=80,UNDELIV=10,EXPIRED=5,REJECTD=5
+  receipts delay SECONDS     how long after submit_sm_resp each receipt is sent
   fault throttle N           answer every Nth submit_sm with ESME_RTHROTTLED (0x58)
   fault qfull N              answer every Nth submit_sm with ESME_RMSGQFUL (0x14)
   fault drop-after N         drop the TCP link once N more PDUs arrive from the ESME
@@ -59,14 +64,14 @@ class Session:
         line = line.strip()
         if not line or line.startswith("#"):
             return None
-        word, _, rest = line.partition(" ")
-        rest = rest.strip()
+        word, _, raw = line.partition(" ")
+        rest = raw.strip()
         cmd = word.lower()
         if word.lstrip("+").isdigit():
-            return self.send(word, rest)
+            return self.send(word, self._text(raw))
         if cmd == "send":
             msisdn, _, text = rest.partition(" ")
-            return self.send(msisdn, text.strip())
+            return self.send(msisdn, self._text(text))
         if cmd in ("quit", "exit", "q"):
             self.quit = True
         elif cmd in ("help", "?"):
@@ -81,8 +86,7 @@ class Session:
             self.long_mode = str(_choice(rest, {"udh": "udh", "payload": "payload"}))
             self.out(f"long texts as {self.long_mode}")
         elif cmd == "receipts":
-            self.sim.set_receipts(_on_off(rest))
-            self.out(f"receipts {rest}")
+            self.receipts(rest)
         elif cmd == "fault":
             self.fault(rest)
         elif cmd == "stats":
@@ -96,14 +100,40 @@ class Session:
             raise CommandError(f"unknown command {word!r} (try help)")
         return None
 
-    def send(self, msisdn: str, text: str) -> int:
-        if not msisdn.lstrip("+").isdigit() or not text:
-            raise CommandError("usage: <msisdn> <text>")
-        self.out(f"→ {msisdn}: {text}")
+    @staticmethod
+    def _text(raw: str) -> str | None:
+        try:
+            return typed_text(raw)
+        except TextSyntaxError as exc:
+            raise CommandError(str(exc)) from None
+
+    def send(self, msisdn: str, text: str | None) -> int:
+        if not msisdn.lstrip("+").isdigit() or text is None:
+            raise CommandError('usage: <msisdn> <text>  ("" for an empty text)')
+        shown = text if text.isprintable() and text.strip() == text and text else repr(text)
+        self.out(f"→ {msisdn}: {shown}")
         mo_id = self.sim.send_mo(msisdn, text, coding=self.coding, national=self.national,
                                  long_mode=self.long_mode)
         self.last_mo = mo_id
         return mo_id
+
+    def receipts(self, rest: str) -> None:
+        from smsc_sim.receipts import MixError
+
+        what, _, value = rest.partition(" ")
+        try:
+            if what.lower() == "mix":
+                policy = self.sim.set_receipt_policy(mix=value)
+            elif what.lower() == "delay":
+                policy = self.sim.set_receipt_policy(delay=float(value))
+            else:
+                self.sim.set_receipts(_on_off(rest))
+                self.out(f"receipts {rest}")
+                return
+        except (MixError, ValueError) as exc:
+            raise CommandError(str(exc) if isinstance(exc, MixError)
+                               else "usage: receipts delay SECONDS") from None
+        self.out(f"receipts: mix {policy['mix']}, delay {policy['delay']:g} s")
 
     def fault(self, rest: str) -> None:
         args = shlex.split(rest)

@@ -20,6 +20,8 @@ class SimConfig:
     password: str = "secret"  # noqa: S105 - the documented test default, not a secret
     short_number: str = "29307777"
     receipts: bool = True
+    receipt_mix: str = "DELIVRD=100"  # smsc_sim/receipts.py: DELIVRD=80,UNDELIV=20, …
+    receipt_delay: float = 0.0  # seconds from submit_sm_resp to its receipt
     # Unacknowledged deliver_sm allowed per receiving bind. Kannel keeps 10 submits in
     # flight; a window of 100 lets a fast ESME batch its acknowledgements (SMPP 3.4 §2.8
     # lets either side keep several requests outstanding).
@@ -78,6 +80,7 @@ class Mo:
         "msisdn",
         "parts",
         "replies",
+        "skipped",
         "state",
         "text",
     )
@@ -95,6 +98,7 @@ class Mo:
         self.state = "queued"  # queued → acknowledged | failed
         self.replies: list[Reply] = []
         self.answered = False
+        self.skipped = False  # a later text of the number was answered first: never will be
 
 
 class Delivery:

@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 
-from smsc_sim import pdu
+from smsc_sim import pdu, receipts
 from smsc_sim.capture import ReplyCapture
 from smsc_sim.model import Answer, BindInfo, Delivery, Faults, Mo, Reply, SimConfig
 from smsc_sim.text import (
@@ -155,6 +155,8 @@ class SmscSimulator:
         self.events: deque[dict[str, Any]] = deque(maxlen=10000)
         self.mos: list[Mo] = []
         self.capture = ReplyCapture(self.config.keep_history, self._reply_done)
+        self.receipt_policy = receipts.ReceiptPolicy(
+            receipts.parse_mix(self.config.receipt_mix), self.config.receipt_delay)
         self.ready: deque[Delivery] = deque()
         self.source: Iterator[Mo] | None = None  # lazily offered MOs (load mode)
         self.source_expects_reply = True
@@ -359,12 +361,14 @@ class SmscSimulator:
             "answered_twice": self.capture.answered_twice,
             "unsolicited_replies": self.capture.unsolicited,
             "unanswered": self.capture.unanswered(),
+            "skipped_unanswered": self.capture.skipped,
             "queued": len(self.ready),
             "inflight": sum(len(c.inflight) for c in self.connections.values()),
             "binds": [_bind_dict(b) for b in self.binds()],
             "latency_ms": latency,
             "faults": self.faults.as_dict(),
             "receipts": self.config.receipts,
+            "receipt_policy": self.receipt_policy.as_dict(),
         }
 
     def binds(self) -> list[BindInfo]:
@@ -626,21 +630,29 @@ class SmscSimulator:
         stamp = time.strftime("%y%m%d%H%M")
         text = decode_text(int(p.params.get("data_coding", 0)),
                            bytes(p.params.get("short_message", b"")))[:20]
-        body = (f"id:{message_id} sub:001 dlvr:001 submit date:{stamp} done date:{stamp} "
-                f"stat:DELIVRD err:000 text:{text}")
+        state = self.receipt_policy.pick()  # smsc_sim/receipts.py: outcome mix and delay
+        done = time.strftime("%y%m%d%H%M", time.localtime(time.time() + self.receipt_policy.delay))
+        body = receipts.receipt_body(message_id, state, stamp, done, text)
         mo = Mo(next(self._mo_ids), str(p.params.get("destination_addr", "")), body,
                 "receipt", time.perf_counter())
         _, octets = encode_text(body, CODING_GSM)
         tlvs = pdu.encode_tlvs({
             pdu.TAG_RECEIPTED_MESSAGE_ID: message_id.encode() + b"\x00",
-            pdu.TAG_MESSAGE_STATE: bytes((pdu.MESSAGE_STATE_DELIVERED,)),
+            pdu.TAG_MESSAGE_STATE: bytes((receipts.message_state(state),)),
         })
         mo.parts = [Delivery(mo, mo.msisdn, int(p.params.get("dest_addr_ton", 1)),
                              int(p.params.get("dest_addr_npi", 1)),
                              str(p.params.get("source_addr", "")) or self.config.short_number,
                              pdu.ESM_CLASS_DELIVERY_RECEIPT, CODING_GSM, octets[:254], tlvs)]
         self.count["receipts_queued"] += 1
-        self.ready.extend(mo.parts)
+        if self.receipt_policy.delay > 0 and self._loop is not None:
+            self._loop.call_later(self.receipt_policy.delay, self._release, mo.parts)
+        else:
+            self.ready.extend(mo.parts)
+
+    def _release(self, parts: list[Delivery]) -> None:
+        self.ready.extend(parts)
+        self.pump()
 
     # --- connection bookkeeping ----------------------------------------------------------
     def _connection_made(self, conn: Connection) -> None:

@@ -165,3 +165,72 @@ def decode_text(data_coding: int, octets: bytes) -> str:
             octets = octets + b"\x00"
         return octets.decode("utf-16-be", errors="replace")
     return octets.hex()
+
+
+# --- what a tester types at the prompt ----------------------------------------------------
+
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"', "'": "'", "0": "\0",
+            "f": "\f"}
+
+
+class TextSyntaxError(ValueError):
+    """A typed text that cannot be read (an unclosed quote, a bad escape)."""
+
+
+def unescape(text: str) -> str:
+    """``\\n``, ``\\t``, ``\\\\``, ``\\"``, ``\\xHH``, ``\\uXXXX``, ``\\UXXXXXXXX`` read as the
+    character they name; any other backslash stays as typed (``\\`` is a GSM character)."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch != "\\" or i + 1 == len(text):
+            out.append(ch)
+            i += 1
+            continue
+        nxt = text[i + 1]
+        if nxt in _ESCAPES:
+            out.append(_ESCAPES[nxt])
+            i += 2
+            continue
+        width = {"x": 2, "u": 4, "U": 8}.get(nxt)
+        if width is None:
+            out.append(ch)  # not an escape: keep the backslash
+            i += 1
+            continue
+        digits = text[i + 2:i + 2 + width]
+        try:
+            if len(digits) != width:
+                raise ValueError
+            out.append(chr(int(digits, 16)))
+        except ValueError:
+            raise TextSyntaxError(
+                f"\\{nxt} needs {width} hex digits (e.g. \\{nxt}{'0161'[:width].rjust(width, '0')})"
+            ) from None
+        i += 2 + width
+    return "".join(out)
+
+
+def typed_text(rest: str) -> str | None:
+    """The text of ``<msisdn> <text>`` as typed: ``"  jaunumi  stop "`` keeps its spaces,
+    ``""`` is the empty text, unquoted text is taken as is (outer blanks dropped); escapes
+    work in both. None when nothing was typed at all."""
+    stripped = rest.strip()
+    if not stripped:
+        return None
+    quote = stripped[0]
+    if quote not in "\"'":
+        return unescape(stripped)
+    i = 1
+    while i < len(stripped):
+        if stripped[i] == "\\":
+            i += 2
+            continue
+        if stripped[i] == quote:
+            break
+        i += 1
+    else:
+        raise TextSyntaxError(f"unclosed {quote} (close the text with {quote})")
+    if stripped[i + 1:].strip():
+        raise TextSyntaxError(f"text after the closing {quote}: {stripped[i + 1:].strip()!r}")
+    return unescape(stripped[1:i])

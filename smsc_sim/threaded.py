@@ -154,6 +154,21 @@ class SimulatorThread:
     def set_receipts(self, on: bool) -> None:
         self._call(lambda: self.sim.set_receipts(on))
 
+    def set_receipt_policy(self, mix: str | None = None, delay: float | None = None) -> dict[str, Any]:
+        """Change the outcome mix (``DELIVRD=80,UNDELIV=20``) and/or delay of receipts;
+        returns the policy now in force. ``MixError`` for a mix that cannot be read."""
+        from smsc_sim.receipts import ReceiptPolicy, parse_mix
+
+        def change() -> dict[str, Any]:
+            old = self.sim.receipt_policy
+            self.sim.receipt_policy = ReceiptPolicy(
+                parse_mix(mix) if mix is not None else old.mix,
+                old.delay if delay is None else delay)
+            return self.sim.receipt_policy.as_dict()
+
+        result: dict[str, Any] = self._call(change)
+        return result
+
     def send_raw(self, data: bytes, conn_id: int | None = None) -> list[int]:
         return self._call(lambda: self.sim.send_raw(data, conn_id))
 

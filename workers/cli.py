@@ -32,8 +32,9 @@ from config.endpoint import DatabaseCheck, serve
 from config.logs import configure_logging
 from config.notify import Notifier
 from config.settings import ConfigError, Settings, settings_for
+from config.version import add_version_argument
 from consent_queue.connection import redis_where
-from consent_queue.persistence import Persistence, PersistenceRefused, PersistenceWatch, check_at_start
+from consent_queue.persistence import PersistenceRefused, PersistenceWatch, check_at_start
 from consent_queue.rq_port import recover_abandoned
 from consent_store.errors import StoreError
 from workers import runtime
@@ -145,7 +146,8 @@ class ConsentWorker(SimpleWorker):
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="consent-worker", description="apply queued consent events")
     ap.add_argument("--config", help="TOML file (default: $SMSGW_CONFIG, then "
-                    "/etc/sms-gateway/gateway.toml, then built-in defaults)")
+                    "/etc/sms-gateway/gateway.toml; none of them is an error)")
+    add_version_argument(ap)
     sub = ap.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser("run", help="run a worker in the foreground")
     run.add_argument("--config", dest="config_sub", help=argparse.SUPPRESS)
@@ -190,8 +192,9 @@ def run_worker(settings: Settings, *, burst: bool, shards: list[int] | None,
     database = DatabaseCheck(rt.store.engine)
 
     where = redis_where(settings.redis)
-    watch = PersistenceWatch(rt.redis, settings.redis.persistence_check_interval, where,
-                             on_change=_persistence_gauge)
+    # Metrics read INFO at scrape time (workers/health.py); the watch feeds /healthz and
+    # logs the moment persistence is lost.
+    watch = PersistenceWatch(rt.redis, settings.redis.persistence_check_interval, where)
 
     def healthy() -> tuple[bool, dict[str, Any]]:
         try:
@@ -249,9 +252,16 @@ def run_worker(settings: Settings, *, burst: bool, shards: list[int] | None,
     signal.signal(signal.SIGHUP, reload_catalog)
     worker = ConsentWorker(queues, connection=rt.redis,
                            serializer=JSONSerializer, name=f"consent-worker.{me}")
+    where = _safe(settings.database.url.get_secret_value())
+    database_ok = database()  # the first probe; /healthz repeats it (unhealthy while down)
+    if not database_ok:
+        log.error("worker.database_unreachable", database=where, error=database.error,
+                  action="serving the queues anyway: jobs fail and retry until it answers; "
+                         "/healthz reports unhealthy")
     log.info("worker.started", shards=shards, burst=burst, recovered=recovered,
-             database=_safe(settings.database.url.get_secret_value()))
-    notifier.ready(f"serving shards {','.join(map(str, shards))}")
+             database=where, database_ok=database_ok)
+    notifier.ready(f"serving shards {','.join(map(str, shards))}"
+                   + ("" if database_ok else "; database unreachable"))
     try:
         worker.work(burst=burst, logging_level=settings.log.level.upper(),
                     with_scheduler=False)
@@ -329,10 +339,6 @@ def _start_metrics(settings: Settings, shards: list[int], rt: runtime.Runtime,
     REGISTRY.register(QueueCollector(
         rt.redis, [rt.keys.event_queue(s) for s in shards] + [rt.keys.delivery_queue]))
     return server
-
-
-def _persistence_gauge(found: Persistence | None) -> None:
-    runtime.REDIS_PERSISTENT.set(-1 if found is None else int(found.ok))
 
 
 def _text(value: Any) -> str:

@@ -188,6 +188,11 @@ def _reset(rt: runtime.Runtime, item: dict[str, Any]) -> None:
     publish_outcomes(rt.redis, rt.keys, [outcome])
 
 
+# SMPP 3.4 Appendix B message states; anything else is counted as OTHER (bounded labels).
+RECEIPT_STATS = frozenset({"DELIVRD", "EXPIRED", "DELETED", "UNDELIV", "ACCEPTD", "UNKNOWN",
+                           "REJECTD", "ENROUTE"})
+
+
 def record_deliveries(updates: list[dict[str, Any]]) -> dict[str, int]:
     """Record what the SMSC said about our replies: accepted (message id), failed, delivered."""
     rt = runtime.current()
@@ -201,6 +206,9 @@ def record_deliveries(updates: list[dict[str, Any]]) -> dict[str, int]:
         rt.store.record_deliveries(submits, receipts)
 
     _with_db_retry(work, budget=max(1.0, rt.settings.queue.job_timeout - 10))
+    for _, stat, _ in receipts:
+        known = stat.upper()
+        runtime.RECEIPTS.labels(stat=known if known in RECEIPT_STATS else "OTHER").inc()
     runtime.JOB_SECONDS.labels(job="record_deliveries").observe(time.perf_counter() - started)
     return {"submits": len(submits), "receipts": len(receipts)}
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 
 from config.settings import Settings, settings_for
 from consent_core.catalog import Catalog, load_catalog
@@ -26,11 +26,11 @@ EVENTS = Counter("smsgw_worker_events_total", "events applied, by outcome", ["ou
 REPLIES = Counter("smsgw_worker_replies_total", "replies queued, by result", ["result"])
 JOB_SECONDS = Histogram("smsgw_worker_job_duration_seconds", "time to apply one batch job",
                         ["job"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-REDIS_PERSISTENT = Gauge("smsgw_redis_persistent",
-                         "1 while Redis keeps what is acknowledged (AOF on, last write ok), "
-                         "0 when not, -1 while it does not answer")
 DB_RETRIES = Counter("smsgw_worker_db_retries_total", "batches retried after a database error")
 BAD_EVENTS = Counter("smsgw_worker_bad_events_total", "queued events that could not be read")
+RECEIPTS = Counter("smsgw_worker_receipts_total",
+                   "delivery receipts of our replies recorded, by their stat (DELIVRD, UNDELIV, "
+                   "EXPIRED, REJECTD, …)", ["stat"])
 JOB_FAILURES = Counter("smsgw_worker_job_failures_total",
                        "job runs that raised, by job and what RQ does next: retry, or failed "
                        "(retries spent; kept in the failed registry)", ["job", "next"])

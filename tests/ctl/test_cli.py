@@ -66,7 +66,8 @@ def test_operator_session_grant_show_withdraw_history_export(ctl: Ctl) -> None:
     show = ctl("show", N, "--json")
     assert show.returncode == 0
     data = json.loads(show.stdout)
-    assert set(data) == {"msisdn", "client_group", "consents"}
+    assert set(data) == {"msisdn", "client_group", "independent", "consents"}
+    assert data["independent"] is True
     assert (data["msisdn"], data["client_group"]) == (N, "lmt")
     assert list(data["consents"]) == list(CONSENTS)
     vieta = data["consents"]["VIETA"]
@@ -100,12 +101,12 @@ def test_operator_session_grant_show_withdraw_history_export(ctl: Ctl) -> None:
 
 def test_reset_and_erase(ctl: Ctl) -> None:
     assert ctl("grant", N, "JAUNUMI", "--channel", "web").returncode == 0
-    reset = ctl("reset", N, "--reason", "number handed to a new user", "--json")
+    reset = ctl("reset", N, "--reason", "number handed to a new user", "--json", "--yes")
     assert reset.returncode == 0, reset.stderr
     assert [c["consent"] for c in json.loads(reset.stdout)] == ["JAUNUMI"]
     assert json.loads(ctl("show", N, "--json").stdout)["consents"]["JAUNUMI"]["status"] \
         == "withdrawn"
-    erase = ctl("erase", N, "--reason", "data subject request", "--json")
+    erase = ctl("erase", N, "--reason", "data subject request", "--json", "--yes")
     assert erase.returncode == 0, erase.stderr
     assert json.loads(erase.stdout)["events_pseudonymised"] == 2
     hist = json.loads(ctl("history", N, "--json", "--all-holders").stdout)
@@ -113,12 +114,17 @@ def test_reset_and_erase(ctl: Ctl) -> None:
     assert all(e["msisdn"] != N and e["text"] is None for e in hist)
 
 
-def test_lapse_dry_run_then_lapse(ctl: Ctl) -> None:
-    store = ConsentStore(ctl.url)
+def give_old_jaunumi(url: str) -> None:
+    """A JAUNUMI given 400 days ago, with no activity since: due to lapse."""
+    store = ConsentStore(url)
     old = datetime.now(UTC) - timedelta(days=400)
     store.apply(ChangeRequest("old-jaunumi", N, "give", "JAUNUMI", "sms", old, 1,
                               text="JAUNUMI"), catalog=load_catalog())
     store.close()
+
+
+def test_lapse_dry_run_then_lapse(ctl: Ctl) -> None:
+    give_old_jaunumi(ctl.url)
     dry = ctl("lapse", "--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr
     assert [c["msisdn"] for c in json.loads(dry.stdout)["lapsed"]] == [N]
@@ -164,8 +170,8 @@ def test_import_without_header_all_good_exits_0(sqlite_ctl: Ctl) -> None:
 
 
 @pytest.mark.parametrize("argv", [
-    ["show", N], ["history", N], ["export", N], ["reset", N, "--reason", "x"],
-    ["erase", N, "--reason", "x"],
+    ["show", N], ["history", N], ["export", N], ["reset", N, "--reason", "x", "--yes"],
+    ["erase", N, "--reason", "x", "--yes"],
 ])
 def test_unknown_number_exits_1(sqlite_ctl: Ctl, argv: list[str]) -> None:
     out = sqlite_ctl(*argv)
@@ -202,12 +208,12 @@ def test_config_errors_are_one_line_and_exit_2(tmp_path: Path, sqlite_url: str) 
     assert bad.returncode == 2 and "database.bogus" in bad.stderr
 
 
-def test_unreachable_database_exits_4_without_showing_the_password(tmp_path: Path,
+def test_unreachable_database_exits_5_without_showing_the_password(tmp_path: Path,
                                                                    sqlite_url: str) -> None:
     c = Ctl(tmp_path, "postgresql+psycopg://gw:s3cr3tpw@127.0.0.1:1/consents")
     for argv in (["show", N], ["db", "upgrade"]):
         out = c(*argv)
-        assert out.returncode == 4, out.stderr
+        assert out.returncode == 5, out.stderr
         assert "s3cr3tpw" not in out.stderr + out.stdout and "127.0.0.1:1" in out.stderr
 
 

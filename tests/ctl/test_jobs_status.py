@@ -64,8 +64,10 @@ def directory(p: Pipeline, tmp_path: Path) -> None:
     p.ctl("subscribers", "import", str(csv))
 
 
-def ctl_json(p: Pipeline, *args: str) -> Any:
-    return json.loads(p.ctl(*args, "--json").stdout)
+def ctl_json(p: Pipeline, *args: str, code: int = 0) -> Any:
+    res = p.ctl(*args, "--json", check=False)
+    assert res.returncode == code, res.stderr
+    return json.loads(res.stdout)
 
 
 def test_failed_jobs_are_listed_then_requeued_at_the_front_and_applied(
@@ -119,7 +121,9 @@ def test_status_counts_queues_failed_jobs_and_today(tmp_path: Path, redis_url: s
     directory(p, tmp_path)
     queue_texts(redis_url, [event(N2, "AUTO", 1), event(N2, "VIETA", 2)], "b2")
 
-    r = ctl_json(p, "status")
+    r = ctl_json(p, "status", code=7)  # no gateway, no worker: degraded
+    assert r["problems"] == ["no gateway has reported (none running?)",
+                             "shard 0 (consent-events-0): no worker"]
     assert r["redis"]["ok"] and r["database"]["ok"]
     assert r["queues"]["consent-events-0"] == {"waiting": 1, "running": 0, "failed": 1}
     assert r["queues"]["replies"] == {"waiting": 0, "sending": 0}
@@ -128,10 +132,11 @@ def test_status_counts_queues_failed_jobs_and_today(tmp_path: Path, redis_url: s
 
     p.ctl("jobs", "requeue", "b1-0")
     assert p.worker("--burst", name="worker2").proc.wait(60) == 0  # type: ignore[union-attr]
-    r = ctl_json(p, "status")
+    r = ctl_json(p, "status", code=7)
     assert r["failed_jobs"] == 0 and r["queues"]["consent-events-0"]["waiting"] == 0
     assert r["today"] == {"VIETA": {"give": 2}, "AUTO": {"give": 1}}
-    text = p.ctl("status").stdout
+    text = p.ctl("status", check=False).stdout
+    assert "Health: DEGRADED\n  no gateway has reported" in text
     assert "Failed jobs: 0" in text and "consent-events-0" in text
     assert [line.split() for line in text.splitlines() if line.strip().startswith("VIETA")] \
         == [["VIETA", "2", "2"]]

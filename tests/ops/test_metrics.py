@@ -204,7 +204,11 @@ def test_consentctl_status_shows_the_bound_gateway_the_worker_and_todays_texts(
     p = stack.pipeline
 
     def status() -> dict[str, Any]:
-        return dict(json.loads(p.ctl("status", "--json").stdout))
+        res = p.ctl("status", "--json", check=False)
+        report = dict(json.loads(res.stdout))
+        # 0 only when healthy, 7 (degraded) with the reasons listed.
+        assert res.returncode == (7 if report["problems"] else 0), res.stderr
+        return report
 
     # The gateway refreshes its report every 5 s.
     assert wait_until(lambda: status()["last_text_at"] is not None, 10)
@@ -216,10 +220,12 @@ def test_consentctl_status_shows_the_bound_gateway_the_worker_and_todays_texts(
     [wk] = r["workers"]
     assert "consent-events-0" in wk["queues"] and wk["jobs_done"] >= 2
     assert r["today"] == {"VIETA": {"give": 1}, "JAUNUMI": {"give": 1}}
-    text = p.ctl("status").stdout
+    text = p.ctl("status", check=False).stdout
     [row] = [line.split() for line in text.splitlines() if gw["instance"] in line]
     assert row[:3] == [gw["instance"], "bound", f"127.0.0.1:{stack.sim.port}"]
     assert "Last text received: " + r["last_text_at"] in text
+    assert r["problems"] == [] and "Health: ok" in text
 
     stack.sim.stop()
     assert wait_until(lambda: status()["gateways"][0]["state"] in ("down", "binding"), 15)
+    assert any("SMPP link" in line for line in status()["problems"])

@@ -76,7 +76,7 @@ def test_override_runs_with_a_warning_and_reports_it(
         except OSError as exc:  # 503 while unhealthy: the body still says why
             return str(getattr(exc, "read", lambda: b"")().decode())
 
-    assert wait_until(lambda: "smsgw_redis_persistent 0.0" in scrape("/metrics"), 30), \
+    assert wait_until(lambda: "smsgw_redis_aof_enabled 0.0" in scrape("/metrics"), 30), \
         worker.log()[-2000:]
     assert '"redis_persistent": false' in scrape("/healthz")
     assert "redis.not_persistent" in worker.log()
