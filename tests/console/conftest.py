@@ -15,8 +15,10 @@ pytestmark = pytest.mark.e2e
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Not session-wide: Playwright's sync API keeps an event loop running in this thread
+    # while it is open, and later tests that call asyncio.run() must not see it.
     if not shutil.which("chromium"):
         pytest.skip("chromium missing: sh scripts/need-browser.sh (or apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
