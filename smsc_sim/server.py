@@ -14,7 +14,8 @@ from typing import Any
 
 import structlog
 
-from smsc_sim import pdu
+from smpp import codec
+from smpp import constants as c
 from smsc_sim.capture import ReplyCapture
 from smsc_sim.model import Answer, BindInfo, Delivery, Faults, Mo, Reply, SimConfig
 from smsc_sim.text import (
@@ -30,8 +31,8 @@ log = structlog.get_logger("smsc_sim")
 
 OPEN, BOUND_RX, BOUND_TX, BOUND_TRX, UNBINDING, CLOSED = (
     "open", "bound_rx", "bound_tx", "bound_trx", "unbinding", "closed")
-_BIND_STATE = {pdu.BIND_RECEIVER: BOUND_RX, pdu.BIND_TRANSMITTER: BOUND_TX,
-               pdu.BIND_TRANSCEIVER: BOUND_TRX}
+_BIND_STATE = {c.BIND_RECEIVER: BOUND_RX, c.BIND_TRANSMITTER: BOUND_TX,
+               c.BIND_TRANSCEIVER: BOUND_TRX}
 _MODE_NAME = {BOUND_RX: "receiver", BOUND_TX: "transmitter", BOUND_TRX: "transceiver"}
 _RESP_UNPACK = struct.Struct(">III").unpack_from  # command_id, status, sequence at offset 4
 
@@ -49,7 +50,7 @@ class Connection(asyncio.Protocol):
         self.system_id = ""
         self.peer = "?"
         self.transport: asyncio.Transport | None = None
-        self.reader = pdu.FrameReader()
+        self.reader = codec.FrameReader()
         self.inflight: dict[int, Delivery] = {}
         self._seq = itertools.count(1)
         self.out: list[bytes] = []
@@ -76,12 +77,12 @@ class Connection(asyncio.Protocol):
                 if self.state == CLOSED:
                     return
                 sim._pdu_in(self, frame)
-        except pdu.FramingError as err:
+        except codec.FramingError as err:
             # §3.3: generic_nack for an invalid command_length; we cannot find the next PDU
             # boundary any more, so the link goes down too.
             sim.count["framing_errors"] += 1
             log.warning("framing error, closing", conn=self.conn_id, error=str(err))
-            self.send_now(pdu.encode_header_only(pdu.GENERIC_NACK, err.status, err.sequence))
+            self.send_now(codec.encode_header_only(c.GENERIC_NACK, err.status, err.sequence))
             self.close()
         finally:
             sim.pump()
@@ -225,12 +226,12 @@ class SmscSimulator:
         if len(parts) == 1:
             mo.parts = [Delivery(mo, source, ton, 1, cfg.short_number, 0, data_coding, octets)]
         elif mode == "payload":
-            tlv = pdu.encode_tlvs({pdu.TAG_MESSAGE_PAYLOAD: octets})
+            tlv = codec.encode_tlvs({c.TAG_MESSAGE_PAYLOAD: octets})
             mo.parts = [Delivery(mo, source, ton, 1, cfg.short_number, 0, data_coding, b"", tlv)]
         else:
             ref = new_ref()
             mo.parts = [
-                Delivery(mo, source, ton, 1, cfg.short_number, pdu.ESM_CLASS_UDHI, data_coding,
+                Delivery(mo, source, ton, 1, cfg.short_number, c.ESM_UDHI, data_coding,
                          udh_concat(ref, len(parts), i) + part)
                 for i, part in enumerate(parts, start=1)
             ]
@@ -279,7 +280,7 @@ class SmscSimulator:
                 seq = conn.next_sequence()
                 self._leave_receivers(conn)
                 conn.state = UNBINDING
-                conn.send_now(pdu.encode_header_only(pdu.UNBIND, 0, seq))
+                conn.send_now(codec.encode_header_only(c.UNBIND, 0, seq))
                 loop = asyncio.get_running_loop()
                 conn.unbind_handle = loop.call_later(self.config.unbind_timeout, conn.abort)
                 self.count["unbind_sent"] += 1
@@ -333,16 +334,16 @@ class SmscSimulator:
 
     def _malformed_bytes(self, kind: str, seq: int) -> bytes:
         if kind == "bad_length":  # command_length 12: shorter than the 16-octet header
-            return struct.pack(">IIII", 12, pdu.ENQUIRE_LINK, 0, seq)
+            return struct.pack(">IIII", 12, c.ENQUIRE_LINK, 0, seq)
         if kind == "huge_length":  # 4 GiB announced
-            return struct.pack(">IIII", 0xFFFFFFFF, pdu.DELIVER_SM, 0, seq)
+            return struct.pack(">IIII", 0xFFFFFFFF, c.DELIVER_SM, 0, seq)
         if kind == "unknown_command":
             return struct.pack(">IIII", 16, 0x000000FF, 0, seq)
-        whole = pdu.encode_deliver_sm(seq, "37129000000", 1, 1, self.config.short_number, 0,
+        whole = codec.encode_deliver_sm(seq, "37129000000", 1, 1, self.config.short_number, 0,
                                       CODING_GSM, b"VIETA")
         if kind == "truncated":  # consistent length, body cut inside source_addr
             body = whole[16:26]
-            return struct.pack(">IIII", 16 + len(body), pdu.DELIVER_SM, 0, seq) + body
+            return struct.pack(">IIII", 16 + len(body), c.DELIVER_SM, 0, seq) + body
         return whole  # unbound_deliver
 
     def stats(self) -> dict[str, Any]:
@@ -465,7 +466,7 @@ class SmscSimulator:
             self.answers.append(Answer(conn.conn_id, "deliver_sm_resp", status, seq, time.time()))
             return
         mo = delivery.mo
-        if status == pdu.ESME_ROK:
+        if status == c.ESME_ROK:
             mo.acked_parts += 1
             if mo.acked_parts == len(mo.parts):
                 mo.state = "acknowledged"
@@ -476,9 +477,9 @@ class SmscSimulator:
             # §4.6.2 leaves the meaning of an error to the SMSC; like Kannel's peers we take
             # any non-zero status as "try later" (0x64 ESME_RX_T_APPN is the usual one).
             self.count["temp_errors"] += 1
-            self.count[f"deliver_sm_resp_{pdu.status_name(status)}"] += 1
+            self.count[f"deliver_sm_resp_{c.status_name(status)}"] += 1
             self.answers.append(Answer(conn.conn_id, "deliver_sm_resp", status, seq, time.time()))
-            self._delivery_failed(delivery, pdu.status_name(status))
+            self._delivery_failed(delivery, c.status_name(status))
 
     # --- inbound PDUs --------------------------------------------------------------------
     def _pdu_in(self, conn: Connection, frame: bytes) -> None:
@@ -496,21 +497,21 @@ class SmscSimulator:
         if self.config.log_pdus:
             self._log_in(conn, frame)
         command_id, status, seq = _RESP_UNPACK(frame, 4)
-        if command_id == pdu.DELIVER_SM_RESP:  # the hot path: no full decode
+        if command_id == c.DELIVER_SM_RESP:  # the hot path: no full decode
             self._deliver_resp(conn, status, seq)
             return
         try:
-            p = pdu.decode(frame)
-        except pdu.PduError as err:
+            p = codec.decode(frame)
+        except codec.PduError as err:
             self.count["bad_pdus_received"] += 1
             log.warning("bad pdu from esme", conn=conn.conn_id, error=str(err),
-                        command=pdu.command_name(command_id))
-            if command_id in pdu.LAYOUTS and not command_id & pdu.RESPONSE_BIT:
-                conn.respond(pdu.encode_header_only(command_id | pdu.RESPONSE_BIT,
+                        command=c.command_name(command_id))
+            if command_id in codec.LAYOUTS and not command_id & c.RESPONSE_BIT:
+                conn.respond(codec.encode_header_only(command_id | c.RESPONSE_BIT,
                                                     err.status, seq))
-            elif not command_id & pdu.RESPONSE_BIT or command_id not in pdu.LAYOUTS:
+            elif not command_id & c.RESPONSE_BIT or command_id not in codec.LAYOUTS:
                 self.count["generic_nack_sent"] += 1
-                conn.respond(pdu.encode_header_only(pdu.GENERIC_NACK, err.status, seq))
+                conn.respond(codec.encode_header_only(c.GENERIC_NACK, err.status, seq))
             return
         handler = _HANDLERS.get(p.command_id)
         if handler is None:  # a known command the SMSC does not take from an ESME
@@ -519,37 +520,37 @@ class SmscSimulator:
                 self.answers.append(Answer(conn.conn_id, p.name, p.status, seq, time.time()))
             else:
                 self.count["generic_nack_sent"] += 1
-                conn.respond(pdu.encode_header_only(pdu.GENERIC_NACK, pdu.ESME_RINVCMDID, seq))
+                conn.respond(codec.encode_header_only(c.GENERIC_NACK, c.ESME_RINVCMDID, seq))
             return
         handler(self, conn, p)
 
-    def _on_bind(self, conn: Connection, p: pdu.Pdu) -> None:
-        resp_id = p.command_id | pdu.RESPONSE_BIT
+    def _on_bind(self, conn: Connection, p: codec.Pdu) -> None:
+        resp_id = p.command_id | c.RESPONSE_BIT
         system_id = str(p.params.get("system_id", ""))
         password = str(p.params.get("password", ""))
-        status = pdu.ESME_ROK
+        status = c.ESME_ROK
         if conn.state != OPEN:
-            status = pdu.ESME_RALYBND
+            status = c.ESME_RALYBND
         elif self.faults.refuse_binds > 0:
             self.faults.refuse_binds -= 1
             status = self.faults.refuse_status
         elif system_id != self.config.system_id:
-            status = pdu.ESME_RINVSYSID
+            status = c.ESME_RINVSYSID
         elif password != self.config.password:
-            status = pdu.ESME_RINVPASWD
-        if status != pdu.ESME_ROK:
+            status = c.ESME_RINVPASWD
+        if status != c.ESME_ROK:
             self.count["binds_refused"] += 1
             log.info("bind refused", conn=conn.conn_id, system_id=system_id,
-                     status=pdu.status_name(status))
+                     status=c.status_name(status))
             self._event("bind_refused", conn=conn.conn_id, status=status)
-            conn.respond(pdu.encode_header_only(resp_id, status, p.sequence))
+            conn.respond(codec.encode_header_only(resp_id, status, p.sequence))
             return
         conn.state = _BIND_STATE[p.command_id]
         conn.system_id = system_id
         self.count["binds"] += 1
-        resp = pdu.Pdu(resp_id, 0, p.sequence, {"system_id": "smsc-sim"},
-                       {pdu.TAG_SC_INTERFACE_VERSION: b"\x34"})
-        conn.respond(pdu.encode(resp))
+        resp = codec.Pdu(resp_id, 0, p.sequence, {"system_id": "smsc-sim"},
+                       {c.TAG_SC_INTERFACE_VERSION: b"\x34"})
+        conn.respond(codec.encode(resp))
         if conn.receives:
             self.receivers.append(conn)
         log.info("bound", conn=conn.conn_id, mode=_MODE_NAME[conn.state], peer=conn.peer,
@@ -557,10 +558,10 @@ class SmscSimulator:
         self._event("bound", conn=conn.conn_id, mode=_MODE_NAME[conn.state])
         self._notify()
 
-    def _on_unbind(self, conn: Connection, p: pdu.Pdu) -> None:
+    def _on_unbind(self, conn: Connection, p: codec.Pdu) -> None:
         self._leave_receivers(conn)
         conn.state = UNBINDING
-        conn.respond(pdu.encode_header_only(pdu.UNBIND_RESP, 0, p.sequence))
+        conn.respond(codec.encode_header_only(c.UNBIND_RESP, 0, p.sequence))
         self.count["unbinds_received"] += 1
         log.info("unbind from esme", conn=conn.conn_id)
         self._event("unbind_received", conn=conn.conn_id)
@@ -568,61 +569,61 @@ class SmscSimulator:
         delay = self.faults.delay_ms / 1000.0 + 0.05
         self._loop.call_later(delay, conn.close)
 
-    def _on_unbind_resp(self, conn: Connection, p: pdu.Pdu) -> None:
+    def _on_unbind_resp(self, conn: Connection, p: codec.Pdu) -> None:
         self.answers.append(Answer(conn.conn_id, "unbind_resp", p.status, p.sequence,
                                    time.time()))
         self.count["unbind_resp_received"] += 1
         conn.close()
 
-    def _on_enquire_link(self, conn: Connection, p: pdu.Pdu) -> None:
+    def _on_enquire_link(self, conn: Connection, p: codec.Pdu) -> None:
         self.count["enquire_link_received"] += 1
-        conn.respond(pdu.encode_header_only(pdu.ENQUIRE_LINK_RESP, 0, p.sequence))
+        conn.respond(codec.encode_header_only(c.ENQUIRE_LINK_RESP, 0, p.sequence))
 
-    def _on_enquire_link_resp(self, conn: Connection, p: pdu.Pdu) -> None:
+    def _on_enquire_link_resp(self, conn: Connection, p: codec.Pdu) -> None:
         self.count["enquire_link_resp_received"] += 1
 
-    def _on_generic_nack(self, conn: Connection, p: pdu.Pdu) -> None:
+    def _on_generic_nack(self, conn: Connection, p: codec.Pdu) -> None:
         self.count["generic_nack_received"] += 1
         self.answers.append(Answer(conn.conn_id, "generic_nack", p.status, p.sequence,
                                    time.time()))
         log.info("generic_nack from esme", conn=conn.conn_id,
-                 status=pdu.status_name(p.status), sequence=p.sequence)
+                 status=c.status_name(p.status), sequence=p.sequence)
         delivery = conn.inflight.pop(p.sequence, None)
         if delivery is not None:
             self.count["temp_errors"] += 1
             self._delivery_failed(delivery, "generic_nack")
         self._notify()
 
-    def _on_submit_sm(self, conn: Connection, p: pdu.Pdu) -> None:
+    def _on_submit_sm(self, conn: Connection, p: codec.Pdu) -> None:
         self.count["submit_sm_received"] += 1
         if conn.state not in (BOUND_TX, BOUND_TRX):
-            conn.respond(pdu.encode_header_only(pdu.SUBMIT_SM_RESP, pdu.ESME_RINVBNDSTS,
+            conn.respond(codec.encode_header_only(c.SUBMIT_SM_RESP, c.ESME_RINVBNDSTS,
                                                 p.sequence))
             self.count["submit_sm_rejected"] += 1
             return
         if not p.params.get("destination_addr"):
-            conn.respond(pdu.encode_header_only(pdu.SUBMIT_SM_RESP, pdu.ESME_RINVDSTADR,
+            conn.respond(codec.encode_header_only(c.SUBMIT_SM_RESP, c.ESME_RINVDSTADR,
                                                 p.sequence))
             self.count["submit_sm_rejected"] += 1
             return
         self._submits += 1
         faults = self.faults
-        for every, status, name in ((faults.throttle_every, pdu.ESME_RTHROTTLED, "throttled"),
-                                    (faults.qfull_every, pdu.ESME_RMSGQFUL, "qfull")):
+        for every, status, name in ((faults.throttle_every, c.ESME_RTHROTTLED, "throttled"),
+                                    (faults.qfull_every, c.ESME_RMSGQFUL, "qfull")):
             if every and self._submits % every == 0:
                 self.count[f"submit_sm_{name}"] += 1
-                conn.respond(pdu.encode_header_only(pdu.SUBMIT_SM_RESP, status, p.sequence))
+                conn.respond(codec.encode_header_only(c.SUBMIT_SM_RESP, status, p.sequence))
                 return
         message_id = f"{self._boot}{next(self._msg_ids):08x}"
-        resp = pdu.Pdu(pdu.SUBMIT_SM_RESP, 0, p.sequence, {"message_id": message_id})
-        conn.respond(pdu.encode(resp))
+        resp = codec.Pdu(c.SUBMIT_SM_RESP, 0, p.sequence, {"message_id": message_id})
+        conn.respond(codec.encode(resp))
         self.count["submit_sm_accepted"] += 1
         self.capture.submit(p.params, p.tlvs, message_id)
         rd = int(p.params.get("registered_delivery", 0))
         if self.config.receipts and rd & 0x03 == 1:  # §5.2.17: receipt on success or failure
             self._queue_receipt(p, message_id)
 
-    def _queue_receipt(self, p: pdu.Pdu, message_id: str) -> None:
+    def _queue_receipt(self, p: codec.Pdu, message_id: str) -> None:
         stamp = time.strftime("%y%m%d%H%M")
         text = decode_text(int(p.params.get("data_coding", 0)),
                            bytes(p.params.get("short_message", b"")))[:20]
@@ -631,14 +632,14 @@ class SmscSimulator:
         mo = Mo(next(self._mo_ids), str(p.params.get("destination_addr", "")), body,
                 "receipt", time.perf_counter())
         _, octets = encode_text(body, CODING_GSM)
-        tlvs = pdu.encode_tlvs({
-            pdu.TAG_RECEIPTED_MESSAGE_ID: message_id.encode() + b"\x00",
-            pdu.TAG_MESSAGE_STATE: bytes((pdu.MESSAGE_STATE_DELIVERED,)),
+        tlvs = codec.encode_tlvs({
+            c.TAG_RECEIPTED_MESSAGE_ID: message_id.encode() + b"\x00",
+            c.TAG_MESSAGE_STATE: bytes((c.MESSAGE_STATE_DELIVERED,)),
         })
         mo.parts = [Delivery(mo, mo.msisdn, int(p.params.get("dest_addr_ton", 1)),
                              int(p.params.get("dest_addr_npi", 1)),
                              str(p.params.get("source_addr", "")) or self.config.short_number,
-                             pdu.ESM_CLASS_DELIVERY_RECEIPT, CODING_GSM, octets[:254], tlvs)]
+                             c.ESM_DELIVERY_RECEIPT, CODING_GSM, octets[:254], tlvs)]
         self.count["receipts_queued"] += 1
         self.ready.extend(mo.parts)
 
@@ -686,32 +687,32 @@ class SmscSimulator:
         self.events.append({"event": name, "at": time.time(), **fields})
 
     def _log_in(self, conn: Connection, frame: bytes) -> None:
-        _, command_id, status, seq = pdu.HEADER.unpack_from(frame)
-        log.info("pdu in", conn=conn.conn_id, command=pdu.command_name(command_id),
-                 status=status, sequence=seq, hex="\n" + pdu.hexdump(frame))
+        _, command_id, status, seq = codec.HEADER.unpack_from(frame)
+        log.info("pdu in", conn=conn.conn_id, command=c.command_name(command_id),
+                 status=status, sequence=seq, hex="\n" + codec.hexdump(frame))
 
     def _log_out(self, conn: Connection, data: bytes) -> None:
         pos = 0
         while pos + 16 <= len(data):
-            length, command_id, status, seq = pdu.HEADER.unpack_from(data, pos)
+            length, command_id, status, seq = codec.HEADER.unpack_from(data, pos)
             frame = data[pos:pos + max(16, min(length, len(data) - pos))]
-            log.info("pdu out", conn=conn.conn_id, command=pdu.command_name(command_id),
-                     status=status, sequence=seq, hex="\n" + pdu.hexdump(frame))
+            log.info("pdu out", conn=conn.conn_id, command=c.command_name(command_id),
+                     status=status, sequence=seq, hex="\n" + codec.hexdump(frame))
             if length < 16:
                 break
             pos += length
 
 
-_HANDLERS: dict[int, Callable[[SmscSimulator, Connection, pdu.Pdu], None]] = {
-    pdu.BIND_RECEIVER: SmscSimulator._on_bind,
-    pdu.BIND_TRANSMITTER: SmscSimulator._on_bind,
-    pdu.BIND_TRANSCEIVER: SmscSimulator._on_bind,
-    pdu.UNBIND: SmscSimulator._on_unbind,
-    pdu.UNBIND_RESP: SmscSimulator._on_unbind_resp,
-    pdu.ENQUIRE_LINK: SmscSimulator._on_enquire_link,
-    pdu.ENQUIRE_LINK_RESP: SmscSimulator._on_enquire_link_resp,
-    pdu.GENERIC_NACK: SmscSimulator._on_generic_nack,
-    pdu.SUBMIT_SM: SmscSimulator._on_submit_sm,
+_HANDLERS: dict[int, Callable[[SmscSimulator, Connection, codec.Pdu], None]] = {
+    c.BIND_RECEIVER: SmscSimulator._on_bind,
+    c.BIND_TRANSMITTER: SmscSimulator._on_bind,
+    c.BIND_TRANSCEIVER: SmscSimulator._on_bind,
+    c.UNBIND: SmscSimulator._on_unbind,
+    c.UNBIND_RESP: SmscSimulator._on_unbind_resp,
+    c.ENQUIRE_LINK: SmscSimulator._on_enquire_link,
+    c.ENQUIRE_LINK_RESP: SmscSimulator._on_enquire_link_resp,
+    c.GENERIC_NACK: SmscSimulator._on_generic_nack,
+    c.SUBMIT_SM: SmscSimulator._on_submit_sm,
 }
 
 
