@@ -337,13 +337,8 @@ class Inbound:
             "text": text, "raw_hex": raw.hex(), "data_coding": data_coding,
             "correlation_id": event_id[:16], "smsc": smsc,
         }
-        fp = hashlib.blake2b(digest_size=10)
-        fp.update(msisdn.encode())
-        for x in arrivals:
-            fp.update(bytes([x.pdu.data_coding]))
-            fp.update(x.pdu.short_message)
-            fp.update(x.pdu.message_payload or b"")
-        b.texts.append(QueuedText(request=request, fingerprint=fp.hexdigest()))
+        b.texts.append(QueuedText(request=request,
+                                  fingerprint=fingerprint(msisdn, [x.pdu for x in arrivals])))
         b.owners.append(arrivals)
         self.last_text_at = first.at
 
@@ -363,6 +358,17 @@ class Inbound:
         seq = max(self._last_seq + 1, time.time_ns() // 1000)
         self._last_seq = seq
         return seq
+
+
+def fingerprint(msisdn: str, parts: list[ShortMessage]) -> str:
+    """A text as the SMSC sent it: number, and each part's coding and octets."""
+    fp = hashlib.blake2b(digest_size=10)
+    fp.update(msisdn.encode())
+    for sm_ in parts:
+        fp.update(bytes([sm_.data_coding]))
+        fp.update(sm_.short_message)
+        fp.update(sm_.message_payload or b"")
+    return fp.hexdigest()
 
 
 def _iso(ts: float) -> str:

@@ -179,6 +179,8 @@ class Outbound:
         out = _Out(raw=raw, reply=reply, parts=parts, done=[None] * len(parts))
         with self._cond:
             self._outs += 1
+            if self._due_since is None:
+                self._due_since = time.monotonic()
             for i in range(len(parts)):
                 self._ready.append((out, i))
 

@@ -47,10 +47,13 @@ class Faults:
     refuse_binds: int = 0  # refuse the next N bind requests
     refuse_status: int = c.ESME_RBINDFAIL
     deliver_before_bind: bool = False  # next connection gets a deliver_sm before binding
+    silent_submits: int = 0  # the next N submit_sm are never answered
+    bogus_submit_resps: int = 0  # the next N submit_sm get a wrong PDU with their sequence
+    bogus_kind: str = "enquire_link_resp"  # ... enquire_link_resp, or generic_nack0
 
     def describe(self) -> str:
         active = [f"{k}={v}" for k, v in self.as_dict().items()
-                  if v and k != "refuse_status"]
+                  if v and k not in ("refuse_status", "bogus_kind")]
         return ", ".join(active) or "none"
 
     def as_dict(self) -> dict[str, object]:
@@ -62,6 +65,9 @@ class Faults:
             "refuse_binds": self.refuse_binds,
             "refuse_status": self.refuse_status,
             "deliver_before_bind": self.deliver_before_bind,
+            "silent_submits": self.silent_submits,
+            "bogus_submit_resps": self.bogus_submit_resps,
+            "bogus_kind": self.bogus_kind,
         }
 
 

@@ -201,16 +201,20 @@ class SmscSimulator:
     # --- public operations (call on the loop) ---------------------------------------------
     def send_mo(self, msisdn: str, text: str, *, coding: int | None = None,
                 national: bool | None = None, long_mode: str | None = None,
-                expect_reply: bool = True) -> Mo:
-        """Queue a subscriber's text for delivery to a receiving bind; returns its record."""
-        mo = self.make_mo(msisdn, text, coding=coding, national=national, long_mode=long_mode)
+                expect_reply: bool = True, destination: str | None = None) -> Mo:
+        """Queue a subscriber's text for delivery to a receiving bind; returns its record.
+        ``destination`` addresses it to another number than the short number."""
+        mo = self.make_mo(msisdn, text, coding=coding, national=national, long_mode=long_mode,
+                          destination=destination)
         self.offer(mo, expect_reply)
         self.pump()
         return mo
 
     def make_mo(self, msisdn: str, text: str, *, coding: int | None = None,
-                national: bool | None = None, long_mode: str | None = None) -> Mo:
+                national: bool | None = None, long_mode: str | None = None,
+                destination: str | None = None) -> Mo:
         cfg = self.config
+        dest = destination or cfg.short_number
         digits = msisdn.lstrip("+")
         if len(digits) == 8:
             digits = "371" + digits
@@ -224,14 +228,14 @@ class SmscSimulator:
         mode = long_mode or cfg.long_mode
         parts = split_parts(data_coding, octets)
         if len(parts) == 1:
-            mo.parts = [Delivery(mo, source, ton, 1, cfg.short_number, 0, data_coding, octets)]
+            mo.parts = [Delivery(mo, source, ton, 1, dest, 0, data_coding, octets)]
         elif mode == "payload":
             tlv = codec.encode_tlvs({c.TAG_MESSAGE_PAYLOAD: octets})
-            mo.parts = [Delivery(mo, source, ton, 1, cfg.short_number, 0, data_coding, b"", tlv)]
+            mo.parts = [Delivery(mo, source, ton, 1, dest, 0, data_coding, b"", tlv)]
         else:
             ref = new_ref()
             mo.parts = [
-                Delivery(mo, source, ton, 1, cfg.short_number, c.ESM_UDHI, data_coding,
+                Delivery(mo, source, ton, 1, dest, c.ESM_UDHI, data_coding,
                          udh_concat(ref, len(parts), i) + part)
                 for i, part in enumerate(parts, start=1)
             ]
@@ -608,6 +612,17 @@ class SmscSimulator:
             return
         self._submits += 1
         faults = self.faults
+        if faults.silent_submits > 0:  # a hostile SMSC: takes the submit, never answers
+            faults.silent_submits -= 1
+            self.count["submit_sm_unanswered"] += 1
+            return
+        if faults.bogus_submit_resps > 0:  # answers with the submit's sequence, wrongly
+            faults.bogus_submit_resps -= 1
+            self.count["submit_sm_bogus_resp"] += 1
+            command_id, status = ((c.GENERIC_NACK, 0) if faults.bogus_kind == "generic_nack0"
+                                  else (c.ENQUIRE_LINK_RESP, 0))
+            conn.respond(codec.encode_header_only(command_id, status, p.sequence))
+            return
         for every, status, name in ((faults.throttle_every, c.ESME_RTHROTTLED, "throttled"),
                                     (faults.qfull_every, c.ESME_RMSGQFUL, "qfull")):
             if every and self._submits % every == 0:
