@@ -5,9 +5,13 @@ executed by Redis. Between the two, the text is listed as *pending* for its numb
 the SMPP connection that received it. If that connection dies before the acknowledgement,
 the SMSC redelivers the text on a later connection; finding it pending under another
 connection, we acknowledge it without queueing it again — but only while that cannot
-hide a newer text (docs/guarantees.md "Redelivery"): the pending text must still be the
-number's latest queued text, and younger than ``pending_ttl`` seconds. A person who types
-the same command again after sending something else is never taken for a redelivery.
+hide a newer text (docs/guarantees.md "Redelivery"), and only within ``pending_ttl``
+seconds. A pending entry is *unanswered* when the gateway knows its deliver_sm_resp was
+never written (the connection died first): the SMSC must redeliver that text, so it
+matches whenever the redelivery comes. Otherwise (the gateway died between answering and
+clearing the entry, so the SMSC may have had the answer) it matches only while it is still
+the number's latest queued text: a person who types the same command again after sending
+something else is never taken for a redelivery.
 """
 
 from __future__ import annotations
@@ -85,7 +89,7 @@ class EventQueue:
                 dups.append(t)
             else:
                 event_id = t.request["event_id"]
-                t._entry = f"{conn_id}|{t.fingerprint}|{event_id}|{now:.3f}"
+                t._entry = f"{conn_id}|{t.fingerprint}|{event_id}|{now:.3f}|q"
                 latest[t.msisdn] = event_id
                 new.append(t)
                 by_shard[self._keys.shard_of(t.msisdn)].append(t.request)
@@ -144,7 +148,9 @@ class EventQueue:
         again are typed anew), and only inside the window."""
         for entry in waiting:
             fields = entry.split("|")
-            if len(fields) != 4 or fields[1] != t.fingerprint or fields[2] != latest:
+            if len(fields) != 5 or fields[1] != t.fingerprint:
+                continue
+            if fields[4] != "u" and fields[2] != latest:
                 continue
             try:
                 age = now - float(fields[3])
@@ -177,6 +183,23 @@ class EventQueue:
             if last is not None:
                 latest[n] = last.decode()
         return out, latest
+
+    def unanswered(self, texts: Sequence[QueuedText]) -> None:
+        """Queued, but their deliver_sm_resp was never written: the SMSC will redeliver
+        them, and the redelivery must be recognised whatever came in between."""
+        fresh = [t for t in texts if not t.duplicate and t._entry.endswith("|q")]
+        if not fresh:
+            return
+        try:
+            with self._r.pipeline(transaction=True) as p:
+                for t in fresh:
+                    key = self._keys.pending(t.msisdn)
+                    p.lrem(key, 1, t._entry)
+                    t._entry = t._entry[:-1] + "u"
+                    p.rpush(key, t._entry)
+                p.execute()
+        except redis.RedisError:
+            pass  # the entries stay as they were: matched under the stricter rule
 
     def acknowledged_quietly(self, texts: Sequence[QueuedText]) -> None:
         """``acknowledged``, but a Redis hiccup here only leaves entries to expire."""

@@ -205,9 +205,13 @@ class Inbound:
         if queued:
             # Only texts whose every part was answered leave the pending list; the others
             # are redelivered by the SMSC and must still be recognised then.
-            self._events.acknowledged_quietly([
-                t for t, owners in zip(b.texts, b.owners, strict=True)
-                if all((a.link.conn_id, a.pdu.sequence) in written for a in owners)])
+            answered: list[QueuedText] = []
+            unanswered: list[QueuedText] = []
+            for t, owners in zip(b.texts, b.owners, strict=True):
+                done = all((a.link.conn_id, a.pdu.sequence) in written for a in owners)
+                (answered if done else unanswered).append(t)
+            self._events.acknowledged_quietly(answered)
+            self._events.unanswered(unanswered)
         if queued:
             for t in b.texts:
                 self._m.texts.labels(outcome="duplicate" if t.duplicate else "queued").inc()

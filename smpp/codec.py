@@ -237,8 +237,7 @@ class FrameReader:
 
 def header(frame: bytes) -> tuple[int, int, int, int]:
     """(command_length, command_id, command_status, sequence_number)."""
-    length, command_id, status, sequence = HEADER.unpack_from(frame)
-    return int(length), int(command_id), int(status), int(sequence)
+    return HEADER.unpack_from(frame)
 
 
 # ------------------------------------------------------------------------ decoding
@@ -437,10 +436,14 @@ def _sm(command_id: int, sequence: int, source_addr: str, source_ton: int, sourc
         data_coding: int, short_message: bytes, tlvs: bytes, registered_delivery: int) -> bytes:
     if len(short_message) > 254:
         raise ValueError("short_message longer than 254 octets")
+    source = source_addr.encode("latin-1")
+    dest = destination_addr.encode("latin-1")
+    if len(source) > 20 or len(dest) > 20:
+        raise ValueError("address longer than 20 octets")
     body = b"".join((
         b"\x00",  # service_type: default
-        bytes((source_ton, source_npi)), _c(source_addr, 21),
-        bytes((dest_ton, dest_npi)), _c(destination_addr, 21),
+        bytes((source_ton, source_npi)), source, b"\x00",
+        bytes((dest_ton, dest_npi)), dest, b"\x00",
         bytes((esm_class, 0, 0)),  # esm_class, protocol_id, priority_flag
         b"\x00\x00",  # schedule_delivery_time, validity_period: immediate, SMSC default
         bytes((registered_delivery, 0, data_coding, 0, len(short_message))),

@@ -139,8 +139,10 @@ INTERFACE_VERSION: Final = 0x34  # §5.2.4
 
 
 def command_name(command_id: int) -> str:
-    return COMMAND_NAMES.get(command_id, f"0x{command_id:08X}")
+    name = COMMAND_NAMES.get(command_id)
+    return name if name is not None else f"0x{command_id:08X}"
 
 
 def status_name(status: int) -> str:
-    return STATUS_NAMES.get(status, f"0x{status:08X}")
+    name = STATUS_NAMES.get(status)
+    return name if name is not None else f"0x{status:08X}"

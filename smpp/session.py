@@ -41,6 +41,8 @@ class Role(enum.Enum):
     ESME = "esme"
     SMSC = "smsc"
 
+    __hash__ = object.__hash__  # members are singletons; Enum's own hash is Python code
+
 
 class State(enum.Enum):
     OPEN = "open"  # connected, not bound
@@ -50,6 +52,8 @@ class State(enum.Enum):
     BOUND_TRX = "bound_trx"
     UNBINDING = "unbinding"  # unbind sent, no unbind_resp yet
     CLOSED = "closed"
+
+    __hash__ = object.__hash__
 
 
 BOUND = frozenset({State.BOUND_TX, State.BOUND_RX, State.BOUND_TRX})
@@ -82,6 +86,8 @@ RECEIVABLE: dict[Role, dict[State, frozenset[int]]] = {
 _OTHER = {Role.ESME: Role.SMSC, Role.SMSC: Role.ESME}
 # Requests counted against the window (the ones that carry messages).
 WINDOWED = frozenset({c.SUBMIT_SM, c.DELIVER_SM, c.DATA_SM, c.SUBMIT_MULTI})
+# Requests the session itself sends whatever the peer's table says (bind in OPEN, ...).
+_UNCHECKED = frozenset({c.ENQUIRE_LINK, *c.BIND_COMMANDS})
 # Requests whose missing response means the link itself is gone.
 _VITAL = frozenset({c.ENQUIRE_LINK, c.UNBIND, *c.BIND_COMMANDS})
 
@@ -185,13 +191,16 @@ class ProtocolError:
     detail: str
     command_id: int = 0
     sequence: int = 0
+    status: int = 0
 
 
 @dataclass(slots=True)
 class Unbound:
-    """The unbind exchange is over (either side asked); close the connection."""
+    """The unbind exchange is over (either side asked); close the connection.
+    ``sequence`` is the unbind's (the peer's, or ours)."""
 
     by_peer: bool
+    sequence: int = 0
 
 
 @dataclass(slots=True)
@@ -225,6 +234,8 @@ class Session:
                  enquire_link_interval: float | None = 30.0, now: float = 0.0,
                  max_pdu: int = c.MAX_PDU_LEN) -> None:
         self.role = role
+        self._receivable = RECEIVABLE[role]
+        self._sendable = RECEIVABLE[_OTHER[role]]
         self.state = State.OPEN
         self.window = window
         self.timers = _Timers(response_timeout, enquire_link_interval)
@@ -234,6 +245,7 @@ class Session:
         self.last_tx = now
         self.pdus_in = 0
         self._reader = codec.FrameReader(max_pdu)
+        self._max_pdu = max_pdu
         self._out: list[bytes] = []
         self._outstanding: dict[int, Outstanding] = {}
         self._windowed = 0
@@ -243,12 +255,24 @@ class Session:
 
     # ---------------------------------------------------------------- introspection
     @property
+    def state(self) -> State:
+        return self._state
+
+    @state.setter
+    def state(self, new: State) -> None:
+        self._state = new
+        self._bound = new in BOUND
+        self._may_receive = self._receivable[new]
+        # The peer sees our bind as complete once it answered it; while we bind, OPEN.
+        self._may_send = self._sendable[State.OPEN if new is State.BINDING else new]
+
+    @property
     def bound(self) -> bool:
-        return self.state in BOUND
+        return self._bound
 
     @property
     def closed(self) -> bool:
-        return self.state is State.CLOSED
+        return self._state is State.CLOSED
 
     @property
     def window_free(self) -> int:
@@ -277,6 +301,10 @@ class Session:
         return b"".join(out)
 
     # ---------------------------------------------------------------- sending requests
+    def next_sequence(self) -> int:
+        """A sequence number for a PDU the application writes itself (not tracked)."""
+        return self._sequence()
+
     def _sequence(self) -> int:
         seq = self._next_seq
         while seq in self._outstanding:
@@ -284,25 +312,17 @@ class Session:
         self._next_seq = seq % c.MAX_SEQUENCE + 1
         return seq
 
-    def _check_send(self, command_id: int) -> None:
-        allowed = RECEIVABLE[_OTHER[self.role]][self._peer_view()]
-        if command_id not in allowed:
-            raise LocalProtocolError(
-                f"{c.command_name(command_id)} may not be sent by the {self.role.value} "
-                f"in state {self.state.value}")
-
-    def _peer_view(self) -> State:
-        # The peer sees our bind as complete once it answered it; while we bind it is OPEN.
-        return State.OPEN if self.state is State.BINDING else self.state
 
     def send_request(self, command_id: int, frame_for: Callable[[int], bytes], now: float,
                      *, context: Any = None, timeout: float | None = None) -> int:
         """Queue a request built by ``frame_for(sequence)``; returns its sequence number.
         A request that counts against the window needs ``window_free`` > 0."""
-        if self.closed:
+        if command_id not in self._may_send and command_id not in _UNCHECKED:
+            raise LocalProtocolError(
+                f"{c.command_name(command_id)} may not be sent by the {self.role.value} "
+                f"in state {self._state.value}")
+        if self._state is State.CLOSED:
             raise LocalProtocolError("session is closed")
-        if command_id not in (c.ENQUIRE_LINK, *c.BIND_COMMANDS):
-            self._check_send(command_id)
         windowed = command_id in WINDOWED
         if windowed and self._windowed >= self.window:
             raise LocalProtocolError("window full")
@@ -364,6 +384,10 @@ class Session:
             self._out.append(codec.encode_header_only(resp_id, status, sequence))
         return True
 
+    def abandon(self, sequence: int) -> bool:
+        """Give up answering the peer's request ``sequence`` (the simulator's faults)."""
+        return self._awaiting.pop(sequence, None) is not None
+
     def accept_bind(self, request: Pdu, system_id: str, *, tlvs: dict[int, bytes] | None = None,
                     ) -> Bound:
         """SMSC: accept the bind ``request``; the session is bound from now on."""
@@ -384,6 +408,13 @@ class Session:
         if not data:
             return self._die("connection closed by peer")
         events: list[Event] = []
+        if not self._reader.buffered and int.from_bytes(data[:4], "big") == len(data) \
+                and c.HEADER_LEN <= len(data) <= self._max_pdu:
+            # One whole PDU (the usual case for small responses): no buffering needed.
+            self.last_rx = now
+            self.pdus_in += 1
+            self._frame(data, now, events)
+            return events
         try:
             for frame in self._reader.feed(data):
                 self.last_rx = now
@@ -399,12 +430,11 @@ class Session:
         return events
 
     def _frame(self, frame: bytes, now: float, events: list[Event]) -> None:
-        _length, command_id, status, seq = codec.header(frame)
+        _length, command_id, status, seq = codec.HEADER.unpack_from(frame)
         if command_id & c.RESPONSE_BIT:
             self._response(frame, command_id, status, seq, events)
             return
-        allowed = RECEIVABLE[self.role][self.state]
-        if command_id not in allowed:
+        if command_id not in self._may_receive:
             self._refuse(frame, command_id, seq, events)
             return
         if command_id == c.ENQUIRE_LINK:
@@ -414,7 +444,7 @@ class Session:
             self._out.append(codec.encode_header_only(c.UNBIND_RESP, c.ESME_ROK, seq))
             self.state = State.CLOSED
             self.close_reason = "unbind from peer"
-            events.append(Unbound(by_peer=True))
+            events.append(Unbound(by_peer=True, sequence=seq))
             return
         try:
             if command_id in (c.DELIVER_SM, c.SUBMIT_SM):
@@ -465,11 +495,11 @@ class Session:
     def _response(self, frame: bytes, command_id: int, status: int, seq: int,
                   events: list[Event]) -> None:
         req = self._outstanding.get(seq)
-        name = c.command_name(command_id)
         if command_id == c.GENERIC_NACK:
             if req is None:
                 events.append(ProtocolError("generic_nack", f"{c.status_name(status)} for "
-                                            f"sequence {seq}, no such request", command_id, seq))
+                                            f"sequence {seq}, no such request", command_id, seq,
+                                            status))
                 return
             self._pop(seq)
             if status == c.ESME_ROK:
@@ -486,14 +516,15 @@ class Session:
                 events.append(BindRefused(status))
             elif req.command_id == c.UNBIND:
                 self.state = State.CLOSED
-                events.append(Unbound(by_peer=False))
+                events.append(Unbound(by_peer=False, sequence=seq))
             elif req.command_id != c.ENQUIRE_LINK:  # the peer answered: the link is alive
                 events.append(RequestFailed(req, status))
             return
         if req is None or command_id != req.command_id | c.RESPONSE_BIT:
+            name = c.command_name(command_id)
             what = "no such request" if req is None else f"request was {req.name}"
             events.append(ProtocolError("unexpected_response", f"{name} for sequence {seq}: "
-                                        f"{what}", command_id, seq))
+                                        f"{what}", command_id, seq, status))
             return
         self._pop(seq)
         if req.command_id in c.BIND_COMMANDS:
@@ -509,11 +540,14 @@ class Session:
         if req.command_id == c.UNBIND:
             self.state = State.CLOSED
             self.close_reason = "unbound"
-            events.append(Unbound(by_peer=False))
+            events.append(Unbound(by_peer=False, sequence=seq))
             return
         if req.command_id == c.ENQUIRE_LINK:
             return
-        if command_id in (c.SUBMIT_SM_RESP, c.DELIVER_SM_RESP):
+        if command_id == c.DELIVER_SM_RESP:  # §4.6.2: its message_id is unused (NULL)
+            events.append(Response(req, status))
+            return
+        if command_id == c.SUBMIT_SM_RESP:
             try:
                 _st, _seq, message_id = codec.decode_sm_resp(frame)
             except PduError as err:

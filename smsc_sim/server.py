@@ -16,6 +16,18 @@ import structlog
 
 from smpp import codec
 from smpp import constants as c
+from smpp.session import (
+    BindRequested,
+    ProtocolError,
+    Request,
+    RequestFailed,
+    Response,
+    Role,
+    Session,
+    State,
+    Submit,
+    Unbound,
+)
 from smsc_sim.capture import ReplyCapture
 from smsc_sim.model import Answer, BindInfo, Delivery, Faults, Mo, Reply, SimConfig
 from smsc_sim.text import (
@@ -30,31 +42,35 @@ from smsc_sim.text import (
 log = structlog.get_logger("smsc_sim")
 
 OPEN, BOUND_RX, BOUND_TX, BOUND_TRX, UNBINDING, CLOSED = (
-    "open", "bound_rx", "bound_tx", "bound_trx", "unbinding", "closed")
-_BIND_STATE = {c.BIND_RECEIVER: BOUND_RX, c.BIND_TRANSMITTER: BOUND_TX,
-               c.BIND_TRANSCEIVER: BOUND_TRX}
+    State.OPEN, State.BOUND_RX, State.BOUND_TX, State.BOUND_TRX, State.UNBINDING, State.CLOSED)
 _MODE_NAME = {BOUND_RX: "receiver", BOUND_TX: "transmitter", BOUND_TRX: "transceiver"}
-_RESP_UNPACK = struct.Struct(">III").unpack_from  # command_id, status, sequence at offset 4
+_NEVER = 1e12  # the simulator gives deliver_sm no deadline of its own (it never did)
 
 MALFORMED_KINDS = ("bad_length", "truncated", "unknown_command", "huge_length",
                    "unbound_deliver")
 
 
 class Connection(asyncio.Protocol):
-    """One ESME's TCP connection and its bind state (OPEN → BOUND_* → UNBINDING → CLOSED)."""
+    """One ESME's TCP connection, and the SMPP session over it in the SMSC role
+    (``smpp.session``: bind state, sequence numbers, response matching, §5 answers)."""
 
     def __init__(self, sim: SmscSimulator, conn_id: int) -> None:
         self.sim = sim
         self.conn_id = conn_id
-        self.state = OPEN
+        self.session = Session(Role.SMSC, window=sim.config.window, response_timeout=_NEVER,
+                               enquire_link_interval=None)
         self.system_id = ""
         self.peer = "?"
         self.transport: asyncio.Transport | None = None
+        # Frames are split here too, so that faults (drop_after) act on whole PDUs.
         self.reader = codec.FrameReader()
         self.inflight: dict[int, Delivery] = {}
-        self._seq = itertools.count(1)
         self.out: list[bytes] = []
         self.unbind_handle: asyncio.TimerHandle | None = None
+
+    @property
+    def state(self) -> State:
+        return self.session.state
 
     # --- asyncio.Protocol -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -65,7 +81,7 @@ class Connection(asyncio.Protocol):
         self.sim._connection_made(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.state = CLOSED
+        self.session.close("connection lost")
         if self.unbind_handle:
             self.unbind_handle.cancel()
         self.sim._connection_lost(self, exc)
@@ -74,15 +90,15 @@ class Connection(asyncio.Protocol):
         sim = self.sim
         try:
             for frame in self.reader.feed(data):
-                if self.state == CLOSED:
+                if self.session.closed:
                     return
                 sim._pdu_in(self, frame)
         except codec.FramingError as err:
             # §3.3: generic_nack for an invalid command_length; we cannot find the next PDU
-            # boundary any more, so the link goes down too.
+            # boundary any more, so the link goes down too (the session says the same).
             sim.count["framing_errors"] += 1
             log.warning("framing error, closing", conn=self.conn_id, error=str(err))
-            self.send_now(codec.encode_header_only(c.GENERIC_NACK, err.status, err.sequence))
+            self.send_now(codec.generic_nack(err.sequence, err.status))
             self.close()
         finally:
             sim.pump()
@@ -90,16 +106,16 @@ class Connection(asyncio.Protocol):
 
     # --- output ------------------------------------------------------------------------
     def next_sequence(self) -> int:
-        seq = next(self._seq)
-        if seq > 0x7FFFFFFF:  # §5.1.4: sequence_number 0x00000001..0x7FFFFFFF
-            self._seq = itertools.count(1)
-            seq = next(self._seq)
-        return seq
+        """A sequence number for a PDU written raw (faults), never one in use."""
+        return self.session.next_sequence()
 
     def queue(self, data: bytes) -> None:
         self.out.append(data)
 
     def flush(self) -> None:
+        pending = self.session.data_to_send()
+        if pending:
+            self.out.append(pending)
         if self.out and self.transport is not None and not self.transport.is_closing():
             data = b"".join(self.out)
             if self.sim.config.log_pdus:
@@ -111,8 +127,11 @@ class Connection(asyncio.Protocol):
         self.queue(data)
         self.flush()
 
-    def respond(self, data: bytes) -> None:
-        """A response to an ESME request, held back by the delay fault if it is on."""
+    def answer(self) -> None:
+        """What the session wrote in answer to the ESME, held back by the delay fault."""
+        data = self.session.data_to_send()
+        if not data:
+            return
         delay = self.sim.faults.delay_ms
         if delay > 0:
             asyncio.get_running_loop().call_later(delay / 1000.0, self.send_now, data)
@@ -280,11 +299,10 @@ class SmscSimulator:
         """Send ``unbind`` (§4.2) to every bound ESME; the link closes on unbind_resp."""
         n = 0
         for conn in list(self.connections.values()):
-            if conn.state in (BOUND_RX, BOUND_TX, BOUND_TRX):
-                seq = conn.next_sequence()
+            if conn.session.bound:
                 self._leave_receivers(conn)
-                conn.state = UNBINDING
-                conn.send_now(codec.encode_header_only(c.UNBIND, 0, seq))
+                seq = conn.session.unbind(time.monotonic())
+                conn.flush()
                 loop = asyncio.get_running_loop()
                 conn.unbind_handle = loop.call_later(self.config.unbind_timeout, conn.abort)
                 self.count["unbind_sent"] += 1
@@ -405,6 +423,7 @@ class SmscSimulator:
             return
         window = self.config.window
         ready = self.ready
+        now = time.monotonic()
         touched: set[Connection] = set()
         n = len(receivers)
         full = 0
@@ -420,14 +439,14 @@ class SmscSimulator:
                 continue
             self._rr = (self._rr + 1) % n
             conn = receivers[self._rr]
-            if len(conn.inflight) >= window:
+            if len(conn.inflight) >= window or conn.session.window_free <= 0:
                 full += 1
                 continue
             full = 0
             delivery = ready.popleft()
-            seq = conn.next_sequence()
+            seq = conn.session.send_request(c.DELIVER_SM, delivery.encode, now,
+                                            context=delivery)
             conn.inflight[seq] = delivery
-            conn.out.append(delivery.encode(seq))
             touched.add(conn)
             delivery.attempts += 1
             mo = delivery.mo
@@ -496,46 +515,57 @@ class SmscSimulator:
                 self._event("fault_drop", conn=conn.conn_id)
                 self.count["fault_drops"] += 1
                 conn.abort()
-                conn.state = CLOSED
+                conn.session.close("fault: drop")
                 return
         if self.config.log_pdus:
             self._log_in(conn, frame)
-        command_id, status, seq = _RESP_UNPACK(frame, 4)
-        if command_id == c.DELIVER_SM_RESP:  # the hot path: no full decode
-            self._deliver_resp(conn, status, seq)
+        command_id = codec.header(frame)[1]
+        if command_id == c.ENQUIRE_LINK:
+            self.count["enquire_link_received"] += 1
+        for ev in conn.session.receive_data(frame, time.monotonic()):
+            self._on_event(conn, ev)
+        conn.answer()
+
+    def _on_event(self, conn: Connection, ev: Any) -> None:
+        if isinstance(ev, Response):
+            self._deliver_resp(conn, ev.status, ev.request.sequence)
+        elif isinstance(ev, Submit):
+            self._on_submit_sm(conn, ev)
+        elif isinstance(ev, BindRequested):
+            self._on_bind(conn, ev.pdu)
+        elif isinstance(ev, RequestFailed):
+            self._on_generic_nack(conn, ev.request.sequence, ev.status)
+        elif isinstance(ev, Unbound):
+            self._on_unbound(conn, ev.by_peer, ev.sequence)
+        elif isinstance(ev, ProtocolError):
+            self._on_protocol_error(conn, ev)
+        elif isinstance(ev, Request):  # query_sm, data_sm, ...: not served by the simulator
+            self.count["generic_nack_sent"] += 1
+            conn.session.respond(ev.pdu.sequence, c.ESME_RINVCMDID)
+
+    def _on_protocol_error(self, conn: Connection, ev: ProtocolError) -> None:
+        name = c.command_name(ev.command_id)
+        if ev.kind in ("unexpected_response", "generic_nack"):
+            # An answer to nothing the session sent (e.g. to a raw fault PDU): recorded.
+            self.count[f"unexpected_{name}"] += 1
+            self.answers.append(Answer(conn.conn_id, name, ev.status, ev.sequence, time.time()))
+            if ev.command_id == c.GENERIC_NACK:
+                self.count["generic_nack_received"] += 1
+                log.info("generic_nack from esme", conn=conn.conn_id,
+                         status=c.status_name(ev.status), sequence=ev.sequence)
+            self._notify()
             return
-        try:
-            p = codec.decode(frame)
-        except codec.PduError as err:
-            self.count["bad_pdus_received"] += 1
-            log.warning("bad pdu from esme", conn=conn.conn_id, error=str(err),
-                        command=c.command_name(command_id))
-            if command_id in codec.LAYOUTS and not command_id & c.RESPONSE_BIT:
-                conn.respond(codec.encode_header_only(command_id | c.RESPONSE_BIT,
-                                                    err.status, seq))
-            elif not command_id & c.RESPONSE_BIT or command_id not in codec.LAYOUTS:
-                self.count["generic_nack_sent"] += 1
-                conn.respond(codec.encode_header_only(c.GENERIC_NACK, err.status, seq))
-            return
-        handler = _HANDLERS.get(p.command_id)
-        if handler is None:  # a known command the SMSC does not take from an ESME
-            if p.is_response:
-                self.count[f"unexpected_{p.name}"] += 1
-                self.answers.append(Answer(conn.conn_id, p.name, p.status, seq, time.time()))
-            else:
-                self.count["generic_nack_sent"] += 1
-                conn.respond(codec.encode_header_only(c.GENERIC_NACK, c.ESME_RINVCMDID, seq))
-            return
-        handler(self, conn, p)
+        self.count["bad_pdus_received"] += 1
+        if ev.kind in ("unknown_command", "malformed", "unsupported"):
+            self.count["generic_nack_sent"] += 1
+        log.warning("bad pdu from esme", conn=conn.conn_id, kind=ev.kind, error=ev.detail,
+                    command=name)
 
     def _on_bind(self, conn: Connection, p: codec.Pdu) -> None:
-        resp_id = p.command_id | c.RESPONSE_BIT
         system_id = str(p.params.get("system_id", ""))
         password = str(p.params.get("password", ""))
         status = c.ESME_ROK
-        if conn.state != OPEN:
-            status = c.ESME_RALYBND
-        elif self.faults.refuse_binds > 0:
+        if self.faults.refuse_binds > 0:
             self.faults.refuse_binds -= 1
             status = self.faults.refuse_status
         elif system_id != self.config.system_id:
@@ -547,14 +577,11 @@ class SmscSimulator:
             log.info("bind refused", conn=conn.conn_id, system_id=system_id,
                      status=c.status_name(status))
             self._event("bind_refused", conn=conn.conn_id, status=status)
-            conn.respond(codec.encode_header_only(resp_id, status, p.sequence))
+            conn.session.refuse_bind(p, status)
             return
-        conn.state = _BIND_STATE[p.command_id]
+        conn.session.accept_bind(p, "smsc-sim", tlvs={c.TAG_SC_INTERFACE_VERSION: b"\x34"})
         conn.system_id = system_id
         self.count["binds"] += 1
-        resp = codec.Pdu(resp_id, 0, p.sequence, {"system_id": "smsc-sim"},
-                       {c.TAG_SC_INTERFACE_VERSION: b"\x34"})
-        conn.respond(codec.encode(resp))
         if conn.receives:
             self.receivers.append(conn)
         log.info("bound", conn=conn.conn_id, mode=_MODE_NAME[conn.state], peer=conn.peer,
@@ -562,52 +589,37 @@ class SmscSimulator:
         self._event("bound", conn=conn.conn_id, mode=_MODE_NAME[conn.state])
         self._notify()
 
-    def _on_unbind(self, conn: Connection, p: codec.Pdu) -> None:
+    def _on_unbound(self, conn: Connection, by_peer: bool, seq: int) -> None:
         self._leave_receivers(conn)
-        conn.state = UNBINDING
-        conn.respond(codec.encode_header_only(c.UNBIND_RESP, 0, p.sequence))
-        self.count["unbinds_received"] += 1
-        log.info("unbind from esme", conn=conn.conn_id)
-        self._event("unbind_received", conn=conn.conn_id)
-        assert self._loop is not None
-        delay = self.faults.delay_ms / 1000.0 + 0.05
-        self._loop.call_later(delay, conn.close)
-
-    def _on_unbind_resp(self, conn: Connection, p: codec.Pdu) -> None:
-        self.answers.append(Answer(conn.conn_id, "unbind_resp", p.status, p.sequence,
-                                   time.time()))
+        if by_peer:  # the session answered unbind_resp (§4.2); close once it is out
+            self.count["unbinds_received"] += 1
+            log.info("unbind from esme", conn=conn.conn_id)
+            self._event("unbind_received", conn=conn.conn_id)
+            assert self._loop is not None
+            delay = self.faults.delay_ms / 1000.0 + 0.05
+            self._loop.call_later(delay, conn.close)
+            return
         self.count["unbind_resp_received"] += 1
+        self.answers.append(Answer(conn.conn_id, "unbind_resp", 0, seq, time.time()))
         conn.close()
 
-    def _on_enquire_link(self, conn: Connection, p: codec.Pdu) -> None:
-        self.count["enquire_link_received"] += 1
-        conn.respond(codec.encode_header_only(c.ENQUIRE_LINK_RESP, 0, p.sequence))
-
-    def _on_enquire_link_resp(self, conn: Connection, p: codec.Pdu) -> None:
-        self.count["enquire_link_resp_received"] += 1
-
-    def _on_generic_nack(self, conn: Connection, p: codec.Pdu) -> None:
+    def _on_generic_nack(self, conn: Connection, seq: int, status: int) -> None:
         self.count["generic_nack_received"] += 1
-        self.answers.append(Answer(conn.conn_id, "generic_nack", p.status, p.sequence,
-                                   time.time()))
+        self.answers.append(Answer(conn.conn_id, "generic_nack", status, seq, time.time()))
         log.info("generic_nack from esme", conn=conn.conn_id,
-                 status=c.status_name(p.status), sequence=p.sequence)
-        delivery = conn.inflight.pop(p.sequence, None)
+                 status=c.status_name(status), sequence=seq)
+        delivery = conn.inflight.pop(seq, None)
         if delivery is not None:
             self.count["temp_errors"] += 1
             self._delivery_failed(delivery, "generic_nack")
         self._notify()
 
-    def _on_submit_sm(self, conn: Connection, p: codec.Pdu) -> None:
+    def _on_submit_sm(self, conn: Connection, ev: Submit) -> None:
+        p = ev.sm
+        seq = p.sequence
         self.count["submit_sm_received"] += 1
-        if conn.state not in (BOUND_TX, BOUND_TRX):
-            conn.respond(codec.encode_header_only(c.SUBMIT_SM_RESP, c.ESME_RINVBNDSTS,
-                                                p.sequence))
-            self.count["submit_sm_rejected"] += 1
-            return
-        if not p.params.get("destination_addr"):
-            conn.respond(codec.encode_header_only(c.SUBMIT_SM_RESP, c.ESME_RINVDSTADR,
-                                                p.sequence))
+        if not p.destination_addr:
+            conn.session.respond(seq, c.ESME_RINVDSTADR)
             self.count["submit_sm_rejected"] += 1
             return
         self._submits += 1
@@ -615,45 +627,46 @@ class SmscSimulator:
         if faults.silent_submits > 0:  # a hostile SMSC: takes the submit, never answers
             faults.silent_submits -= 1
             self.count["submit_sm_unanswered"] += 1
+            conn.session.abandon(seq)
             return
         if faults.bogus_submit_resps > 0:  # answers with the submit's sequence, wrongly
             faults.bogus_submit_resps -= 1
             self.count["submit_sm_bogus_resp"] += 1
             command_id, status = ((c.GENERIC_NACK, 0) if faults.bogus_kind == "generic_nack0"
                                   else (c.ENQUIRE_LINK_RESP, 0))
-            conn.respond(codec.encode_header_only(command_id, status, p.sequence))
+            conn.session.abandon(seq)
+            conn.queue(codec.encode_header_only(command_id, status, seq))
             return
         for every, status, name in ((faults.throttle_every, c.ESME_RTHROTTLED, "throttled"),
                                     (faults.qfull_every, c.ESME_RMSGQFUL, "qfull")):
             if every and self._submits % every == 0:
                 self.count[f"submit_sm_{name}"] += 1
-                conn.respond(codec.encode_header_only(c.SUBMIT_SM_RESP, status, p.sequence))
+                conn.session.respond(seq, status)
                 return
         message_id = f"{self._boot}{next(self._msg_ids):08x}"
-        resp = codec.Pdu(c.SUBMIT_SM_RESP, 0, p.sequence, {"message_id": message_id})
-        conn.respond(codec.encode(resp))
+        conn.session.respond(seq, c.ESME_ROK, message_id=message_id)
         self.count["submit_sm_accepted"] += 1
-        self.capture.submit(p.params, p.tlvs, message_id)
-        rd = int(p.params.get("registered_delivery", 0))
-        if self.config.receipts and rd & 0x03 == 1:  # §5.2.17: receipt on success or failure
-            self._queue_receipt(p, message_id)
+        params = {name: getattr(p, name) for name in _SM_FIELDS}
+        self.capture.submit(params, p.tlvs, message_id)
+        if self.config.receipts and p.registered_delivery & 0x03 == 1:  # §5.2.17
+            self._queue_receipt(params, message_id)
 
-    def _queue_receipt(self, p: codec.Pdu, message_id: str) -> None:
+    def _queue_receipt(self, params: dict[str, Any], message_id: str) -> None:
         stamp = time.strftime("%y%m%d%H%M")
-        text = decode_text(int(p.params.get("data_coding", 0)),
-                           bytes(p.params.get("short_message", b"")))[:20]
+        text = decode_text(int(params.get("data_coding", 0)),
+                           bytes(params.get("short_message", b"")))[:20]
         body = (f"id:{message_id} sub:001 dlvr:001 submit date:{stamp} done date:{stamp} "
                 f"stat:DELIVRD err:000 text:{text}")
-        mo = Mo(next(self._mo_ids), str(p.params.get("destination_addr", "")), body,
+        mo = Mo(next(self._mo_ids), str(params.get("destination_addr", "")), body,
                 "receipt", time.perf_counter())
         _, octets = encode_text(body, CODING_GSM)
         tlvs = codec.encode_tlvs({
             c.TAG_RECEIPTED_MESSAGE_ID: message_id.encode() + b"\x00",
             c.TAG_MESSAGE_STATE: bytes((c.MESSAGE_STATE_DELIVERED,)),
         })
-        mo.parts = [Delivery(mo, mo.msisdn, int(p.params.get("dest_addr_ton", 1)),
-                             int(p.params.get("dest_addr_npi", 1)),
-                             str(p.params.get("source_addr", "")) or self.config.short_number,
+        mo.parts = [Delivery(mo, mo.msisdn, int(params.get("dest_addr_ton", 1)),
+                             int(params.get("dest_addr_npi", 1)),
+                             str(params.get("source_addr", "")) or self.config.short_number,
                              c.ESM_DELIVERY_RECEIPT, CODING_GSM, octets[:254], tlvs)]
         self.count["receipts_queued"] += 1
         self.ready.extend(mo.parts)
@@ -718,17 +731,8 @@ class SmscSimulator:
             pos += length
 
 
-_HANDLERS: dict[int, Callable[[SmscSimulator, Connection, codec.Pdu], None]] = {
-    c.BIND_RECEIVER: SmscSimulator._on_bind,
-    c.BIND_TRANSMITTER: SmscSimulator._on_bind,
-    c.BIND_TRANSCEIVER: SmscSimulator._on_bind,
-    c.UNBIND: SmscSimulator._on_unbind,
-    c.UNBIND_RESP: SmscSimulator._on_unbind_resp,
-    c.ENQUIRE_LINK: SmscSimulator._on_enquire_link,
-    c.ENQUIRE_LINK_RESP: SmscSimulator._on_enquire_link_resp,
-    c.GENERIC_NACK: SmscSimulator._on_generic_nack,
-    c.SUBMIT_SM: SmscSimulator._on_submit_sm,
-}
+# The mandatory fields of a submit_sm, as the capture records them.
+_SM_FIELDS = tuple(name for name, _kind, _size in codec.LAYOUTS[c.SUBMIT_SM])
 
 
 def _config_dict(cfg: SimConfig) -> dict[str, Any]:

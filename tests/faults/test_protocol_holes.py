@@ -235,7 +235,7 @@ def test_retyped_command_after_a_link_drop_is_not_taken_for_a_redelivery(
     sm = codec.decode_sm(codec.encode_deliver_sm(1, n, 1, 1, "29307777", 0, coding, octets))
     eid = uuid.uuid4().hex
     client = redis.Redis.from_url(redis_url)
-    client.rpush(f"smsgw:pending:{n}", f"dead.1|{fingerprint(n, [sm])}|{eid}|{time.time():.3f}")
+    client.rpush(f"smsgw:pending:{n}", f"dead.1|{fingerprint(n, [sm])}|{eid}|{time.time():.3f}|q")
     client.set(f"smsgw:latest:{n}", eid)
     client.close()
     sim.send_mo(n, "VIETA")

@@ -64,3 +64,19 @@ def test_pending_text_older_than_the_window_absorbs_nothing(
     late = text("VIETA STOP")
     q.enqueue([late], [], "b2", "conn2")
     assert not late.duplicate
+
+
+def test_unanswered_text_is_recognised_even_after_later_texts(
+        queue: tuple[EventQueue, FixedClock]) -> None:
+    """A text whose answer was never written (its link died first) is redelivered by the
+    SMSC, possibly after the number's next text: still recognised, never doubled."""
+    q, _clock = queue
+    first = text("VIETA")
+    q.enqueue([first], [], "b1", "conn1")
+    q.unanswered([first])
+    later = text("VIETA STOP")
+    q.enqueue([later], [], "b2", "conn2")
+    q.acknowledged([later])
+    again = text("VIETA")
+    q.enqueue([again], [], "b3", "conn2")
+    assert again.duplicate

@@ -228,7 +228,7 @@ def test_unknown_command_gets_generic_nack() -> None:
 
 def test_unbind_both_ways() -> None:
     s = bound_esme()
-    assert s.receive_data(codec.encode_header_only(c.UNBIND, 0, 6), 0) == [Unbound(True)]
+    assert s.receive_data(codec.encode_header_only(c.UNBIND, 0, 6), 0) == [Unbound(True, 6)]
     assert frames(s.data_to_send()) == [(c.UNBIND_RESP, 0, 6)] and s.closed
     s = bound_esme()
     seq = s.unbind(0)
@@ -236,7 +236,7 @@ def test_unbind_both_ways() -> None:
     with pytest.raises(LocalProtocolError):
         submit(s, 0)
     assert s.receive_data(codec.encode_header_only(c.UNBIND_RESP, 0, seq), 0) == \
-        [Unbound(False)]
+        [Unbound(False, seq)]
     assert s.closed
 
 
