@@ -27,6 +27,7 @@ from consent_core.model import CONSENTS, Give, Withdraw
 from consent_core.msisdn import BadSender, is_short_number, mask, normalise
 from consent_core.parse import parse
 from consent_queue.events import EventQueue, QueuedText
+from consent_queue.wire import DeliveryUpdate, ReceiptUpdate
 from gateway.metrics import GatewayMetrics
 from gateway.receipts import parse_receipt
 from gateway.smpp_link import SmppLink
@@ -94,10 +95,10 @@ class Inbound:
             self._m.texts.labels(outcome="overloaded").inc()
             self._answer(link, [(event.sm.sequence, self._s.smpp.temporary_error_status)])
 
-    def add_update(self, update: dict[str, Any]) -> None:
+    def add_update(self, update: DeliveryUpdate) -> None:
         """A delivery update (submit accepted, failed, receipt) to record in the store."""
         with self._cond:
-            self._updates.append(update)
+            self._updates.append(update.to_wire())
             self._cond.notify()
 
     def stop(self) -> None:
@@ -248,8 +249,9 @@ class Inbound:
             if a.kind == "receipt":
                 r = parse_receipt(pdu)
                 if r is not None:
-                    b.deliveries.append({"kind": "receipt", "message_id": r.message_id,
-                                         "stat": r.stat, "at": _iso(a.at)})
+                    b.deliveries.append(ReceiptUpdate(
+                        r.message_id, r.stat, _iso(a.at), smsc=a.link.smsc,
+                        msisdn=_digits(pdu.source_addr)).to_wire())
                     b.receipts.append(a)
                     self._m.texts.labels(outcome="receipt").inc()
                     return
@@ -362,6 +364,10 @@ class Inbound:
         seq = max(self._last_seq + 1, time.time_ns() // 1000)
         self._last_seq = seq
         return seq
+
+
+def _digits(addr: str) -> str:
+    return addr.lstrip("+")
 
 
 def fingerprint(msisdn: str, parts: list[ShortMessage]) -> str:

@@ -23,6 +23,7 @@ import structlog
 from config.settings import Settings
 from consent_core.encode import Part, encode_sms
 from consent_queue.replies import Reply, ReplyQueue
+from consent_queue.wire import SubmitResult
 from gateway.inbound import Inbound
 from gateway.metrics import GatewayMetrics
 from gateway.smpp_link import SmppLink
@@ -305,9 +306,8 @@ class Outbound:
             self._m.reply_latency.observe(latency)
         log.info("mt.accepted", correlation_id=out.reply.correlation_id,
                  message_id=out.done[-1], parts=len(out.parts))
-        self._inbound.add_update({"kind": "submit", "event_id": out.reply.event_id,
-                                  "message_id": out.done[-1], "status": "0x00",
-                                  "at": _now_iso()})
+        self._inbound.add_update(SubmitResult(out.reply.event_id, out.done[-1], "0x00",
+                                              _now_iso()))
 
     def _fail(self, out: _Out, status: int) -> None:
         self._outs -= 1
@@ -317,9 +317,8 @@ class Outbound:
         self._ready = deque(p for p in self._ready if p[0] is not out)
         log.error("mt.failed", correlation_id=out.reply.correlation_id,
                   status=c.status_name(status), action="recorded against the reply")
-        self._inbound.add_update({"kind": "submit", "event_id": out.reply.event_id,
-                                  "message_id": None, "status": f"0x{status:02X}",
-                                  "at": _now_iso()})
+        self._inbound.add_update(SubmitResult(out.reply.event_id, None, f"0x{status:02X}",
+                                              _now_iso()))
 
     def _flush_finished(self) -> None:
         with self._cond:

@@ -51,6 +51,7 @@ class SmppLink:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.host, self.port = host, port
         self.where = f"{host}:{port}"
+        self.smsc = self.where  # the SMSC's identity for receipts; + system_id once bound
         self.conn_id = conn_id
         self._h = handler
         self._clock = clock
@@ -96,6 +97,7 @@ class SmppLink:
         sends meanwhile are answered by the session (enquire_link) or refused
         (ESME_RINVBNDSTS) and reported as protocol errors."""
         assert self._sock is not None
+        self.smsc = f"{self.where}/{system_id}"
         with self._lock:
             self.session.bind(mode, system_id, password, self._clock(), system_type=system_type)
             self._flush_locked()

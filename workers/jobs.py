@@ -18,6 +18,7 @@ from rq.serializers import JSONSerializer
 
 from consent_queue.keys import APPLY_EVENTS_JOB, RECORD_DELIVERIES_JOB
 from consent_queue.replies import Reply
+from consent_queue.wire import BadUpdate, DeliveryUpdate, ReceiptUpdate, SubmitResult, parse_update
 from consent_store.errors import BadRequest, StoreUnavailable
 from consent_store.requests import ChangeRequest
 from consent_store.timeutil import parse_instant
@@ -139,10 +140,17 @@ def record_deliveries(updates: list[dict[str, Any]]) -> dict[str, int]:
     """Record what the SMSC said about our replies: accepted (message id), failed, delivered."""
     rt = runtime.current()
     started = time.perf_counter()
-    submits = [(str(u["event_id"]), u.get("message_id"), str(u["status"]),
-                parse_instant(str(u["at"]))) for u in updates if u.get("kind") == "submit"]
-    receipts = [(str(u["message_id"]), str(u["stat"]), parse_instant(str(u["at"])))
-                for u in updates if u.get("kind") == "receipt"]
+    parsed: list[DeliveryUpdate] = []
+    for data in updates:
+        try:
+            parsed.append(parse_update(data))
+        except BadUpdate as exc:
+            runtime.BAD_EVENTS.inc()
+            log.error("delivery.unreadable", error=str(exc), action="skipped")
+    submits = [(u.event_id, u.message_id, u.status, parse_instant(u.at))
+               for u in parsed if isinstance(u, SubmitResult)]
+    receipts = [(u.message_id, u.stat, parse_instant(u.at))
+                for u in parsed if isinstance(u, ReceiptUpdate)]
 
     def work() -> None:
         rt.store.record_deliveries(submits, receipts)
