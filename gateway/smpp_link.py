@@ -217,8 +217,10 @@ class SmppLink:
     def _io_loop(self) -> None:
         try:
             while not self.session.closed:
+                with self._lock:  # other threads add requests meanwhile
+                    deadline = self.session.next_deadline()
                 try:
-                    data = self._recv(self.session.next_deadline())
+                    data = self._recv(deadline)
                 except OSError as exc:
                     data = b""
                     if not self.close_reason:
