@@ -24,6 +24,7 @@ class SubmitResult:
     message_id: str | None
     status: str  # "0x%02X" of the last submit_sm_resp command_status
     at: str  # ISO 8601 UTC
+    smsc: str = ""  # host:port/system_id of the SMSC that accepted it
     kind: str = "submit"
 
     def to_wire(self) -> dict[str, Any]:
@@ -59,7 +60,8 @@ def parse_update(data: Any) -> DeliveryUpdate:
         if kind == "submit":
             mid = data.get("message_id")
             return SubmitResult(str(data["event_id"]), None if mid is None else str(mid),
-                                str(data["status"]), str(data["at"]))
+                                str(data["status"]), str(data["at"]),
+                                str(data.get("smsc", "")))
         if kind == "receipt":
             return ReceiptUpdate(str(data["message_id"]), str(data["stat"]), str(data["at"]),
                                  str(data.get("smsc", "")), str(data.get("msisdn", "")))

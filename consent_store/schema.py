@@ -113,6 +113,9 @@ replies = Table(
     Column("submit_status", String(32), nullable=False),
     Column("delivery_status", String(32), nullable=True),
     Column("delivered_at", UtcDateTime(), nullable=True),
+    # The SMSC that accepted the reply (host:port/system_id): a receipt matches a reply by
+    # message id, number *and* SMSC, since message ids repeat across SMSCs and restarts.
+    Column("smsc", String(200), nullable=True),
     Index("ix_replies_message_id", "message_id"),
     Index("ix_replies_msisdn", "msisdn"),
 )

@@ -251,7 +251,7 @@ class Inbound:
                 if r is not None:
                     b.deliveries.append(ReceiptUpdate(
                         r.message_id, r.stat, _iso(a.at), smsc=a.link.smsc,
-                        msisdn=_digits(pdu.source_addr)).to_wire())
+                        msisdn=_number(pdu)).to_wire())
                     b.receipts.append(a)
                     self._m.texts.labels(outcome="receipt").inc()
                     return
@@ -366,8 +366,10 @@ class Inbound:
         return seq
 
 
-def _digits(addr: str) -> str:
-    return addr.lstrip("+")
+def _number(pdu: ShortMessage) -> str:
+    """A receipt's source: the number our reply went to, in international digits."""
+    n = normalise(pdu.source_addr, pdu.source_addr_ton, pdu.source_addr_npi)
+    return pdu.source_addr.lstrip("+") if isinstance(n, BadSender) else n.digits
 
 
 def fingerprint(msisdn: str, parts: list[ShortMessage]) -> str:

@@ -254,18 +254,19 @@ class Outbound:
             else:
                 status = event.status
                 message_id = event.message_id if isinstance(event, sm.Response) else None
-                self._result(out, idx, status, message_id)
+                self._result(out, idx, status, message_id, link.smsc)
         if recycle:
             link.close(recycle)
 
-    def _result(self, out: _Out, idx: int, status: int, message_id: str | None) -> None:
+    def _result(self, out: _Out, idx: int, status: int, message_id: str | None,
+                smsc: str = "") -> None:
         """Lock held."""
         self._m.submits.labels(status=f"0x{status:02X}").inc()
         if status == c.ESME_ROK and message_id is not None:
             out.done[idx] = message_id
             self.last_accepted = time.monotonic()
             if all(d is not None for d in out.done):
-                self._complete(out)
+                self._complete(out, smsc)
         elif status in c.THROTTLING:
             # SPEC §6: slow down and retry, never drop. Kannel pauses 1 s likewise.
             self._m.throttled.inc()
@@ -296,7 +297,7 @@ class Outbound:
             since = max(self._due_since, self.last_accepted or 0.0)
         return now - since >= self._s.gateway.reply_stall_timeout
 
-    def _complete(self, out: _Out) -> None:
+    def _complete(self, out: _Out, smsc: str = "") -> None:
         self._outs -= 1
         self.sent += 1
         self._finished.append(out.raw)
@@ -307,7 +308,7 @@ class Outbound:
         log.info("mt.accepted", correlation_id=out.reply.correlation_id,
                  message_id=out.done[-1], parts=len(out.parts))
         self._inbound.add_update(SubmitResult(out.reply.event_id, out.done[-1], "0x00",
-                                              _now_iso()))
+                                              _now_iso(), smsc))
 
     def _fail(self, out: _Out, status: int) -> None:
         self._outs -= 1

@@ -147,9 +147,9 @@ def record_deliveries(updates: list[dict[str, Any]]) -> dict[str, int]:
         except BadUpdate as exc:
             runtime.BAD_EVENTS.inc()
             log.error("delivery.unreadable", error=str(exc), action="skipped")
-    submits = [(u.event_id, u.message_id, u.status, parse_instant(u.at))
+    submits = [(u.event_id, u.message_id, u.status, parse_instant(u.at), u.smsc)
                for u in parsed if isinstance(u, SubmitResult)]
-    receipts = [(u.message_id, u.stat, parse_instant(u.at))
+    receipts = [(u.message_id, u.stat, parse_instant(u.at), u.smsc, u.msisdn)
                 for u in parsed if isinstance(u, ReceiptUpdate)]
 
     def work() -> None:

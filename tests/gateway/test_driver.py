@@ -22,6 +22,7 @@ from smpp import session as sm
 class FakeLink:
     def __init__(self, conn_id: str = "c1") -> None:
         self.conn_id = conn_id
+        self.smsc = "127.0.0.1:2775/consentgw"
         self.written: list[tuple[int, int]] = []
         self.closed = ""
         self.window_free = 10
@@ -140,3 +141,5 @@ def test_generic_nack_is_never_acceptance_and_replies_due_become_a_stall() -> No
     ob._inflight[7] = (out, idx)
     ob.on_response(link, sm.Response(outstanding(7), c.ESME_ROK, "m-1"))  # type: ignore[arg-type]
     assert ob.sent == 1 and not ob.stalled(ob._due_since + 100)
+    [update] = ob._inbound._updates
+    assert (update["message_id"], update["smsc"]) == ("m-1", "127.0.0.1:2775/consentgw")
