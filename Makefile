@@ -36,7 +36,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy consent_core config consent_store workers gateway consentctl smsc_sim consent_api
+	$(BIN)/mypy smpp consent_core config consent_store workers gateway consentctl smsc_sim consent_api consent_queue
 	@sh scripts/lint-systemd.sh
 	@echo "== dependency audit (pip-audit) =="
 	-$(BIN)/pip-audit --skip-editable --progress-spinner off

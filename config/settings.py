@@ -48,6 +48,15 @@ class SmppSettings(_Section):
     throttle_pause: float = Field(1.0, ge=0, le=600)  # Kannel pauses 1 s after ESME_RTHROTTLED
     registered_delivery: bool = True
     max_submit_attempts: int = Field(10, ge=1, le=1000)
+    # submit_sm_resp deadline, and what to do when it passes: "rebind" recycles the link
+    # (the part goes out again on the new bind), "resubmit" sends the part again on this one.
+    submit_timeout: float = Field(10.0, gt=0, le=600)
+    submit_timeout_action: Literal["rebind", "resubmit"] = "rebind"
+    # Numbers a text may be addressed to besides short_number (other forms, aliases).
+    accepted_destinations: list[str] = []
+    # deliver_sm_resp status for a text addressed to a number not ours: 0 acknowledges and
+    # drops it (redelivering it would not help); e.g. 0x0B (ESME_RINVDSTADR) refuses it.
+    wrong_destination_status: int = Field(0x00, ge=0, le=0xFFFFFFFF)
 
     @field_validator("password")
     @classmethod
@@ -63,6 +72,8 @@ class GatewaySettings(_Section):
     concat_timeout: float = Field(60.0, gt=0, le=3600)
     shutdown_timeout: float = Field(20.0, gt=0, le=600)
     max_pending_texts: int = Field(20000, ge=10)
+    # /healthz fails when replies are due and none was accepted by the SMSC for this long.
+    reply_stall_timeout: float = Field(60.0, gt=0, le=3600)
 
 
 class RedisSettings(_Section):
@@ -105,7 +116,7 @@ class QueueSettings(_Section):
     job_timeout: int = Field(60, ge=1, le=3600)
     retry_max: int = Field(5, ge=0, le=100)
     retry_intervals: list[int] = [1, 2, 5, 10, 30]
-    redelivery_window: int = Field(3600, ge=1, le=7 * 86400)
+    redelivery_window: int = Field(600, ge=1, le=86400)
     absorb_max_jobs: int = Field(20, ge=0, le=1000)
 
 

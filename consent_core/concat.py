@@ -9,6 +9,7 @@ module never reads a clock, so tests drive time explicitly.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -22,11 +23,13 @@ DEFAULT_MAX_PENDING: Final[int] = 10_000
 @dataclass(frozen=True, slots=True)
 class Concat:
     """The concatenation IE of one part: reference, number of parts, this part's number
-    (1-based)."""
+    (1-based), and the width of the reference (8 or 16 bits: a set with an 8-bit
+    reference 5 and one with a 16-bit reference 5 are different sets)."""
 
     ref: int
     total: int
     seq: int
+    ref_bits: int = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +42,16 @@ class Incomplete:
     parts: tuple[tuple[int, str], ...]  # (seq, text), in seq order
     first_seen: float
     reason: str  # "timeout" or "evicted"
+    ref_bits: int = 8
+
+    @property
+    def key(self) -> PartKey:
+        return (self.msisdn, self.ref, self.total, self.ref_bits)
 
     @property
     def text(self) -> str:
         """The parts that arrived, joined in order (gaps are simply skipped)."""
-        return "".join(text for _, text in self.parts)
+        return join_parts(text for _, text in self.parts)
 
 
 @dataclass(slots=True)
@@ -52,7 +60,27 @@ class _Pending:
     parts: dict[int, str] = field(default_factory=dict)
 
 
-_Key = tuple[str, int, int]  # (msisdn, ref, total)
+# The one key of a set of parts, wherever parts are held: (msisdn, ref, total, ref_bits).
+PartKey = tuple[str, int, int, int]
+
+
+def part_key(msisdn: str, concat: Concat) -> PartKey:
+    return (msisdn, concat.ref, concat.total, concat.ref_bits)
+
+
+def is_part(concat: Concat) -> bool:
+    """Whether ``Reassembler.add`` holds this part for a set (else it is a text of its own)."""
+    return concat.total > 1 and 1 <= concat.seq <= concat.total
+
+
+def join_parts(texts: Iterable[str]) -> str:
+    """Parts joined in order; a UTF-16 surrogate pair split across two parts (the decoder
+    keeps such edge surrogates) becomes its character again, and a surrogate left alone
+    (its other half never came) becomes U+FFFD."""
+    joined = "".join(texts)
+    if not any("\ud800" <= ch <= "\udfff" for ch in joined):
+        return joined
+    return joined.encode("utf-16-be", "surrogatepass").decode("utf-16-be", "replace")
 
 
 class Reassembler:
@@ -69,7 +97,7 @@ class Reassembler:
             raise ValueError("max_pending must be at least 1")
         self.timeout = timeout
         self.max_pending = max_pending
-        self._pending: OrderedDict[_Key, _Pending] = OrderedDict()
+        self._pending: OrderedDict[PartKey, _Pending] = OrderedDict()
         self._evicted: list[Incomplete] = []
 
     def __len__(self) -> int:
@@ -81,9 +109,9 @@ class Reassembler:
         A repeated part (an SMSC redelivery) keeps the first copy. A part whose numbers
         make no sense (seq outside 1..total) is treated as a text of its own.
         """
-        if concat.total <= 1 or not 1 <= concat.seq <= concat.total:
-            return text
-        key: _Key = (msisdn, concat.ref, concat.total)
+        if not is_part(concat):
+            return join_parts([text])
+        key = part_key(msisdn, concat)
         pending = self._pending.get(key)
         if pending is None:
             while len(self._pending) >= self.max_pending:
@@ -95,7 +123,7 @@ class Reassembler:
         if len(pending.parts) < concat.total:
             return None
         del self._pending[key]
-        return "".join(pending.parts[seq] for seq in range(1, concat.total + 1))
+        return join_parts(pending.parts[seq] for seq in range(1, concat.total + 1))
 
     def expire(self, now: float) -> list[Incomplete]:
         """Give up on sets older than the timeout (and any evicted ones); return them."""
@@ -110,8 +138,8 @@ class Reassembler:
         return gone
 
 
-def _incomplete(key: _Key, pending: _Pending, reason: str) -> Incomplete:
-    msisdn, ref, total = key
+def _incomplete(key: PartKey, pending: _Pending, reason: str) -> Incomplete:
+    msisdn, ref, total, ref_bits = key
     return Incomplete(
         msisdn=msisdn,
         ref=ref,
@@ -119,4 +147,5 @@ def _incomplete(key: _Key, pending: _Pending, reason: str) -> Incomplete:
         parts=tuple(sorted(pending.parts.items())),
         first_seen=pending.first_seen,
         reason=reason,
+        ref_bits=ref_bits,
     )

@@ -142,15 +142,25 @@ def parse_udh(octets: bytes) -> tuple[bytes, Concat | None, frozenset[int]] | st
         if iei == _IE_CONCAT_8BIT and iedl == 3:
             concat = _concat(data[0], data[1], data[2]) or concat
         elif iei == _IE_CONCAT_16BIT and iedl == 4:
-            concat = _concat((data[0] << 8) | data[1], data[2], data[3]) or concat
+            concat = _concat((data[0] << 8) | data[1], data[2], data[3], 16) or concat
         i += 2 + iedl
     return octets[udhl + 1 :], concat, frozenset(seen)
 
 
-def _concat(ref: int, total: int, seq: int) -> Concat | None:
+def _concat(ref: int, total: int, seq: int, ref_bits: int = 8) -> Concat | None:
     if total == 0 or seq == 0 or seq > total:
         return None
-    return Concat(ref=ref, total=total, seq=seq)
+    return Concat(ref=ref, total=total, seq=seq, ref_bits=ref_bits)
+
+
+def _only_edge_surrogates(text: str) -> bool:
+    """Lone surrogates only where a split pair leaves them: a low one first, a high one last."""
+    for i, ch in enumerate(text):
+        if "\ud800" <= ch <= "\udbff" and i != len(text) - 1:
+            return False
+        if "\udc00" <= ch <= "\udfff" and i != 0:
+            return False
+    return True
 
 
 def decode_text(
@@ -197,7 +207,13 @@ def decode_text(
         try:
             text = octets.decode("utf-16-be")
         except UnicodeDecodeError as exc:
-            return DecodeError("ucs2_lone_surrogate", data_coding, str(exc))
+            # A phone may split a surrogate pair between two parts of a long text: a high
+            # surrogate ending one part, its low surrogate opening the next. Such a part
+            # keeps its edge surrogate; consent_core.concat pairs it up when joining.
+            text = octets.decode("utf-16-be", "surrogatepass")
+            if concat is None or not _only_edge_surrogates(text):
+                return DecodeError("ucs2_lone_surrogate", data_coding, str(exc))
+            notes = (*notes, "surrogate pair split across parts")
         return Decoded(text, data_coding, concat, notes)
     if alphabet is _Alphabet.ASCII:
         try:

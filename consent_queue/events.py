@@ -4,7 +4,14 @@ A text is acknowledged to the SMSC only after the transaction holding its job ha
 executed by Redis. Between the two, the text is listed as *pending* for its number under
 the SMPP connection that received it. If that connection dies before the acknowledgement,
 the SMSC redelivers the text on a later connection; finding it pending under another
-connection, we acknowledge it without queueing it again.
+connection, we acknowledge it without queueing it again — but only while that cannot
+hide a newer text (docs/guarantees.md "Redelivery"), and only within ``pending_ttl``
+seconds. A pending entry is *unanswered* when the gateway knows its deliver_sm_resp was
+never written (the connection died first): the SMSC must redeliver that text, so it
+matches whenever the redelivery comes. Otherwise (the gateway died between answering and
+clearing the entry, so the SMSC may have had the answer) it matches only while it is still
+the number's latest queued text: a person who types the same command again after sending
+something else is never taken for a redelivery.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import redis
 from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 
+from consent_core.clock import Clock, system_clock
 from consent_queue.keys import APPLY_EVENTS_JOB, RECORD_DELIVERIES_JOB, Keys
 
 
@@ -41,14 +49,16 @@ class JobOptions:
     retry_max: int = 5
     result_ttl: int = 300
     failure_ttl: int = 30 * 86400
-    pending_ttl: int = 3600
+    pending_ttl: int = 600  # seconds a pending text may be matched by a redelivery
 
 
 class EventQueue:
-    def __init__(self, client: redis.Redis, keys: Keys, options: JobOptions) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, options: JobOptions,
+                 clock: Clock = system_clock) -> None:
         self._r = client
         self._keys = keys
         self._opt = options
+        self._clock = clock
         self._queues = [
             Queue(keys.event_queue(s), connection=client, serializer=JSONSerializer)
             for s in range(keys.shards)
@@ -66,19 +76,21 @@ class EventQueue:
 
         Raises a redis error when nothing could be queued; then nothing was.
         """
-        foreign = self._pending_elsewhere({t.msisdn for t in texts}, conn_id)
+        now = self._clock().timestamp()
+        foreign, latest = self._pending_elsewhere({t.msisdn for t in texts}, conn_id)
         by_shard: dict[int, list[dict[str, Any]]] = defaultdict(list)
         new: list[QueuedText] = []
         dups: list[QueuedText] = []
         for t in texts:
-            waiting = foreign.get(t.msisdn, [])
-            match = next((e for e in waiting if e.split("|", 2)[1] == t.fingerprint), None)
+            match = self._redelivery_of(t, foreign.get(t.msisdn, []), latest.get(t.msisdn), now)
             if match is not None:
-                waiting.remove(match)
+                foreign[t.msisdn].remove(match)
                 t.duplicate, t._entry = True, match
                 dups.append(t)
             else:
-                t._entry = f"{conn_id}|{t.fingerprint}|{t.request['event_id']}"
+                event_id = t.request["event_id"]
+                t._entry = f"{conn_id}|{t.fingerprint}|{event_id}|{now:.3f}|q"
+                latest[t.msisdn] = event_id
                 new.append(t)
                 by_shard[self._keys.shard_of(t.msisdn)].append(t.request)
         with self._r.pipeline(transaction=True) as p:
@@ -113,6 +125,8 @@ class EventQueue:
             for t in new:
                 p.rpush(self._keys.pending(t.msisdn), t._entry)
                 p.expire(self._keys.pending(t.msisdn), self._opt.pending_ttl)
+                p.set(self._keys.latest(t.msisdn), t.request["event_id"],
+                      ex=self._opt.pending_ttl)
             for t in dups:
                 p.lrem(self._keys.pending(t.msisdn), 1, t._entry)
             p.execute()
@@ -127,22 +141,65 @@ class EventQueue:
                 p.lrem(self._keys.pending(t.msisdn), 1, t._entry)
             p.execute()
 
-    def _pending_elsewhere(self, numbers: set[str], conn_id: str) -> dict[str, list[str]]:
-        """Pending entries of these numbers that other (earlier) connections left behind."""
+    def _redelivery_of(self, t: QueuedText, waiting: list[str], latest: str | None,
+                       now: float) -> str | None:
+        """The pending entry ``t`` is a redelivery of, if any. Only the number's latest
+        queued text qualifies (a later text proves the person moved on, so the same words
+        again are typed anew), and only inside the window."""
+        for entry in waiting:
+            fields = entry.split("|")
+            if len(fields) != 5 or fields[1] != t.fingerprint:
+                continue
+            if fields[4] != "u" and fields[2] != latest:
+                continue
+            try:
+                age = now - float(fields[3])
+            except ValueError:
+                continue
+            if age <= self._opt.pending_ttl:
+                return entry
+        return None
+
+    def _pending_elsewhere(self, numbers: set[str], conn_id: str,
+                           ) -> tuple[dict[str, list[str]], dict[str, str]]:
+        """Pending entries of these numbers that other (earlier) connections left behind,
+        and each number's latest queued event id."""
         if not numbers:
-            return {}
+            return {}, {}
         ordered = sorted(numbers)
         with self._r.pipeline(transaction=False) as p:
             for n in ordered:
                 p.lrange(self._keys.pending(n), 0, -1)
-            lists = p.execute()
+                p.get(self._keys.latest(n))
+            replies = p.execute()
         out: dict[str, list[str]] = {}
-        for n, entries in zip(ordered, lists, strict=True):
+        latest: dict[str, str] = {}
+        for i, n in enumerate(ordered):
+            entries, last = replies[2 * i], replies[2 * i + 1]
             decoded = (e.decode() for e in entries)
             others = [e for e in decoded if not e.startswith(conn_id + "|")]
             if others:
                 out[n] = others
-        return out
+            if last is not None:
+                latest[n] = last.decode()
+        return out, latest
+
+    def unanswered(self, texts: Sequence[QueuedText]) -> None:
+        """Queued, but their deliver_sm_resp was never written: the SMSC will redeliver
+        them, and the redelivery must be recognised whatever came in between."""
+        fresh = [t for t in texts if not t.duplicate and t._entry.endswith("|q")]
+        if not fresh:
+            return
+        try:
+            with self._r.pipeline(transaction=True) as p:
+                for t in fresh:
+                    key = self._keys.pending(t.msisdn)
+                    p.lrem(key, 1, t._entry)
+                    t._entry = t._entry[:-1] + "u"
+                    p.rpush(key, t._entry)
+                p.execute()
+        except redis.RedisError:
+            pass  # the entries stay as they were: matched under the stricter rule
 
     def acknowledged_quietly(self, texts: Sequence[QueuedText]) -> None:
         """``acknowledged``, but a Redis hiccup here only leaves entries to expire."""

@@ -45,6 +45,10 @@ class Keys:
         """Events of a number queued but not yet acknowledged to the SMSC."""
         return f"{self.prefix}:pending:{msisdn}"
 
+    def latest(self, msisdn: str) -> str:
+        """The event id of a number's latest queued text (redelivery rule)."""
+        return f"{self.prefix}:latest:{msisdn}"
+
     def replied(self, event_id: str) -> str:
         return f"{self.prefix}:replied:{event_id}"
 

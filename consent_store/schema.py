@@ -134,6 +134,9 @@ replies = Table(
     Column("delivery_status", String(32), nullable=True),
     Column("delivered_at", UtcDateTime(), nullable=True),
     Column("reason", Text(), nullable=True),  # why it was suppressed or failed
+    # The SMSC that accepted the reply (host:port/system_id): a receipt matches a reply by
+    # message id, number *and* SMSC, since message ids repeat across SMSCs and restarts.
+    Column("smsc", String(200), nullable=True),
     Index("ix_replies_message_id", "message_id"),
     Index("ix_replies_msisdn", "msisdn"),
 )

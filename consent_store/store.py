@@ -371,13 +371,18 @@ class ConsentStore:
             lambda conn: upkeep.record_submit(conn, event_id, message_id, status, when))
         return found
 
-    def record_deliveries(self, submits: Sequence[tuple[str, str | None, str, datetime]],
-                          receipts: Sequence[tuple[str, str, datetime]]) -> None:
-        """Many ``record_submit`` (event_id, message_id, status, at) and ``record_receipt``
-        (message_id, stat, at) in one transaction: what the SMSC said about our replies."""
-        subs = [{"b_event_id": e, "b_message_id": m, "b_status": s, "b_at": as_utc(a)}
-                for e, m, s, a in submits]
-        recs = [{"b_message_id": m, "b_stat": s, "b_at": as_utc(a)} for m, s, a in receipts]
+    def record_deliveries(self, submits: Sequence[tuple[Any, ...]],
+                          receipts: Sequence[tuple[Any, ...]]) -> None:
+        """Many ``record_submit`` (event_id, message_id, status, at[, smsc]) and receipts
+        (message_id, stat, at[, smsc, msisdn]) in one transaction: what the SMSC said about
+        our replies. A receipt with its number (and SMSC) matches only the reply sent to
+        that number through that SMSC."""
+        subs = [{"b_event_id": t[0], "b_message_id": t[1], "b_status": t[2],
+                 "b_at": as_utc(t[3]), "b_smsc": (t[4] if len(t) > 4 else None) or None}
+                for t in submits]
+        recs = [{"b_message_id": t[0], "b_stat": t[1], "b_at": as_utc(t[2]),
+                 "b_smsc": (t[3] if len(t) > 3 else None) or None,
+                 "b_msisdn": (t[4] if len(t) > 4 else None) or None} for t in receipts]
         self._write(lambda conn: upkeep.record_deliveries(conn, subs, recs))
 
     def record_receipt(self, message_id: str, stat: str, at: datetime) -> int:

@@ -201,14 +201,27 @@ def record_deliveries(conn: Connection, submits: Sequence[dict[str, Any]],
             update(replies).where(replies.c.event_id == bindparam("b_event_id")).values(
                 message_id=bindparam("b_message_id", type_=replies.c.message_id.type),
                 submit_status=bindparam("b_status", type_=replies.c.submit_status.type),
-                submitted_at=bindparam("b_at", type_=replies.c.submitted_at.type)),
-            list(submits))
-    if receipts:
+                submitted_at=bindparam("b_at", type_=replies.c.submitted_at.type),
+                smsc=bindparam("b_smsc", type_=replies.c.smsc.type)),
+            [{"b_smsc": None, **s} for s in submits])
+    # A receipt naming its number and SMSC matches only the reply sent there through that
+    # SMSC (or one recorded before the SMSC was); one without (older gateways) by message id.
+    located = [r for r in receipts if r.get("b_msisdn")]
+    legacy = [r for r in receipts if not r.get("b_msisdn")]
+    values = {"delivery_status": bindparam("b_stat", type_=replies.c.delivery_status.type),
+              "delivered_at": bindparam("b_at", type_=replies.c.delivered_at.type)}
+    if located:
         conn.execute(
-            update(replies).where(replies.c.message_id == bindparam("b_message_id")).values(
-                delivery_status=bindparam("b_stat", type_=replies.c.delivery_status.type),
-                delivered_at=bindparam("b_at", type_=replies.c.delivered_at.type)),
-            list(receipts))
+            update(replies).where(
+                replies.c.message_id == bindparam("b_message_id"),
+                replies.c.msisdn == bindparam("b_msisdn"),
+                (replies.c.smsc == bindparam("b_smsc")) | replies.c.smsc.is_(None),
+            ).values(**values),
+            [{"b_smsc": None, **r} for r in located])
+    if legacy:
+        conn.execute(
+            update(replies).where(replies.c.message_id == bindparam("b_message_id"))
+            .values(**values), legacy)
 
 
 def record_suppressed(conn: Connection, withheld: Sequence[tuple[str, str]]) -> int:

@@ -1,9 +1,11 @@
 """``sms-gateway run``: keeps one SMPP bind up and runs the inbound and outbound loops.
 
-The main thread supervises: it binds (with exponential backoff and jitter), keeps the
-bind alive with enquire_link, notices a dead link, tells systemd how things are, and on
+The main thread supervises: it binds (with exponential backoff and jitter), waits for the
+session's dead-link verdict (enquire_link, deadlines and protocol state all live in
+``smpp.session``, driven by ``gateway.smpp_link``), tells systemd how things are, and on
 SIGTERM stops cleanly: no new replies, in-flight work finished or handed back, unbind,
-exit 0.
+exit 0. ``Gateway`` is also the links' event handler: it routes deliver_sm to the inbound
+batcher, submit outcomes to the outbound sender, and counts protocol errors.
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ from config.settings import Settings
 from consent_queue.events import EventQueue, JobOptions
 from consent_queue.keys import Keys
 from consent_queue.replies import ReplyQueue
-from gateway import pdus
 from gateway.errors import BindRefused, LinkError
 from gateway.health import HealthServer
 from gateway.inbound import Inbound
 from gateway.metrics import GatewayMetrics
 from gateway.outbound import Outbound
 from gateway.smpp_link import SmppLink
+from smpp import constants as c
+from smpp import session as sm
 
 log = structlog.get_logger("gateway")
 
@@ -117,16 +120,16 @@ class Gateway:
             self._conn_counter += 1
             conn_id = (f"{self.instance}.{os.getpid()}.{self._conn_counter}."
                        f"{random.randrange(1 << 30):x}")
-            self.links.append(SmppLink(s.host, s.port, conn_id=conn_id,
-                                       on_deliver=self.inbound.offer, on_closed=self._on_closed,
-                                       on_bad_pdu=self._bad_pdu))
+            self.links.append(SmppLink(s.host, s.port, conn_id=conn_id, handler=self,
+                                       window=s.submit_window,
+                                       response_timeout=s.response_timeout,
+                                       enquire_link_interval=s.enquire_link_interval))
         self.link = self.links[-1]
         self._publish("binding")
         try:
             for link, mode in zip(self.links, modes, strict=True):
                 link.connect(timeout=s.response_timeout)
-                link.bind(mode, s.system_id, s.password.get_secret_value(), s.system_type,
-                          timeout=s.response_timeout)
+                link.bind(mode, s.system_id, s.password.get_secret_value(), s.system_type)
         except BindRefused as exc:
             self._close_all("bind refused")
             self.metrics.reconnects.labels(result="refused").inc()
@@ -137,7 +140,7 @@ class Gateway:
                           hint="check smpp.system_id and smpp.password")
             else:
                 log.debug("smpp.bind_refused_again", status=hex(exc.status))
-            if exc.status == pdus.ESME_RALYBND:
+            if exc.status == c.ESME_RALYBND:
                 return self._backoff(attempt)
             return s.bind_refused_delay
         except (LinkError, OSError) as exc:
@@ -164,42 +167,43 @@ class Gateway:
         base = min(s.reconnect_max, s.reconnect_min * (2 ** min(attempt, 20)))
         return float(base * random.uniform(0.8, 1.2))  # jitter: many gateways must not rebind in step
 
-    def _on_closed(self, link: SmppLink, reason: str) -> None:
-        self._link_lost.set()
-
     def _close_all(self, reason: str) -> None:
         for link in self.links:
             link.close(reason)
 
-    def _bad_pdu(self, kind: str) -> None:
-        self.metrics.bad_pdus.labels(kind=kind).inc()
+    # ------------------------------------------------------------ link events (I/O threads)
+    def on_deliver(self, link: SmppLink, event: sm.Deliver) -> None:
+        self.inbound.offer(link, event)
+
+    def on_response(self, link: SmppLink,
+                    event: sm.Response | sm.RequestFailed | sm.TimedOut) -> None:
+        self.outbound.on_response(link, event)
+
+    def on_protocol_error(self, link: SmppLink, event: sm.ProtocolError) -> None:
+        kind = event.kind
+        if kind in ("unexpected_response", "generic_nack", "generic_nack_zero"):
+            self.metrics.unexpected_responses.labels(kind=kind).inc()
+        elif kind == "reader_crashed":
+            self.metrics.io_crashes.inc()
+        else:
+            if kind == "wrong_state" and not link.session.bound:
+                kind = "before_bind"
+            self.metrics.bad_pdus.labels(kind=kind).inc()
+        log.warning("smpp.protocol_error", kind=kind, detail=event.detail,
+                    command=c.command_name(event.command_id), sequence=event.sequence,
+                    conn=link.conn_id)
+
+    def on_closed(self, link: SmppLink, reason: str) -> None:
+        self._link_lost.set()
 
     # ------------------------------------------------------------ supervision
     def _supervise(self, links: list[SmppLink]) -> None:
-        """Keep every link alive with enquire_link; when one dies, close them all (the
-        caller rebinds the set)."""
-        s = self.s.smpp
-        last_enquire = {link.conn_id: time.monotonic() for link in links}
-        waiting_since: dict[str, float] = {}
+        """Wait while every link is alive (the sessions keep them so with enquire_link and
+        deadlines); when one dies the caller closes them all and rebinds the set."""
         last_status = 0.0
-
-        def on_enquire_resp(conn_id: str) -> Any:
-            return lambda status, seq, pdu: waiting_since.pop(conn_id, None)
-
         while not self.stopping.is_set() and all(link.alive for link in links):
             self._link_lost.wait(1.0)
             now = time.monotonic()
-            for link in links:
-                since = waiting_since.get(link.conn_id)
-                if since is not None and now - since > s.response_timeout:
-                    link.close(f"no enquire_link_resp within {s.response_timeout}s")
-                    continue
-                idle = now - max(link.last_rx, last_enquire[link.conn_id])
-                if idle >= s.enquire_link_interval and since is None:
-                    waiting_since[link.conn_id] = now
-                    last_enquire[link.conn_id] = now
-                    link.request_raw(lambda seq: pdus.header_only(pdus.ENQUIRE_LINK, 0, seq),
-                                     on_enquire_resp(link.conn_id))
             if not all(link.alive for link in links):
                 break
             if self._threads_alive():
@@ -244,18 +248,10 @@ class Gateway:
         alive = [link for link in self.links if link.alive]
         if alive:
             self.outbound.wait_idle(max(0.0, budget / 2))
-            answered = []
             for link in alive:  # SMPP 3.4 §4.2: unbind, and wait for unbind_resp
-                done = threading.Event()
-
-                def on_unbind_resp(st: int, seq: int, pdu: Any, done: threading.Event = done) -> None:
-                    done.set()
-
-                link.request_raw(lambda seq: pdus.header_only(pdus.UNBIND, 0, seq),
-                                 on_unbind_resp)
-                answered.append(done)
-            for done in answered:
-                done.wait(min(5.0, max(0.1, deadline - time.monotonic())))
+                link.unbind()
+            for link in alive:
+                link.wait_closed(min(5.0, max(0.1, deadline - time.monotonic())))
         self.inbound.stop()
         for t in self._threads[:1]:
             t.join(max(0.1, deadline - time.monotonic()))
@@ -321,7 +317,9 @@ class Gateway:
             redis_ok = bool(self.redis.ping())
         except redis.RedisError:
             redis_ok = False
-        checks = {"smpp_bound": bound, "redis": redis_ok, "threads": self._threads_alive()}
+        replies_flowing = not self.outbound.stalled(time.monotonic())
+        checks = {"smpp_bound": bound, "redis": redis_ok, "threads": self._threads_alive(),
+                  "replies_flowing": replies_flowing}
         return all(checks.values()), checks
 
 

@@ -21,16 +21,19 @@ import redis
 import structlog
 
 from config.settings import Settings
-from consent_core.concat import Reassembler
+from consent_core.concat import PartKey, Reassembler, is_part, part_key
 from consent_core.decode import DecodeError, decode_text
 from consent_core.model import CONSENTS, Give, Withdraw
-from consent_core.msisdn import BadSender, is_short_number, normalise
+from consent_core.msisdn import BadSender, is_short_number, mask, normalise
 from consent_core.parse import parse
 from consent_queue.events import EventQueue, QueuedText
-from gateway import pdus
+from consent_queue.wire import DeliveryUpdate, ReceiptUpdate
 from gateway.metrics import GatewayMetrics
-from gateway.receipts import DELIVERY_RECEIPT, MESSAGE_TYPE_MASK, parse_receipt
+from gateway.receipts import parse_receipt
 from gateway.smpp_link import SmppLink
+from smpp import constants as c
+from smpp import session as sm
+from smpp.codec import ShortMessage
 
 log = structlog.get_logger("gateway.inbound")
 
@@ -41,7 +44,8 @@ QUIET_GAP = 0.002  # seconds without a new deliver_sm that end a burst
 @dataclass(slots=True)
 class Arrival:
     link: SmppLink
-    pdu: Any
+    pdu: ShortMessage
+    kind: str  # text / receipt / other (smpp.session.classify)
     at: float  # wall clock, seconds
 
 
@@ -53,7 +57,8 @@ class _Batch:
     owners: list[list[Arrival]] = field(default_factory=list)  # arrivals each text answers
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     receipts: list[Arrival] = field(default_factory=list)
-    settled: list[Arrival] = field(default_factory=list)  # answered 0 whatever happens
+    # answered whatever happens, with their status (0, or the wrong-destination status)
+    settled: list[tuple[list[Arrival], int]] = field(default_factory=list)
 
 
 class Inbound:
@@ -67,7 +72,8 @@ class Inbound:
         self._arrivals: deque[Arrival] = deque()
         self._updates: list[dict[str, Any]] = []
         self._reasm = Reassembler(timeout=settings.gateway.concat_timeout)
-        self._held: dict[tuple[str, int], list[Arrival]] = {}
+        # Held parts of long texts, under the Reassembler's own key for their set.
+        self._held: dict[PartKey, list[Arrival]] = {}
         self._last_seq = 0
         self._burst = settings.queue.batch_max
         self._stop = False
@@ -76,16 +82,23 @@ class Inbound:
         self.last_text_at: float | None = None
 
     # ------------------------------------------------------------ producers
-    def offer(self, link: SmppLink, pdu: Any) -> None:
-        """Called by the reader thread for every deliver_sm; never blocks on I/O."""
+    def offer(self, link: SmppLink, event: sm.Deliver) -> None:
+        """Called by the I/O thread for every deliver_sm; never blocks on I/O. Beyond
+        ``gateway.max_pending_texts`` waiting, the text is refused at once with the
+        temporary error (the SMSC keeps it and redelivers)."""
         with self._cond:
-            self._arrivals.append(Arrival(link, pdu, time.time()))
-            self._cond.notify()
+            full = len(self._arrivals) >= self._s.gateway.max_pending_texts
+            if not full:
+                self._arrivals.append(Arrival(link, event.sm, event.kind, time.time()))
+                self._cond.notify()
+        if full:
+            self._m.texts.labels(outcome="overloaded").inc()
+            self._answer(link, [(event.sm.sequence, self._s.smpp.temporary_error_status)])
 
-    def add_update(self, update: dict[str, Any]) -> None:
+    def add_update(self, update: DeliveryUpdate) -> None:
         """A delivery update (submit accepted, failed, receipt) to record in the store."""
         with self._cond:
-            self._updates.append(update)
+            self._updates.append(update.to_wire())
             self._cond.notify()
 
     def stop(self) -> None:
@@ -113,8 +126,9 @@ class Inbound:
                 self._flush(taken, updates)
             except Exception:  # never let a bug stop the flusher: answer temp error, go on
                 log.exception("inbound.flush_failed")
+                temp = self._s.smpp.temporary_error_status
                 for a in taken:
-                    self._answer(a.link, [a], self._s.smpp.temporary_error_status)
+                    self._answer(a.link, [(a.pdu.sequence, temp)])
 
     def _gather(self, wait: float) -> None:
         """Let a burst fill the batch (one job, one transaction for many texts). Lock held.
@@ -166,7 +180,7 @@ class Inbound:
                 self._queue(b)
 
     def _queue(self, b: _Batch) -> bool:
-        ok_status, temp = pdus.ESME_ROK, self._s.smpp.temporary_error_status
+        ok_status, temp = c.ESME_ROK, self._s.smpp.temporary_error_status
         queued = True
         if b.texts or b.deliveries:
             try:
@@ -180,17 +194,25 @@ class Inbound:
         if b.link is None:
             return queued
         status = ok_status if queued else temp
-        answers: list[tuple[list[Arrival], int]] = [(owners, status) for owners in b.owners]
-        answers.append((b.receipts, status))
-        answers.append((b.settled, ok_status))
-        frames = []
-        for arrivals, st in answers:
+        groups: list[tuple[list[Arrival], int]] = [(owners, status) for owners in b.owners]
+        groups.append((b.receipts, status))
+        groups.extend(b.settled)
+        answers: dict[SmppLink, list[tuple[int, int]]] = {}
+        for arrivals, st in groups:
             for a in arrivals:
-                frames.append(pdus.deliver_sm_resp(a.pdu.sequence, st))
-                self._m.deliver_resp.labels(status=f"0x{st:02X}").inc()
-        if frames and b.link.send(b"".join(frames)):
-            if queued:
-                self._events.acknowledged_quietly(b.texts)
+                answers.setdefault(a.link, []).append((a.pdu.sequence, st))
+        written = {(link.conn_id, seq) for link, pairs in answers.items()
+                   for seq in self._answer(link, pairs)}
+        if queued:
+            # Only texts whose every part was answered leave the pending list; the others
+            # are redelivered by the SMSC and must still be recognised then.
+            answered: list[QueuedText] = []
+            unanswered: list[QueuedText] = []
+            for t, owners in zip(b.texts, b.owners, strict=True):
+                done = all((a.link.conn_id, a.pdu.sequence) in written for a in owners)
+                (answered if done else unanswered).append(t)
+            self._events.acknowledged_quietly(answered)
+            self._events.unanswered(unanswered)
         if queued:
             for t in b.texts:
                 self._m.texts.labels(outcome="duplicate" if t.duplicate else "queued").inc()
@@ -202,71 +224,96 @@ class Inbound:
                 self._m.batch_size.observe(len(b.texts))
         return queued
 
-    def _answer(self, link: SmppLink, arrivals: list[Arrival], status: int) -> None:
-        if link is not None and arrivals:
-            link.send(b"".join(pdus.deliver_sm_resp(a.pdu.sequence, status) for a in arrivals))
+    def _answer(self, link: SmppLink, pairs: list[tuple[int, int]]) -> set[int]:
+        """Write deliver_sm_resp (sequence, status) pairs on ``link``; only what that
+        session still owes is written (parts held from a dead link are not answered: the
+        SMSC redelivers them). Returns the sequence numbers written."""
+        if link is None or not pairs:
+            return set()
+        written = link.respond(pairs)
+        for _seq, st in written:
+            self._m.deliver_resp.labels(status=f"0x{st:02X}").inc()
+        if len(written) < len(pairs):
+            self._m.answers_not_sent.inc(len(pairs) - len(written))
+            log.info("mo.answer_not_sent", conn=link.conn_id, count=len(pairs) - len(written),
+                     reason="owed on an earlier connection, or the write failed",
+                     action="the SMSC redelivers them")
+        return {seq for seq, _st in written}
 
     # ------------------------------------------------------------ classification
     def _classify(self, a: Arrival, b: _Batch) -> None:
         pdu = a.pdu
         self.received += 1
-        esm = int(pdu.esm_class or 0)
-        if esm & MESSAGE_TYPE_MASK:
-            if esm & MESSAGE_TYPE_MASK == DELIVERY_RECEIPT:
+        ok = c.ESME_ROK
+        if a.kind != "text":
+            if a.kind == "receipt":
                 r = parse_receipt(pdu)
                 if r is not None:
-                    b.deliveries.append({"kind": "receipt", "message_id": r.message_id,
-                                         "stat": r.stat, "at": _iso(a.at)})
+                    b.deliveries.append(ReceiptUpdate(
+                        r.message_id, r.stat, _iso(a.at), smsc=a.link.smsc,
+                        msisdn=_number(pdu)).to_wire())
                     b.receipts.append(a)
                     self._m.texts.labels(outcome="receipt").inc()
                     return
             self._m.texts.labels(outcome="not_a_text").inc()
-            log.info("mo.not_a_text", esm_class=hex(esm), action="acknowledged, not a command")
-            b.settled.append(a)
+            log.info("mo.not_a_text", esm_class=hex(pdu.esm_class),
+                     action="acknowledged, not a command")
+            b.settled.append(([a], ok))
             return
-        source = _str(pdu.source_addr)
-        sender = normalise(source, int(pdu.source_addr_ton or 0), int(pdu.source_addr_npi or 0))
+        source = pdu.source_addr
+        sender = normalise(source, pdu.source_addr_ton, pdu.source_addr_npi)
         if isinstance(sender, BadSender):
             self._m.texts.labels(outcome="bad_sender").inc()
             log.warning("mo.bad_sender", reason=sender.reason, source_addr=source,
                         action="acknowledged; no consent or reply for this sender")
-            b.settled.append(a)
+            b.settled.append(([a], ok))
             return
         msisdn = sender.digits
         if is_short_number(msisdn, self._s.smpp.short_number):
             self._m.texts.labels(outcome="loop").inc()
             log.warning("mo.from_short_number", action="acknowledged; never answered (loop)")
-            b.settled.append(a)
+            b.settled.append(([a], ok))
             return
-        payload = pdu.message_payload if pdu.message_payload else None
-        decoded = decode_text(bytes(pdu.short_message or b""), int(pdu.data_coding or 0),
-                              esm_class=esm, message_payload=payload)
-        if not isinstance(decoded, DecodeError) and decoded.concat is not None:
-            key = (msisdn, decoded.concat.ref)
+        if not self._ours(pdu.destination_addr):
+            status = self._s.smpp.wrong_destination_status
+            self._m.texts.labels(outcome="wrong_destination").inc()
+            log.warning("mo.wrong_destination", destination_addr=pdu.destination_addr,
+                        msisdn=mask(msisdn), answer=f"0x{status:02X}",
+                        action="not a command for us: no consent, no reply")
+            b.settled.append(([a], status))
+            return
+        decoded = decode_text(pdu.short_message, pdu.data_coding, esm_class=pdu.esm_class,
+                              message_payload=pdu.message_payload or None)
+        if not isinstance(decoded, DecodeError) and decoded.concat is not None \
+                and is_part(decoded.concat):
+            # One key for the held arrivals and the reassembler's set (consent_core.concat).
+            key = part_key(msisdn, decoded.concat)
             self._held.setdefault(key, []).append(a)
             full = self._reasm.add(msisdn, decoded.concat, decoded.text, time.monotonic())
             if full is None:
                 return  # answered when the set is complete or given up
-            held = self._held.pop(key, [a])
-            self._add_text(b, held, full, decoded.data_coding, msisdn=msisdn)
+            self._add_text(b, self._held.pop(key), full, decoded.data_coding, msisdn=msisdn)
             return
         self._add_text(b, [a], decoded, None, msisdn=msisdn)
+
+    def _ours(self, destination: str) -> bool:
+        """SPEC §4: only texts addressed to our number (or a configured alias) count."""
+        numbers = (self._s.smpp.short_number, *self._s.smpp.accepted_destinations)
+        return bool(destination) and any(is_short_number(destination, n) for n in numbers)
 
     def _add_text(self, b: _Batch, arrivals: list[Arrival], decoded: Any, coding: int | None,
                   msisdn: str | None = None) -> None:
         first = arrivals[0]
         pdu = first.pdu
         if msisdn is None:
-            sender = normalise(_str(pdu.source_addr), int(pdu.source_addr_ton or 0),
-                               int(pdu.source_addr_npi or 0))
+            sender = normalise(pdu.source_addr, pdu.source_addr_ton, pdu.source_addr_npi)
             msisdn = sender.digits if not isinstance(sender, BadSender) else "0"
-        raw = b"".join(bytes(x.pdu.message_payload or x.pdu.short_message or b"") for x in arrivals)
+        raw = b"".join(x.pdu.body for x in arrivals)
         smsc: dict[str, Any] = {
-            "source_addr": _str(pdu.source_addr), "source_ton": int(pdu.source_addr_ton or 0),
-            "source_npi": int(pdu.source_addr_npi or 0),
-            "destination_addr": _str(pdu.destination_addr), "esm_class": int(pdu.esm_class or 0),
-            "sequence": int(pdu.sequence), "parts": len(arrivals), "gateway": self._instance,
-            "conn": first.link.conn_id,
+            "source_addr": pdu.source_addr, "source_ton": pdu.source_addr_ton,
+            "source_npi": pdu.source_addr_npi, "destination_addr": pdu.destination_addr,
+            "esm_class": pdu.esm_class, "sequence": pdu.sequence, "parts": len(arrivals),
+            "gateway": self._instance, "conn": first.link.conn_id,
         }
         if isinstance(decoded, DecodeError):
             text, data_coding = None, decoded.data_coding
@@ -296,20 +343,15 @@ class Inbound:
             "text": text, "raw_hex": raw.hex(), "data_coding": data_coding,
             "correlation_id": event_id[:16], "smsc": smsc,
         }
-        fp = hashlib.blake2b(digest_size=10)
-        fp.update(msisdn.encode())
-        for x in arrivals:
-            fp.update(bytes([int(x.pdu.data_coding or 0)]))
-            fp.update(bytes(x.pdu.short_message or b""))
-            fp.update(bytes(x.pdu.message_payload or b""))
-        b.texts.append(QueuedText(request=request, fingerprint=fp.hexdigest()))
+        b.texts.append(QueuedText(request=request,
+                                  fingerprint=fingerprint(msisdn, [x.pdu for x in arrivals])))
         b.owners.append(arrivals)
         self.last_text_at = first.at
 
     def _expire_parts(self) -> list[tuple[SmppLink, list[Arrival], str]]:
         out = []
         for inc in self._reasm.expire(time.monotonic()):
-            held = self._held.pop((inc.msisdn, inc.ref), [])
+            held = self._held.pop(inc.key, [])
             if held:
                 log.warning("mo.concat_incomplete", parts=len(inc.parts), total=inc.total,
                             reason=inc.reason, action="queued as received (help reply)")
@@ -324,10 +366,21 @@ class Inbound:
         return seq
 
 
-def _str(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode("latin-1").rstrip("\x00")
-    return "" if value is None else str(value)
+def _number(pdu: ShortMessage) -> str:
+    """A receipt's source: the number our reply went to, in international digits."""
+    n = normalise(pdu.source_addr, pdu.source_addr_ton, pdu.source_addr_npi)
+    return pdu.source_addr.lstrip("+") if isinstance(n, BadSender) else n.digits
+
+
+def fingerprint(msisdn: str, parts: list[ShortMessage]) -> str:
+    """A text as the SMSC sent it: number, and each part's coding and octets."""
+    fp = hashlib.blake2b(digest_size=10)
+    fp.update(msisdn.encode())
+    for sm_ in parts:
+        fp.update(bytes([sm_.data_coding]))
+        fp.update(sm_.short_message)
+        fp.update(sm_.message_payload or b"")
+    return fp.hexdigest()
 
 
 def _iso(ts: float) -> str:

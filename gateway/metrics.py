@@ -34,6 +34,20 @@ class GatewayMetrics:
         self.bad_pdus = Counter(
             "smsgw_bad_pdus_total", "malformed or unsupported PDUs from the SMSC", ["kind"],
             registry=r)
+        self.unexpected_responses = Counter(
+            "smsgw_unexpected_responses_total",
+            "responses from the SMSC matching no outstanding request of ours (by kind)",
+            ["kind"], registry=r)
+        self.io_crashes = Counter(
+            "smsgw_link_io_crashes_total", "SMPP I/O threads ended by a bug (link recycled)",
+            registry=r)
+        self.submit_timeouts = Counter(
+            "smsgw_submit_timeouts_total", "submit_sm without submit_sm_resp by the deadline",
+            registry=r)
+        self.answers_not_sent = Counter(
+            "smsgw_deliver_sm_resp_not_sent_total",
+            "deliver_sm_resp not written: owed on an earlier connection, or the write failed",
+            registry=r)
         self.queue_errors = Counter(
             "smsgw_queue_errors_total", "batches that could not be queued (answered temp error)",
             registry=r)

@@ -12,10 +12,10 @@ import itertools
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
 
 import redis
 import structlog
@@ -23,10 +23,13 @@ import structlog
 from config.settings import Settings
 from consent_core.encode import Part, encode_sms
 from consent_queue.replies import Reply, ReplyQueue
-from gateway import pdus
+from consent_queue.wire import SubmitResult
 from gateway.inbound import Inbound
 from gateway.metrics import GatewayMetrics
 from gateway.smpp_link import SmppLink
+from smpp import codec
+from smpp import constants as c
+from smpp import session as sm
 
 log = structlog.get_logger("gateway.outbound")
 
@@ -53,7 +56,10 @@ class Outbound:
         self._instance = instance
         self._cond = threading.Condition()
         self._ready: deque[tuple[_Out, int]] = deque()  # parts waiting to be submitted
-        self._inflight: dict[int, tuple[_Out, int]] = {}
+        self._inflight: dict[int, tuple[_Out, int]] = {}  # by token (the session's context)
+        self._tokens_ids = itertools.count(1)
+        self.last_accepted: float | None = None
+        self._due_since: float | None = None
         self._outs: int = 0  # replies taken and not finished
         self._link: SmppLink | None = None
         self._pause_until = 0.0
@@ -75,8 +81,8 @@ class Outbound:
         with self._cond:
             self._link = None
             # Whatever was in flight on the dead link is submitted again on the next one.
-            for seq in sorted(self._inflight):
-                self._ready.appendleft(self._inflight[seq])
+            for token in sorted(self._inflight, reverse=True):
+                self._ready.appendleft(self._inflight[token])
             self._inflight.clear()
 
     def stop_taking(self) -> None:
@@ -121,6 +127,7 @@ class Outbound:
                 # Refill when fewer than a window's worth of parts wait: one Redis round trip
                 # per window, not per reply.
                 want_more = self._taking and link is not None and len(self._ready) < window
+            room = min(room, link.window_free) if link is not None else 0
             if link is None or not link.bound:
                 with self._cond:
                     self._cond.wait(0.1)
@@ -173,40 +180,46 @@ class Outbound:
         out = _Out(raw=raw, reply=reply, parts=parts, done=[None] * len(parts))
         with self._cond:
             self._outs += 1
+            if self._due_since is None:
+                self._due_since = time.monotonic()
             for i in range(len(parts)):
                 self._ready.append((out, i))
 
     def _submit_some(self, link: SmppLink, room: int) -> None:
         """Submit up to ``room`` waiting parts, written to the socket in one go."""
         rate = self._s.smpp.submit_rate
-        frames: list[bytes] = []
-        while len(frames) < room:
-            if rate > 0 and not self._token(rate):
-                if not frames:
-                    time.sleep(min(0.01, 1.0 / rate))
-                break
-            with self._cond:
+        batch: list[tuple[Callable[[int], bytes], int]] = []
+        with self._cond:
+            while len(batch) < room:
+                if rate > 0 and not self._token(rate):
+                    break
                 # After detach() a part put in flight on the dead link would never be resent.
                 if not self._ready or self._link is not link or time.monotonic() < self._pause_until:
                     break
                 out, idx = self._ready.popleft()
-                seq = link.next_sequence()
-                self._inflight[seq] = (out, idx)
-            link.expect_response(seq, partial(self._on_resp, out=out, idx=idx))
-            frames.append(self._frame(seq, out, idx))
-        if frames:
-            link.send(b"".join(frames))  # a failed write closes the link; detach() re-queues
+                token = next(self._tokens_ids)
+                self._inflight[token] = (out, idx)
+                batch.append((partial(self._frame, out=out, idx=idx), token))
+        if not batch:
+            if rate > 0:
+                time.sleep(min(0.01, 1.0 / rate))
+            return
+        sent = link.submit(batch, timeout=self._s.smpp.submit_timeout)
+        if len(sent) < len(batch):  # the window closed or the link went: put the rest back
+            with self._cond:
+                for _frame_for, token in reversed(batch[len(sent):]):
+                    item = self._inflight.pop(token, None)
+                    if item is not None:
+                        self._ready.appendleft(item)
 
-    def _frame(self, seq: int, out: _Out, idx: int) -> bytes:
+    def _frame(self, seq: int, *, out: _Out, idx: int) -> bytes:
         part = out.parts[idx]
         # One receipt per reply is enough: ask for it on the last part only (the reply's
         # recorded message_id is the last part's).
         last = idx == len(out.parts) - 1
-        return pdus.build(
-            "submit_sm", seq, service_type="", source_addr_ton=0, source_addr_npi=1,
-            source_addr=self._s.smpp.short_number, dest_addr_ton=1, dest_addr_npi=1,
-            destination_addr=out.reply.msisdn, esm_class=part.esm_class,
-            data_coding=part.data_coding, short_message=part.short_message,
+        return codec.encode_submit_sm(
+            seq, self._s.smpp.short_number, 0, 1, out.reply.msisdn, 1, 1, part.esm_class,
+            part.data_coding, part.short_message,
             registered_delivery=1 if self._s.smpp.registered_delivery and last else 0)
 
     def _token(self, rate: float) -> bool:
@@ -218,41 +231,73 @@ class Outbound:
             return True
         return False
 
-    # ------------------------------------------------------------ responses (reader thread)
-    def _on_resp(self, status: int, seq: int, pdu: Any, *, out: _Out, idx: int) -> None:
+    # ------------------------------------------------------------ responses (I/O thread)
+    def on_response(self, link: SmppLink,
+                    event: sm.Response | sm.RequestFailed | sm.TimedOut) -> None:
+        """A submit_sm's outcome, as the session matched it (command and sequence)."""
+        recycle = ""
         with self._cond:
-            if self._inflight.pop(seq, None) is None:
+            item = self._inflight.pop(event.request.context, None)
+            if item is None:
                 return  # already handed back by detach()
-            if status == -1:
+            out, idx = item
+            if isinstance(event, sm.TimedOut):
+                self._m.submit_timeouts.inc()
                 self._ready.appendleft((out, idx))
+                action = self._s.smpp.submit_timeout_action
+                log.warning("mt.submit_timeout", correlation_id=out.reply.correlation_id,
+                            sequence=event.request.sequence,
+                            timeout_s=self._s.smpp.submit_timeout, action=action)
+                if action == "rebind":
+                    recycle = f"no submit_sm_resp within {self._s.smpp.submit_timeout:g}s"
                 self._cond.notify_all()
-                return
-            self._m.submits.labels(status=f"0x{status:02X}").inc()
-            if status == pdus.ESME_ROK:
-                mid = getattr(pdu, "message_id", None) if pdu is not None else None
-                out.done[idx] = (mid.decode("ascii", "replace") if isinstance(mid, bytes)
-                                 else str(mid or ""))
-                if all(d is not None for d in out.done):
-                    self._complete(out)
-            elif status in (pdus.ESME_RTHROTTLED, pdus.ESME_RMSGQFUL):
-                # SPEC §6: slow down and retry, never drop. Kannel pauses 1 s likewise.
-                self._m.throttled.inc()
-                self._pause_until = time.monotonic() + self._s.smpp.throttle_pause
-                self._ready.appendleft((out, idx))
-                log.info("mt.throttled", status=pdus.status_name(status),
-                         pause_s=self._s.smpp.throttle_pause,
-                         correlation_id=out.reply.correlation_id)
-            elif status in pdus.RETRYABLE_SUBMIT and out.errors + 1 < self._s.smpp.max_submit_attempts:
-                out.errors += 1
-                self._pause_until = time.monotonic() + min(30.0, 0.5 * 2 ** out.errors)
-                self._ready.appendleft((out, idx))
             else:
-                if not out.failed:
-                    out.failed = True
-                    self._fail(out, status)
-            self._cond.notify_all()
+                status = event.status
+                message_id = event.message_id if isinstance(event, sm.Response) else None
+                self._result(out, idx, status, message_id, link.smsc)
+        if recycle:
+            link.close(recycle)
 
-    def _complete(self, out: _Out) -> None:
+    def _result(self, out: _Out, idx: int, status: int, message_id: str | None,
+                smsc: str = "") -> None:
+        """Lock held."""
+        self._m.submits.labels(status=f"0x{status:02X}").inc()
+        if status == c.ESME_ROK and message_id is not None:
+            out.done[idx] = message_id
+            self.last_accepted = time.monotonic()
+            if all(d is not None for d in out.done):
+                self._complete(out, smsc)
+        elif status in c.THROTTLING:
+            # SPEC §6: slow down and retry, never drop. Kannel pauses 1 s likewise.
+            self._m.throttled.inc()
+            self._pause_until = time.monotonic() + self._s.smpp.throttle_pause
+            self._ready.appendleft((out, idx))
+            log.info("mt.throttled", status=c.status_name(status),
+                     pause_s=self._s.smpp.throttle_pause,
+                     correlation_id=out.reply.correlation_id)
+        elif (status in c.RETRYABLE_SUBMIT or message_id is None) \
+                and out.errors + 1 < self._s.smpp.max_submit_attempts:
+            out.errors += 1
+            self._pause_until = time.monotonic() + min(30.0, 0.5 * 2 ** out.errors)
+            self._ready.appendleft((out, idx))
+        elif not out.failed:
+            out.failed = True
+            self._fail(out, status)
+        self._cond.notify_all()
+
+    def stalled(self, now: float) -> bool:
+        """Replies are due and none was accepted for ``gateway.reply_stall_timeout``."""
+        with self._cond:
+            due = bool(self._inflight or self._ready)
+            if not due:
+                self._due_since = None
+                return False
+            if self._due_since is None:
+                self._due_since = now
+            since = max(self._due_since, self.last_accepted or 0.0)
+        return now - since >= self._s.gateway.reply_stall_timeout
+
+    def _complete(self, out: _Out, smsc: str = "") -> None:
         self._outs -= 1
         self.sent += 1
         self._finished.append(out.raw)
@@ -262,9 +307,8 @@ class Outbound:
             self._m.reply_latency.observe(latency)
         log.info("mt.accepted", correlation_id=out.reply.correlation_id,
                  message_id=out.done[-1], parts=len(out.parts))
-        self._inbound.add_update({"kind": "submit", "event_id": out.reply.event_id,
-                                  "message_id": out.done[-1], "status": "0x00",
-                                  "at": _now_iso()})
+        self._inbound.add_update(SubmitResult(out.reply.event_id, out.done[-1], "0x00",
+                                              _now_iso(), smsc))
 
     def _fail(self, out: _Out, status: int) -> None:
         self._outs -= 1
@@ -273,10 +317,9 @@ class Outbound:
         # Drop its other parts still waiting.
         self._ready = deque(p for p in self._ready if p[0] is not out)
         log.error("mt.failed", correlation_id=out.reply.correlation_id,
-                  status=pdus.status_name(status), action="recorded against the reply")
-        self._inbound.add_update({"kind": "submit", "event_id": out.reply.event_id,
-                                  "message_id": None, "status": f"0x{status:02X}",
-                                  "at": _now_iso()})
+                  status=c.status_name(status), action="recorded against the reply")
+        self._inbound.add_update(SubmitResult(out.reply.event_id, None, f"0x{status:02X}",
+                                              _now_iso()))
 
     def _flush_finished(self) -> None:
         with self._cond:

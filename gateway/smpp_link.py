@@ -1,61 +1,87 @@
-"""One SMPP connection to the SMSC: framing, a reader thread, serialised writes.
+"""The gateway's driver of one SMPP session: the only place that touches the socket.
 
-smpplib's ``Client`` mixes reading, answering and sending on one blocking socket without
-locking (python-smpplib #187) and dies when a handler raises (#72); so the gateway owns
-the socket and uses smpplib only for PDU bodies. One reader thread reads and dispatches;
-every write, from any thread, goes through ``send`` under one lock. The reader never
-waits for Redis or the database: deliver_sm is handed to the inbound batcher at once.
+All SMPP protocol state — bind state, sequence numbers, outstanding requests and their
+deadlines, the window, enquire_link, the dead-link verdict — lives in
+``smpp.session.Session`` (sans-I/O). This module only moves bytes and time in and out of
+it: one I/O thread per connection reads, feeds the session with ``now``, calls ``tick``
+when a deadline comes, writes what the session wants written and hands the events to
+the gateway. Other threads (the inbound batcher, the outbound sender) call ``respond`` /
+``submit`` / ``unbind``; those run the session under one lock and write at once, so
+bytes leave in the order the session produced them.
 """
 
 from __future__ import annotations
 
-import itertools
 import socket
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 import structlog
 
-from gateway import pdus
 from gateway.errors import BindRefused, LinkError
+from smpp import constants as c
+from smpp import session as sm
 
 log = structlog.get_logger("gateway.link")
 
-ResponseHandler = Callable[[int, int, Any], None]  # (status, sequence, pdu or None)
+_READ = 65536
+_IDLE_WAKE = 1.0  # the I/O thread looks at the session at least this often
+
+
+class LinkHandler(Protocol):
+    """What the gateway does with the session's events (called on the I/O thread)."""
+
+    def on_deliver(self, link: SmppLink, event: sm.Deliver) -> None: ...
+
+    def on_response(self, link: SmppLink, event: sm.Response | sm.RequestFailed
+                    | sm.TimedOut) -> None: ...
+
+    def on_protocol_error(self, link: SmppLink, event: sm.ProtocolError) -> None: ...
+
+    def on_closed(self, link: SmppLink, reason: str) -> None: ...
 
 
 class SmppLink:
-    """A bound (or binding) SMPP session over TCP."""
+    """One TCP connection to the SMSC and the SMPP session over it."""
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        conn_id: str,
-        on_deliver: Callable[[SmppLink, Any], None],
-        on_closed: Callable[[SmppLink, str], None],
-        on_bad_pdu: Callable[[str], None] = lambda kind: None,
-    ) -> None:
+    def __init__(self, host: str, port: int, *, conn_id: str, handler: LinkHandler,
+                 window: int, response_timeout: float, enquire_link_interval: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.host, self.port = host, port
         self.where = f"{host}:{port}"
+        self.smsc = self.where  # the SMSC's identity for receipts; + system_id once bound
         self.conn_id = conn_id
-        self._on_deliver = on_deliver
-        self._on_closed = on_closed
-        self._on_bad_pdu = on_bad_pdu
+        self._h = handler
+        self._clock = clock
+        self.session = sm.Session(sm.Role.ESME, window=window,
+                                  response_timeout=response_timeout,
+                                  enquire_link_interval=enquire_link_interval, now=clock())
         self._sock: socket.socket | None = None
-        self._wlock = threading.Lock()
-        self._plock = threading.Lock()
-        self._pending: dict[int, ResponseHandler] = {}
-        self._seq = itertools.count(1)
-        self._reader: threading.Thread | None = None
+        self._lock = threading.Lock()  # the session and the socket's write side
+        self._io: threading.Thread | None = None
         self._closed = threading.Event()
+        self._reported = False
         self.close_reason = ""
-        self.bound = False
-        self.last_rx = time.monotonic()
-        self.pdus_in = 0
+
+    # ---------------------------------------------------------------- state
+    @property
+    def bound(self) -> bool:
+        return self.session.bound and not self._closed.is_set()
+
+    @property
+    def alive(self) -> bool:
+        return not self._closed.is_set() and self._io is not None and self._io.is_alive()
+
+    @property
+    def window_free(self) -> int:
+        with self._lock:
+            return self.session.window_free if self.session.bound else 0
+
+    @property
+    def pdus_in(self) -> int:
+        return self.session.pdus_in
 
     # ---------------------------------------------------------------- lifecycle
     def connect(self, timeout: float) -> None:
@@ -66,60 +92,46 @@ class SmppLink:
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
 
-    def bind(self, mode: str, system_id: str, password: str, system_type: str,
-             timeout: float) -> None:
-        """Bind synchronously (before the reader starts); raise BindRefused or LinkError."""
-        command = {"transceiver": "bind_transceiver", "receiver": "bind_receiver",
-                   "transmitter": "bind_transmitter"}[mode]
-        seq = self.next_sequence()
-        frame = pdus.build(command, seq, system_id=system_id, password=password,
-                           system_type=system_type, interface_version=0x34,
-                           addr_ton=0, addr_npi=0, address_range="")
-        self._sendall(frame)
+    def bind(self, mode: str, system_id: str, password: str, system_type: str) -> None:
+        """Bind before the I/O thread starts; raise BindRefused or LinkError. PDUs the SMSC
+        sends meanwhile are answered by the session (enquire_link) or refused
+        (ESME_RINVBNDSTS) and reported as protocol errors."""
         assert self._sock is not None
-        self._sock.settimeout(timeout)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                resp = self._read_frame()
-            except TimeoutError:
-                break
-            if resp is None:
-                raise LinkError(f"SMSC {self.where} closed the connection during bind")
-            _length, command_id, status, rseq = pdus.header(resp)
-            if command_id == pdus.ENQUIRE_LINK:
-                self._sendall(pdus.header_only(pdus.ENQUIRE_LINK_RESP, 0, rseq))
-                continue
-            if not command_id & 0x80000000:
-                # SMPP 3.4 §2.3: an unbound session takes no deliver_sm (or other request)
-                # but enquire_link. Refuse it (the SMSC redelivers a text later) and count it.
-                self._on_bad_pdu("before_bind")
-                log.warning("smpp.pdu_before_bind", command_id=hex(command_id), sequence=rseq,
-                            action="generic_nack ESME_RINVBNDSTS")
-                self._sendall(pdus.generic_nack(rseq, pdus.ESME_RINVBNDSTS))
-                continue
-            if rseq != seq:
-                continue
-            if status != pdus.ESME_ROK:
-                raise BindRefused(self.where, status, pdus.status_name(status))
-            self.bound = True
-            self._sock.settimeout(None)
-            return
-        raise LinkError(f"SMSC {self.where} did not answer bind within {timeout}s")
+        self.smsc = f"{self.where}/{system_id}"
+        with self._lock:
+            self.session.bind(mode, system_id, password, self._clock(), system_type=system_type)
+            self._flush_locked()
+        while True:
+            data = self._recv(self.session.next_deadline())
+            with self._lock:
+                now = self._clock()
+                events = (self.session.receive_data(data, now) if data is not None else [])
+                events += self.session.tick(now)
+                self._flush_locked()
+            bound = False
+            for ev in events:
+                if isinstance(ev, sm.Bound):
+                    bound = True
+                elif isinstance(ev, sm.BindRefused):
+                    raise BindRefused(self.where, ev.status, c.status_name(ev.status))
+                elif isinstance(ev, sm.LinkDead):
+                    raise LinkError(f"SMSC {self.where}: {ev.reason} during bind")
+                else:  # what came with or after the bind_resp (texts, often) is handled
+                    self._dispatch(ev)
+            if bound:
+                return
 
     def start(self) -> None:
-        self._reader = threading.Thread(target=self._read_loop, name=f"smpp-reader-{self.conn_id}",
-                                        daemon=True)
-        self._reader.start()
-
-    @property
-    def alive(self) -> bool:
-        return not self._closed.is_set() and self._reader is not None and self._reader.is_alive()
+        self._io = threading.Thread(target=self._io_loop, name=f"smpp-io-{self.conn_id}",
+                                    daemon=True)
+        self._io.start()
 
     def close(self, reason: str) -> None:
-        """Close the socket; the reader notices, fails pending requests and reports once."""
-        if not self.close_reason:
-            self.close_reason = reason
+        """Drop the connection; the I/O thread notices and reports once."""
+        with self._lock:
+            if not self.close_reason:
+                self.close_reason = reason
+            self.session.close(reason)
         sock = self._sock
         if sock is not None:
             try:
@@ -127,147 +139,132 @@ class SmppLink:
             except OSError:
                 pass
             sock.close()
-        if self._reader is None or not self._reader.is_alive():
+        if self._io is None or not self._io.is_alive() or self._io is threading.current_thread():
             self._finish()
 
     def wait_closed(self, timeout: float) -> bool:
         return self._closed.wait(timeout)
 
     # ---------------------------------------------------------------- writing
-    def next_sequence(self) -> int:
-        # SMPP 3.4 §3.2: sequence_number 0x00000001 .. 0x7FFFFFFF.
-        return (next(self._seq) - 1) % 0x7FFFFFFF + 1
+    def respond(self, answers: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Answer deliver_sm: (sequence, status) pairs. Returns the pairs written; a
+        sequence not owed on this session (it came on an earlier connection, or was
+        answered already) is never written, and nothing is when the write fails."""
+        written: list[tuple[int, int]] = []
+        with self._lock:
+            for seq, status in answers:
+                if self.session.respond(seq, status):
+                    written.append((seq, status))
+            ok = self._flush_locked()
+        return written if ok else []
 
-    def send(self, data: bytes) -> bool:
-        """Write bytes; False (and the link closes) when the connection is gone."""
+    def submit(self, frames: Iterable[tuple[Callable[[int], bytes], Any]],
+               timeout: float) -> list[int]:
+        """Send submit_sm built by each ``frame_for(sequence)``, with its ``context``;
+        as many as the window takes. Returns the sequence numbers used."""
+        seqs: list[int] = []
+        with self._lock:
+            if not self.session.bound:
+                return seqs
+            now = self._clock()
+            for frame_for, context in frames:
+                if self.session.window_free <= 0:
+                    break
+                seqs.append(self.session.send_request(c.SUBMIT_SM, frame_for, now,
+                                                      context=context, timeout=timeout))
+            self._flush_locked()
+        return seqs
+
+    def unbind(self) -> bool:
+        with self._lock:
+            if not self.session.bound:
+                return False
+            self.session.unbind(self._clock())
+            return self._flush_locked()
+
+    def _flush_locked(self) -> bool:
+        data = self.session.data_to_send()
+        if not data:
+            return True
+        sock = self._sock
         try:
-            self._sendall(data)
+            if sock is None:
+                raise OSError("not connected")
+            sock.sendall(data)
             return True
         except OSError as exc:
-            self.close(f"write failed: {exc.strerror or exc}")
+            if not self.close_reason:
+                self.close_reason = f"write failed: {exc.strerror or exc}"
+            self.session.close(self.close_reason)
+            try:
+                if sock is not None:
+                    sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             return False
 
-    def expect_response(self, seq: int, handler: ResponseHandler) -> None:
-        with self._plock:
-            self._pending[seq] = handler
-
-    def request_raw(self, frame_for_seq: Callable[[int], bytes], handler: ResponseHandler) -> bool:
-        seq = self.next_sequence()
-        with self._plock:
-            self._pending[seq] = handler
-        return self.send(frame_for_seq(seq))
-
-    def _sendall(self, data: bytes) -> None:
-        sock = self._sock
-        if sock is None:
-            raise OSError("not connected")
-        with self._wlock:
-            sock.sendall(data)
-
-    # ---------------------------------------------------------------- reading
-    def _recv_exact(self, n: int) -> bytes | None:
+    # ---------------------------------------------------------------- the I/O thread
+    def _recv(self, deadline: float | None) -> bytes | None:
+        """Bytes read (b"" when the peer closed), or None when the deadline came first."""
         assert self._sock is not None
-        chunks = []
-        while n:
-            chunk = self._sock.recv(min(n, 65536))
-            if not chunk:
-                return None
-            chunks.append(chunk)
-            n -= len(chunk)
-        return b"".join(chunks)
-
-    def _read_frame(self) -> bytes | None:
-        head = self._recv_exact(4)
-        if head is None:
-            return None
-        length = int.from_bytes(head, "big")
-        if not pdus.MIN_PDU <= length <= pdus.MAX_PDU:
-            # The stream cannot be re-synchronised after a bad length: nack and drop.
-            raise pdus.PduError(pdus.ESME_RINVCMDLEN, f"command_length {length} out of range")
-        rest = self._recv_exact(length - 4)
-        if rest is None:
-            return None
-        return head + rest
-
-    def _read_loop(self) -> None:
+        wait = _IDLE_WAKE if deadline is None else deadline - self._clock()
+        self._sock.settimeout(min(_IDLE_WAKE, max(0.001, wait)))
         try:
-            while True:
+            return self._sock.recv(_READ)
+        except TimeoutError:
+            return None
+
+    def _io_loop(self) -> None:
+        try:
+            while not self.session.closed:
+                with self._lock:  # other threads add requests meanwhile
+                    deadline = self.session.next_deadline()
                 try:
-                    frame = self._read_frame()
-                except pdus.PduError as exc:
-                    self._on_bad_pdu("bad_length")
-                    log.error("smpp.bad_pdu", reason=str(exc), action="generic_nack and rebind")
-                    self.send(pdus.generic_nack(0, exc.status))
-                    self.close(f"bad PDU: {exc}")
-                    return
-                if frame is None:
-                    self.close(self.close_reason or "connection closed by SMSC")
-                    return
-                self.last_rx = time.monotonic()
-                self.pdus_in += 1
-                self._dispatch(frame)
-        except OSError as exc:
-            self.close(self.close_reason or f"read failed: {exc.strerror or exc}")
+                    data = self._recv(deadline)
+                except OSError as exc:
+                    data = b""
+                    if not self.close_reason:
+                        self.close_reason = f"read failed: {exc.strerror or exc}"
+                with self._lock:
+                    now = self._clock()
+                    events = (self.session.receive_data(data, now) if data is not None else [])
+                    events += self.session.tick(now)
+                    self._flush_locked()
+                for ev in events:
+                    self._dispatch(ev)
         except Exception as exc:  # a bug must not leave a half-dead link behind
-            log.exception("smpp.reader_crashed", error=repr(exc))
-            self.close(f"reader crashed: {exc!r}")
+            log.exception("smpp.io_crashed", error=repr(exc))
+            self._h.on_protocol_error(self, sm.ProtocolError("reader_crashed", repr(exc)))
+            self.close_reason = self.close_reason or f"I/O thread crashed: {exc!r}"
         finally:
+            self.close(self.close_reason or self.session.close_reason or "closed")
             self._finish()
 
-    def _dispatch(self, frame: bytes) -> None:
-        _length, command_id, status, seq = pdus.header(frame)
-        if command_id & 0x80000000:
-            with self._plock:
-                handler = self._pending.pop(seq, None)
-            if command_id == pdus.GENERIC_NACK:
-                self._on_bad_pdu("generic_nack_received")
-                log.warning("smpp.generic_nack", status=pdus.status_name(status), sequence=seq)
-            if handler is None:
-                if command_id not in (pdus.ENQUIRE_LINK_RESP, pdus.UNBIND_RESP):
-                    log.warning("smpp.unexpected_response", command_id=hex(command_id), sequence=seq)
-                return
-            pdu = None
-            if status == pdus.ESME_ROK and command_id != pdus.GENERIC_NACK and len(frame) > 16:
-                try:
-                    pdu = pdus.parse(frame)
-                except pdus.PduError:
-                    pdu = None
-            handler(status, seq, pdu)
-            return
-        if command_id == pdus.ENQUIRE_LINK:
-            self.send(pdus.header_only(pdus.ENQUIRE_LINK_RESP, pdus.ESME_ROK, seq))
-            return
-        if command_id == pdus.UNBIND:
-            # SMPP 3.4 §4.2: answer unbind with unbind_resp, then the SMSC closes.
-            self.send(pdus.header_only(pdus.UNBIND_RESP, pdus.ESME_ROK, seq))
-            self.close("unbind from SMSC")
-            return
-        try:
-            pdu = pdus.parse(frame)
-        except pdus.PduError as exc:
-            self._on_bad_pdu("malformed")
-            log.warning("smpp.bad_pdu", reason=str(exc), sequence=seq, action="generic_nack")
-            self.send(pdus.generic_nack(seq, exc.status))
-            return
-        if command_id == pdus.DELIVER_SM:
-            self._on_deliver(self, pdu)
-        elif pdu.command == "alert_notification":
-            pass  # SMPP 3.4 §4.12: no response is sent
-        else:
-            self._on_bad_pdu("unsupported")
-            log.warning("smpp.unsupported_request", command=pdu.command, action="generic_nack")
-            self.send(pdus.generic_nack(seq, pdus.ESME_RINVCMDID))
+    def _dispatch(self, ev: sm.Event) -> None:
+        if isinstance(ev, sm.Deliver):
+            self._h.on_deliver(self, ev)
+        elif isinstance(ev, sm.Response | sm.RequestFailed | sm.TimedOut):
+            self._h.on_response(self, ev)
+        elif isinstance(ev, sm.ProtocolError):
+            self._h.on_protocol_error(self, ev)
+        elif isinstance(ev, sm.Request):
+            if ev.pdu.command_id in c.NO_RESPONSE:
+                log.info("smpp.notification", command=ev.pdu.name, tlvs=sorted(ev.pdu.tlvs))
+            else:  # data_sm: not taken by this gateway (SPEC: texts come as deliver_sm)
+                with self._lock:
+                    self.session.respond(ev.pdu.sequence, c.ESME_RINVCMDID)
+                    self._flush_locked()
+                self._h.on_protocol_error(self, sm.ProtocolError(
+                    "unsupported", ev.pdu.name, ev.pdu.command_id, ev.pdu.sequence))
+        elif isinstance(ev, sm.Unbound):
+            self.close_reason = self.close_reason or (
+                "unbind from SMSC" if ev.by_peer else "unbound")
+        elif isinstance(ev, sm.LinkDead):
+            self.close_reason = self.close_reason or ev.reason
 
     def _finish(self) -> None:
-        if self._closed.is_set():
+        if self._reported:
             return
+        self._reported = True
         self._closed.set()
-        self.bound = False
-        with self._plock:
-            pending, self._pending = self._pending, {}
-        for seq, handler in pending.items():
-            try:
-                handler(-1, seq, None)
-            except Exception:
-                log.exception("smpp.pending_handler_failed")
-        self._on_closed(self, self.close_reason or "closed")
+        self._h.on_closed(self, self.close_reason or "closed")

@@ -12,7 +12,8 @@ import argparse
 import asyncio
 import struct
 
-from smsc_sim import pdu
+from smpp import codec
+from smpp import constants as c
 
 _HDR = struct.Struct(">IIII")
 
@@ -24,7 +25,7 @@ class AckingEsme(asyncio.Protocol):
         self.password = password
         self.reply = reply
         self.done = done
-        self.reader = pdu.FrameReader()
+        self.reader = codec.FrameReader()
         self.transport: asyncio.Transport | None = None
         self.seq = 1
         self.delivered = 0
@@ -32,38 +33,38 @@ class AckingEsme(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        bind = pdu.Pdu(pdu.BIND_TRANSCEIVER, 0, self.seq,
+        bind = codec.Pdu(c.BIND_TRANSCEIVER, 0, self.seq,
                        {"system_id": self.system_id, "password": self.password,
                         "interface_version": 0x34})
-        transport.write(pdu.encode(bind))
+        transport.write(codec.encode(bind))
 
     def data_received(self, data: bytes) -> None:
         out: list[bytes] = []
         unpack = _HDR.unpack_from
         for frame in self.reader.feed(data):
             _, command_id, status, seq = unpack(frame)
-            if command_id == pdu.DELIVER_SM:
-                out.append(_HDR.pack(17, pdu.DELIVER_SM_RESP, 0, seq) + b"\x00")
+            if command_id == c.DELIVER_SM:
+                out.append(_HDR.pack(17, c.DELIVER_SM_RESP, 0, seq) + b"\x00")
                 self.delivered += 1
                 if self.reply:
                     out.append(self._reply(frame))
-            elif command_id == pdu.ENQUIRE_LINK:
-                out.append(_HDR.pack(16, pdu.ENQUIRE_LINK_RESP, 0, seq))
-            elif command_id == pdu.UNBIND:
-                out.append(_HDR.pack(16, pdu.UNBIND_RESP, 0, seq))
-            elif command_id == pdu.BIND_TRANSCEIVER_RESP and status != 0:
+            elif command_id == c.ENQUIRE_LINK:
+                out.append(_HDR.pack(16, c.ENQUIRE_LINK_RESP, 0, seq))
+            elif command_id == c.UNBIND:
+                out.append(_HDR.pack(16, c.UNBIND_RESP, 0, seq))
+            elif command_id == c.BIND_TRANSCEIVER_RESP and status != 0:
                 if not self.done.done():
                     self.done.set_exception(RuntimeError(
-                        f"bind refused: {pdu.status_name(status)}"))
+                        f"bind refused: {c.status_name(status)}"))
         if out and self.transport is not None:
             self.transport.write(b"".join(out))
 
     def _reply(self, frame: bytes) -> bytes:
-        p = pdu.decode(frame)
-        if p.params.get("esm_class", 0) & pdu.ESM_CLASS_DELIVERY_RECEIPT:
+        p = codec.decode(frame)
+        if p.params.get("esm_class", 0) & c.ESM_DELIVERY_RECEIPT:
             return b""  # never answer a receipt
         self.seq += 1
-        submit = pdu.Pdu(pdu.SUBMIT_SM, 0, self.seq, {
+        submit = codec.Pdu(c.SUBMIT_SM, 0, self.seq, {
             "source_addr_ton": 3, "source_addr": p.params["destination_addr"],
             "dest_addr_ton": p.params["source_addr_ton"], "dest_addr_npi": 1,
             "destination_addr": p.params["source_addr"],
@@ -71,7 +72,7 @@ class AckingEsme(asyncio.Protocol):
             "short_message": ("OK ".encode("utf-16-be") if p.params["data_coding"] == 8
                               else b"OK ") + bytes(p.params["short_message"])[:100],
         })
-        return pdu.encode(submit)
+        return codec.encode(submit)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.done.done():

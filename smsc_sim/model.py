@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from smsc_sim import pdu
+from smpp import codec
+from smpp import constants as c
 
 LongMode = Literal["udh", "payload"]
 
@@ -46,12 +47,15 @@ class Faults:
     drop_after: int = 0  # drop TCP once N more PDUs have arrived from ESMEs (one shot)
     delay_ms: float = 0.0  # hold every response to the ESME this long
     refuse_binds: int = 0  # refuse the next N bind requests
-    refuse_status: int = pdu.ESME_RBINDFAIL
+    refuse_status: int = c.ESME_RBINDFAIL
     deliver_before_bind: bool = False  # next connection gets a deliver_sm before binding
+    silent_submits: int = 0  # the next N submit_sm are never answered
+    bogus_submit_resps: int = 0  # the next N submit_sm get a wrong PDU with their sequence
+    bogus_kind: str = "enquire_link_resp"  # ... enquire_link_resp, or generic_nack0
 
     def describe(self) -> str:
         active = [f"{k}={v}" for k, v in self.as_dict().items()
-                  if v and k != "refuse_status"]
+                  if v and k not in ("refuse_status", "bogus_kind")]
         return ", ".join(active) or "none"
 
     def as_dict(self) -> dict[str, object]:
@@ -63,6 +67,9 @@ class Faults:
             "refuse_binds": self.refuse_binds,
             "refuse_status": self.refuse_status,
             "deliver_before_bind": self.deliver_before_bind,
+            "silent_submits": self.silent_submits,
+            "bogus_submit_resps": self.bogus_submit_resps,
+            "bogus_kind": self.bogus_kind,
         }
 
 
@@ -132,7 +139,7 @@ class Delivery:
         self.attempts = 0
 
     def encode(self, sequence: int) -> bytes:
-        return pdu.encode_deliver_sm(
+        return codec.encode_deliver_sm(
             sequence, self.source_addr, self.source_ton, self.source_npi,
             self.destination_addr, self.esm_class, self.coding, self.short_message, self.tlvs,
         )
@@ -174,7 +181,7 @@ class Answer:
 
     def as_dict(self) -> dict[str, object]:
         return {"conn_id": self.conn_id, "command": self.command,
-                "status": self.status, "status_name": pdu.status_name(self.status),
+                "status": self.status, "status_name": c.status_name(self.status),
                 "sequence": self.sequence, "at": self.at}
 
 

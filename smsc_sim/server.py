@@ -14,7 +14,21 @@ from typing import Any
 
 import structlog
 
-from smsc_sim import pdu, receipts
+from smpp import codec
+from smpp import constants as c
+from smpp.session import (
+    BindRequested,
+    ProtocolError,
+    Request,
+    RequestFailed,
+    Response,
+    Role,
+    Session,
+    State,
+    Submit,
+    Unbound,
+)
+from smsc_sim import receipts
 from smsc_sim.capture import ReplyCapture
 from smsc_sim.model import Answer, BindInfo, Delivery, Faults, Mo, Reply, SimConfig
 from smsc_sim.text import (
@@ -29,31 +43,35 @@ from smsc_sim.text import (
 log = structlog.get_logger("smsc_sim")
 
 OPEN, BOUND_RX, BOUND_TX, BOUND_TRX, UNBINDING, CLOSED = (
-    "open", "bound_rx", "bound_tx", "bound_trx", "unbinding", "closed")
-_BIND_STATE = {pdu.BIND_RECEIVER: BOUND_RX, pdu.BIND_TRANSMITTER: BOUND_TX,
-               pdu.BIND_TRANSCEIVER: BOUND_TRX}
+    State.OPEN, State.BOUND_RX, State.BOUND_TX, State.BOUND_TRX, State.UNBINDING, State.CLOSED)
 _MODE_NAME = {BOUND_RX: "receiver", BOUND_TX: "transmitter", BOUND_TRX: "transceiver"}
-_RESP_UNPACK = struct.Struct(">III").unpack_from  # command_id, status, sequence at offset 4
+_NEVER = 1e12  # the simulator gives deliver_sm no deadline of its own (it never did)
 
 MALFORMED_KINDS = ("bad_length", "truncated", "unknown_command", "huge_length",
                    "unbound_deliver")
 
 
 class Connection(asyncio.Protocol):
-    """One ESME's TCP connection and its bind state (OPEN → BOUND_* → UNBINDING → CLOSED)."""
+    """One ESME's TCP connection, and the SMPP session over it in the SMSC role
+    (``smpp.session``: bind state, sequence numbers, response matching, §5 answers)."""
 
     def __init__(self, sim: SmscSimulator, conn_id: int) -> None:
         self.sim = sim
         self.conn_id = conn_id
-        self.state = OPEN
+        self.session = Session(Role.SMSC, window=sim.config.window, response_timeout=_NEVER,
+                               enquire_link_interval=None)
         self.system_id = ""
         self.peer = "?"
         self.transport: asyncio.Transport | None = None
-        self.reader = pdu.FrameReader()
+        # Frames are split here too, so that faults (drop_after) act on whole PDUs.
+        self.reader = codec.FrameReader()
         self.inflight: dict[int, Delivery] = {}
-        self._seq = itertools.count(1)
         self.out: list[bytes] = []
         self.unbind_handle: asyncio.TimerHandle | None = None
+
+    @property
+    def state(self) -> State:
+        return self.session.state
 
     # --- asyncio.Protocol -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -64,7 +82,7 @@ class Connection(asyncio.Protocol):
         self.sim._connection_made(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.state = CLOSED
+        self.session.close("connection lost")
         if self.unbind_handle:
             self.unbind_handle.cancel()
         self.sim._connection_lost(self, exc)
@@ -73,15 +91,15 @@ class Connection(asyncio.Protocol):
         sim = self.sim
         try:
             for frame in self.reader.feed(data):
-                if self.state == CLOSED:
+                if self.session.closed:
                     return
                 sim._pdu_in(self, frame)
-        except pdu.FramingError as err:
+        except codec.FramingError as err:
             # §3.3: generic_nack for an invalid command_length; we cannot find the next PDU
-            # boundary any more, so the link goes down too.
+            # boundary any more, so the link goes down too (the session says the same).
             sim.count["framing_errors"] += 1
             log.warning("framing error, closing", conn=self.conn_id, error=str(err))
-            self.send_now(pdu.encode_header_only(pdu.GENERIC_NACK, err.status, err.sequence))
+            self.send_now(codec.generic_nack(err.sequence, err.status))
             self.close()
         finally:
             sim.pump()
@@ -89,16 +107,16 @@ class Connection(asyncio.Protocol):
 
     # --- output ------------------------------------------------------------------------
     def next_sequence(self) -> int:
-        seq = next(self._seq)
-        if seq > 0x7FFFFFFF:  # §5.1.4: sequence_number 0x00000001..0x7FFFFFFF
-            self._seq = itertools.count(1)
-            seq = next(self._seq)
-        return seq
+        """A sequence number for a PDU written raw (faults), never one in use."""
+        return self.session.next_sequence()
 
     def queue(self, data: bytes) -> None:
         self.out.append(data)
 
     def flush(self) -> None:
+        pending = self.session.data_to_send()
+        if pending:
+            self.out.append(pending)
         if self.out and self.transport is not None and not self.transport.is_closing():
             data = b"".join(self.out)
             if self.sim.config.log_pdus:
@@ -110,8 +128,11 @@ class Connection(asyncio.Protocol):
         self.queue(data)
         self.flush()
 
-    def respond(self, data: bytes) -> None:
-        """A response to an ESME request, held back by the delay fault if it is on."""
+    def answer(self) -> None:
+        """What the session wrote in answer to the ESME, held back by the delay fault."""
+        data = self.session.data_to_send()
+        if not data:
+            return
         delay = self.sim.faults.delay_ms
         if delay > 0:
             asyncio.get_running_loop().call_later(delay / 1000.0, self.send_now, data)
@@ -202,16 +223,20 @@ class SmscSimulator:
     # --- public operations (call on the loop) ---------------------------------------------
     def send_mo(self, msisdn: str, text: str, *, coding: int | None = None,
                 national: bool | None = None, long_mode: str | None = None,
-                expect_reply: bool = True) -> Mo:
-        """Queue a subscriber's text for delivery to a receiving bind; returns its record."""
-        mo = self.make_mo(msisdn, text, coding=coding, national=national, long_mode=long_mode)
+                expect_reply: bool = True, destination: str | None = None) -> Mo:
+        """Queue a subscriber's text for delivery to a receiving bind; returns its record.
+        ``destination`` addresses it to another number than the short number."""
+        mo = self.make_mo(msisdn, text, coding=coding, national=national, long_mode=long_mode,
+                          destination=destination)
         self.offer(mo, expect_reply)
         self.pump()
         return mo
 
     def make_mo(self, msisdn: str, text: str, *, coding: int | None = None,
-                national: bool | None = None, long_mode: str | None = None) -> Mo:
+                national: bool | None = None, long_mode: str | None = None,
+                destination: str | None = None) -> Mo:
         cfg = self.config
+        dest = destination or cfg.short_number
         digits = msisdn.lstrip("+")
         if len(digits) == 8:
             digits = "371" + digits
@@ -225,14 +250,14 @@ class SmscSimulator:
         mode = long_mode or cfg.long_mode
         parts = split_parts(data_coding, octets)
         if len(parts) == 1:
-            mo.parts = [Delivery(mo, source, ton, 1, cfg.short_number, 0, data_coding, octets)]
+            mo.parts = [Delivery(mo, source, ton, 1, dest, 0, data_coding, octets)]
         elif mode == "payload":
-            tlv = pdu.encode_tlvs({pdu.TAG_MESSAGE_PAYLOAD: octets})
-            mo.parts = [Delivery(mo, source, ton, 1, cfg.short_number, 0, data_coding, b"", tlv)]
+            tlv = codec.encode_tlvs({c.TAG_MESSAGE_PAYLOAD: octets})
+            mo.parts = [Delivery(mo, source, ton, 1, dest, 0, data_coding, b"", tlv)]
         else:
             ref = new_ref()
             mo.parts = [
-                Delivery(mo, source, ton, 1, cfg.short_number, pdu.ESM_CLASS_UDHI, data_coding,
+                Delivery(mo, source, ton, 1, dest, c.ESM_UDHI, data_coding,
                          udh_concat(ref, len(parts), i) + part)
                 for i, part in enumerate(parts, start=1)
             ]
@@ -277,11 +302,10 @@ class SmscSimulator:
         """Send ``unbind`` (§4.2) to every bound ESME; the link closes on unbind_resp."""
         n = 0
         for conn in list(self.connections.values()):
-            if conn.state in (BOUND_RX, BOUND_TX, BOUND_TRX):
-                seq = conn.next_sequence()
+            if conn.session.bound:
                 self._leave_receivers(conn)
-                conn.state = UNBINDING
-                conn.send_now(pdu.encode_header_only(pdu.UNBIND, 0, seq))
+                seq = conn.session.unbind(time.monotonic())
+                conn.flush()
                 loop = asyncio.get_running_loop()
                 conn.unbind_handle = loop.call_later(self.config.unbind_timeout, conn.abort)
                 self.count["unbind_sent"] += 1
@@ -335,16 +359,16 @@ class SmscSimulator:
 
     def _malformed_bytes(self, kind: str, seq: int) -> bytes:
         if kind == "bad_length":  # command_length 12: shorter than the 16-octet header
-            return struct.pack(">IIII", 12, pdu.ENQUIRE_LINK, 0, seq)
+            return struct.pack(">IIII", 12, c.ENQUIRE_LINK, 0, seq)
         if kind == "huge_length":  # 4 GiB announced
-            return struct.pack(">IIII", 0xFFFFFFFF, pdu.DELIVER_SM, 0, seq)
+            return struct.pack(">IIII", 0xFFFFFFFF, c.DELIVER_SM, 0, seq)
         if kind == "unknown_command":
             return struct.pack(">IIII", 16, 0x000000FF, 0, seq)
-        whole = pdu.encode_deliver_sm(seq, "37129000000", 1, 1, self.config.short_number, 0,
+        whole = codec.encode_deliver_sm(seq, "37129000000", 1, 1, self.config.short_number, 0,
                                       CODING_GSM, b"VIETA")
         if kind == "truncated":  # consistent length, body cut inside source_addr
             body = whole[16:26]
-            return struct.pack(">IIII", 16 + len(body), pdu.DELIVER_SM, 0, seq) + body
+            return struct.pack(">IIII", 16 + len(body), c.DELIVER_SM, 0, seq) + body
         return whole  # unbound_deliver
 
     def stats(self) -> dict[str, Any]:
@@ -404,6 +428,7 @@ class SmscSimulator:
             return
         window = self.config.window
         ready = self.ready
+        now = time.monotonic()
         touched: set[Connection] = set()
         n = len(receivers)
         full = 0
@@ -419,14 +444,14 @@ class SmscSimulator:
                 continue
             self._rr = (self._rr + 1) % n
             conn = receivers[self._rr]
-            if len(conn.inflight) >= window:
+            if len(conn.inflight) >= window or conn.session.window_free <= 0:
                 full += 1
                 continue
             full = 0
             delivery = ready.popleft()
-            seq = conn.next_sequence()
+            seq = conn.session.send_request(c.DELIVER_SM, delivery.encode, now,
+                                            context=delivery)
             conn.inflight[seq] = delivery
-            conn.out.append(delivery.encode(seq))
             touched.add(conn)
             delivery.attempts += 1
             mo = delivery.mo
@@ -469,7 +494,7 @@ class SmscSimulator:
             self.answers.append(Answer(conn.conn_id, "deliver_sm_resp", status, seq, time.time()))
             return
         mo = delivery.mo
-        if status == pdu.ESME_ROK:
+        if status == c.ESME_ROK:
             mo.acked_parts += 1
             if mo.acked_parts == len(mo.parts):
                 mo.state = "acknowledged"
@@ -480,9 +505,9 @@ class SmscSimulator:
             # §4.6.2 leaves the meaning of an error to the SMSC; like Kannel's peers we take
             # any non-zero status as "try later" (0x64 ESME_RX_T_APPN is the usual one).
             self.count["temp_errors"] += 1
-            self.count[f"deliver_sm_resp_{pdu.status_name(status)}"] += 1
+            self.count[f"deliver_sm_resp_{c.status_name(status)}"] += 1
             self.answers.append(Answer(conn.conn_id, "deliver_sm_resp", status, seq, time.time()))
-            self._delivery_failed(delivery, pdu.status_name(status))
+            self._delivery_failed(delivery, c.status_name(status))
 
     # --- inbound PDUs --------------------------------------------------------------------
     def _pdu_in(self, conn: Connection, frame: bytes) -> None:
@@ -495,65 +520,73 @@ class SmscSimulator:
                 self._event("fault_drop", conn=conn.conn_id)
                 self.count["fault_drops"] += 1
                 conn.abort()
-                conn.state = CLOSED
+                conn.session.close("fault: drop")
                 return
         if self.config.log_pdus:
             self._log_in(conn, frame)
-        command_id, status, seq = _RESP_UNPACK(frame, 4)
-        if command_id == pdu.DELIVER_SM_RESP:  # the hot path: no full decode
-            self._deliver_resp(conn, status, seq)
-            return
-        try:
-            p = pdu.decode(frame)
-        except pdu.PduError as err:
-            self.count["bad_pdus_received"] += 1
-            log.warning("bad pdu from esme", conn=conn.conn_id, error=str(err),
-                        command=pdu.command_name(command_id))
-            if command_id in pdu.LAYOUTS and not command_id & pdu.RESPONSE_BIT:
-                conn.respond(pdu.encode_header_only(command_id | pdu.RESPONSE_BIT,
-                                                    err.status, seq))
-            elif not command_id & pdu.RESPONSE_BIT or command_id not in pdu.LAYOUTS:
-                self.count["generic_nack_sent"] += 1
-                conn.respond(pdu.encode_header_only(pdu.GENERIC_NACK, err.status, seq))
-            return
-        handler = _HANDLERS.get(p.command_id)
-        if handler is None:  # a known command the SMSC does not take from an ESME
-            if p.is_response:
-                self.count[f"unexpected_{p.name}"] += 1
-                self.answers.append(Answer(conn.conn_id, p.name, p.status, seq, time.time()))
-            else:
-                self.count["generic_nack_sent"] += 1
-                conn.respond(pdu.encode_header_only(pdu.GENERIC_NACK, pdu.ESME_RINVCMDID, seq))
-            return
-        handler(self, conn, p)
+        command_id = codec.header(frame)[1]
+        if command_id == c.ENQUIRE_LINK:
+            self.count["enquire_link_received"] += 1
+        for ev in conn.session.receive_data(frame, time.monotonic()):
+            self._on_event(conn, ev)
+        conn.answer()
 
-    def _on_bind(self, conn: Connection, p: pdu.Pdu) -> None:
-        resp_id = p.command_id | pdu.RESPONSE_BIT
+    def _on_event(self, conn: Connection, ev: Any) -> None:
+        if isinstance(ev, Response):
+            self._deliver_resp(conn, ev.status, ev.request.sequence)
+        elif isinstance(ev, Submit):
+            self._on_submit_sm(conn, ev)
+        elif isinstance(ev, BindRequested):
+            self._on_bind(conn, ev.pdu)
+        elif isinstance(ev, RequestFailed):
+            self._on_generic_nack(conn, ev.request.sequence, ev.status)
+        elif isinstance(ev, Unbound):
+            self._on_unbound(conn, ev.by_peer, ev.sequence)
+        elif isinstance(ev, ProtocolError):
+            self._on_protocol_error(conn, ev)
+        elif isinstance(ev, Request):  # query_sm, data_sm, ...: not served by the simulator
+            self.count["generic_nack_sent"] += 1
+            conn.session.respond(ev.pdu.sequence, c.ESME_RINVCMDID)
+
+    def _on_protocol_error(self, conn: Connection, ev: ProtocolError) -> None:
+        name = c.command_name(ev.command_id)
+        if ev.kind in ("unexpected_response", "generic_nack"):
+            # An answer to nothing the session sent (e.g. to a raw fault PDU): recorded.
+            self.count[f"unexpected_{name}"] += 1
+            self.answers.append(Answer(conn.conn_id, name, ev.status, ev.sequence, time.time()))
+            if ev.command_id == c.GENERIC_NACK:
+                self.count["generic_nack_received"] += 1
+                log.info("generic_nack from esme", conn=conn.conn_id,
+                         status=c.status_name(ev.status), sequence=ev.sequence)
+            self._notify()
+            return
+        self.count["bad_pdus_received"] += 1
+        if ev.kind in ("unknown_command", "malformed", "unsupported"):
+            self.count["generic_nack_sent"] += 1
+        log.warning("bad pdu from esme", conn=conn.conn_id, kind=ev.kind, error=ev.detail,
+                    command=name)
+
+    def _on_bind(self, conn: Connection, p: codec.Pdu) -> None:
         system_id = str(p.params.get("system_id", ""))
         password = str(p.params.get("password", ""))
-        status = pdu.ESME_ROK
-        if conn.state != OPEN:
-            status = pdu.ESME_RALYBND
-        elif self.faults.refuse_binds > 0:
+        status = c.ESME_ROK
+        if self.faults.refuse_binds > 0:
             self.faults.refuse_binds -= 1
             status = self.faults.refuse_status
         elif system_id != self.config.system_id:
-            status = pdu.ESME_RINVSYSID
+            status = c.ESME_RINVSYSID
         elif password != self.config.password:
-            status = pdu.ESME_RINVPASWD
-        if status != pdu.ESME_ROK:
+            status = c.ESME_RINVPASWD
+        if status != c.ESME_ROK:
             self.count["binds_refused"] += 1
             log.info("bind refused", conn=conn.conn_id, system_id=system_id,
-                     status=pdu.status_name(status))
+                     status=c.status_name(status))
             self._event("bind_refused", conn=conn.conn_id, status=status)
-            conn.respond(pdu.encode_header_only(resp_id, status, p.sequence))
+            conn.session.refuse_bind(p, status)
             return
-        conn.state = _BIND_STATE[p.command_id]
+        conn.session.accept_bind(p, "smsc-sim", tlvs={c.TAG_SC_INTERFACE_VERSION: b"\x34"})
         conn.system_id = system_id
         self.count["binds"] += 1
-        resp = pdu.Pdu(resp_id, 0, p.sequence, {"system_id": "smsc-sim"},
-                       {pdu.TAG_SC_INTERFACE_VERSION: b"\x34"})
-        conn.respond(pdu.encode(resp))
         if conn.receives:
             self.receivers.append(conn)
         log.info("bound", conn=conn.conn_id, mode=_MODE_NAME[conn.state], peer=conn.peer,
@@ -561,89 +594,86 @@ class SmscSimulator:
         self._event("bound", conn=conn.conn_id, mode=_MODE_NAME[conn.state])
         self._notify()
 
-    def _on_unbind(self, conn: Connection, p: pdu.Pdu) -> None:
+    def _on_unbound(self, conn: Connection, by_peer: bool, seq: int) -> None:
         self._leave_receivers(conn)
-        conn.state = UNBINDING
-        conn.respond(pdu.encode_header_only(pdu.UNBIND_RESP, 0, p.sequence))
-        self.count["unbinds_received"] += 1
-        log.info("unbind from esme", conn=conn.conn_id)
-        self._event("unbind_received", conn=conn.conn_id)
-        assert self._loop is not None
-        delay = self.faults.delay_ms / 1000.0 + 0.05
-        self._loop.call_later(delay, conn.close)
-
-    def _on_unbind_resp(self, conn: Connection, p: pdu.Pdu) -> None:
-        self.answers.append(Answer(conn.conn_id, "unbind_resp", p.status, p.sequence,
-                                   time.time()))
+        if by_peer:  # the session answered unbind_resp (§4.2); close once it is out
+            self.count["unbinds_received"] += 1
+            log.info("unbind from esme", conn=conn.conn_id)
+            self._event("unbind_received", conn=conn.conn_id)
+            assert self._loop is not None
+            delay = self.faults.delay_ms / 1000.0 + 0.05
+            self._loop.call_later(delay, conn.close)
+            return
         self.count["unbind_resp_received"] += 1
+        self.answers.append(Answer(conn.conn_id, "unbind_resp", 0, seq, time.time()))
         conn.close()
 
-    def _on_enquire_link(self, conn: Connection, p: pdu.Pdu) -> None:
-        self.count["enquire_link_received"] += 1
-        conn.respond(pdu.encode_header_only(pdu.ENQUIRE_LINK_RESP, 0, p.sequence))
-
-    def _on_enquire_link_resp(self, conn: Connection, p: pdu.Pdu) -> None:
-        self.count["enquire_link_resp_received"] += 1
-
-    def _on_generic_nack(self, conn: Connection, p: pdu.Pdu) -> None:
+    def _on_generic_nack(self, conn: Connection, seq: int, status: int) -> None:
         self.count["generic_nack_received"] += 1
-        self.answers.append(Answer(conn.conn_id, "generic_nack", p.status, p.sequence,
-                                   time.time()))
+        self.answers.append(Answer(conn.conn_id, "generic_nack", status, seq, time.time()))
         log.info("generic_nack from esme", conn=conn.conn_id,
-                 status=pdu.status_name(p.status), sequence=p.sequence)
-        delivery = conn.inflight.pop(p.sequence, None)
+                 status=c.status_name(status), sequence=seq)
+        delivery = conn.inflight.pop(seq, None)
         if delivery is not None:
             self.count["temp_errors"] += 1
             self._delivery_failed(delivery, "generic_nack")
         self._notify()
 
-    def _on_submit_sm(self, conn: Connection, p: pdu.Pdu) -> None:
+    def _on_submit_sm(self, conn: Connection, ev: Submit) -> None:
+        p = ev.sm
+        seq = p.sequence
         self.count["submit_sm_received"] += 1
-        if conn.state not in (BOUND_TX, BOUND_TRX):
-            conn.respond(pdu.encode_header_only(pdu.SUBMIT_SM_RESP, pdu.ESME_RINVBNDSTS,
-                                                p.sequence))
-            self.count["submit_sm_rejected"] += 1
-            return
-        if not p.params.get("destination_addr"):
-            conn.respond(pdu.encode_header_only(pdu.SUBMIT_SM_RESP, pdu.ESME_RINVDSTADR,
-                                                p.sequence))
+        if not p.destination_addr:
+            conn.session.respond(seq, c.ESME_RINVDSTADR)
             self.count["submit_sm_rejected"] += 1
             return
         self._submits += 1
         faults = self.faults
-        for every, status, name in ((faults.throttle_every, pdu.ESME_RTHROTTLED, "throttled"),
-                                    (faults.qfull_every, pdu.ESME_RMSGQFUL, "qfull")):
+        if faults.silent_submits > 0:  # a hostile SMSC: takes the submit, never answers
+            faults.silent_submits -= 1
+            self.count["submit_sm_unanswered"] += 1
+            conn.session.abandon(seq)
+            return
+        if faults.bogus_submit_resps > 0:  # answers with the submit's sequence, wrongly
+            faults.bogus_submit_resps -= 1
+            self.count["submit_sm_bogus_resp"] += 1
+            command_id, status = ((c.GENERIC_NACK, 0) if faults.bogus_kind == "generic_nack0"
+                                  else (c.ENQUIRE_LINK_RESP, 0))
+            conn.session.abandon(seq)
+            conn.queue(codec.encode_header_only(command_id, status, seq))
+            return
+        for every, status, name in ((faults.throttle_every, c.ESME_RTHROTTLED, "throttled"),
+                                    (faults.qfull_every, c.ESME_RMSGQFUL, "qfull")):
             if every and self._submits % every == 0:
                 self.count[f"submit_sm_{name}"] += 1
-                conn.respond(pdu.encode_header_only(pdu.SUBMIT_SM_RESP, status, p.sequence))
+                conn.session.respond(seq, status)
                 return
         message_id = f"{self._boot}{next(self._msg_ids):08x}"
-        resp = pdu.Pdu(pdu.SUBMIT_SM_RESP, 0, p.sequence, {"message_id": message_id})
-        conn.respond(pdu.encode(resp))
+        conn.session.respond(seq, c.ESME_ROK, message_id=message_id)
         self.count["submit_sm_accepted"] += 1
-        self.capture.submit(p.params, p.tlvs, message_id)
-        rd = int(p.params.get("registered_delivery", 0))
-        if self.config.receipts and rd & 0x03 == 1:  # §5.2.17: receipt on success or failure
-            self._queue_receipt(p, message_id)
+        params = {name: getattr(p, name) for name in _SM_FIELDS}
+        self.capture.submit(params, p.tlvs, message_id)
+        if self.config.receipts and p.registered_delivery & 0x03 == 1:  # §5.2.17
+            self._queue_receipt(params, message_id)
 
-    def _queue_receipt(self, p: pdu.Pdu, message_id: str) -> None:
+    def _queue_receipt(self, params: dict[str, Any], message_id: str) -> None:
         stamp = time.strftime("%y%m%d%H%M")
-        text = decode_text(int(p.params.get("data_coding", 0)),
-                           bytes(p.params.get("short_message", b"")))[:20]
+        text = decode_text(int(params.get("data_coding", 0)),
+                           bytes(params.get("short_message", b"")))[:20]
         state = self.receipt_policy.pick()  # smsc_sim/receipts.py: outcome mix and delay
         done = time.strftime("%y%m%d%H%M", time.localtime(time.time() + self.receipt_policy.delay))
         body = receipts.receipt_body(message_id, state, stamp, done, text)
-        mo = Mo(next(self._mo_ids), str(p.params.get("destination_addr", "")), body,
+        mo = Mo(next(self._mo_ids), str(params.get("destination_addr", "")), body,
                 "receipt", time.perf_counter())
         _, octets = encode_text(body, CODING_GSM)
-        tlvs = pdu.encode_tlvs({
-            pdu.TAG_RECEIPTED_MESSAGE_ID: message_id.encode() + b"\x00",
-            pdu.TAG_MESSAGE_STATE: bytes((receipts.message_state(state),)),
+        tlvs = codec.encode_tlvs({
+            c.TAG_RECEIPTED_MESSAGE_ID: message_id.encode() + b"\x00",
+            c.TAG_MESSAGE_STATE: bytes((receipts.message_state(state),)),
         })
-        mo.parts = [Delivery(mo, mo.msisdn, int(p.params.get("dest_addr_ton", 1)),
-                             int(p.params.get("dest_addr_npi", 1)),
-                             str(p.params.get("source_addr", "")) or self.config.short_number,
-                             pdu.ESM_CLASS_DELIVERY_RECEIPT, CODING_GSM, octets[:254], tlvs)]
+        mo.parts = [Delivery(mo, mo.msisdn, int(params.get("dest_addr_ton", 1)),
+                             int(params.get("dest_addr_npi", 1)),
+                             str(params.get("source_addr", "")) or self.config.short_number,
+                             c.ESM_DELIVERY_RECEIPT, CODING_GSM, octets[:254], tlvs)]
         self.count["receipts_queued"] += 1
         if self.receipt_policy.delay > 0 and self._loop is not None:
             self._loop.call_later(self.receipt_policy.delay, self._release, mo.parts)
@@ -698,33 +728,24 @@ class SmscSimulator:
         self.events.append({"event": name, "at": time.time(), **fields})
 
     def _log_in(self, conn: Connection, frame: bytes) -> None:
-        _, command_id, status, seq = pdu.HEADER.unpack_from(frame)
-        log.info("pdu in", conn=conn.conn_id, command=pdu.command_name(command_id),
-                 status=status, sequence=seq, hex="\n" + pdu.hexdump(frame))
+        _, command_id, status, seq = codec.HEADER.unpack_from(frame)
+        log.info("pdu in", conn=conn.conn_id, command=c.command_name(command_id),
+                 status=status, sequence=seq, hex="\n" + codec.hexdump(frame))
 
     def _log_out(self, conn: Connection, data: bytes) -> None:
         pos = 0
         while pos + 16 <= len(data):
-            length, command_id, status, seq = pdu.HEADER.unpack_from(data, pos)
+            length, command_id, status, seq = codec.HEADER.unpack_from(data, pos)
             frame = data[pos:pos + max(16, min(length, len(data) - pos))]
-            log.info("pdu out", conn=conn.conn_id, command=pdu.command_name(command_id),
-                     status=status, sequence=seq, hex="\n" + pdu.hexdump(frame))
+            log.info("pdu out", conn=conn.conn_id, command=c.command_name(command_id),
+                     status=status, sequence=seq, hex="\n" + codec.hexdump(frame))
             if length < 16:
                 break
             pos += length
 
 
-_HANDLERS: dict[int, Callable[[SmscSimulator, Connection, pdu.Pdu], None]] = {
-    pdu.BIND_RECEIVER: SmscSimulator._on_bind,
-    pdu.BIND_TRANSMITTER: SmscSimulator._on_bind,
-    pdu.BIND_TRANSCEIVER: SmscSimulator._on_bind,
-    pdu.UNBIND: SmscSimulator._on_unbind,
-    pdu.UNBIND_RESP: SmscSimulator._on_unbind_resp,
-    pdu.ENQUIRE_LINK: SmscSimulator._on_enquire_link,
-    pdu.ENQUIRE_LINK_RESP: SmscSimulator._on_enquire_link_resp,
-    pdu.GENERIC_NACK: SmscSimulator._on_generic_nack,
-    pdu.SUBMIT_SM: SmscSimulator._on_submit_sm,
-}
+# The mandatory fields of a submit_sm, as the capture records them.
+_SM_FIELDS = tuple(name for name, _kind, _size in codec.LAYOUTS[c.SUBMIT_SM])
 
 
 def _config_dict(cfg: SimConfig) -> dict[str, Any]:

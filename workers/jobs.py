@@ -20,6 +20,7 @@ from consent_queue import rq_port
 from consent_queue.keys import APPLY_EVENTS_JOB, RECORD_DELIVERIES_JOB
 from consent_queue.outcomes import is_reset, publish_outcomes, wants_outcome
 from consent_queue.replies import Reply
+from consent_queue.wire import BadUpdate, DeliveryUpdate, ReceiptUpdate, SubmitResult, parse_update
 from consent_store.errors import BadRequest, NotFound, StoreUnavailable
 from consent_store.requests import ChangeRequest
 from consent_store.timeutil import parse_instant
@@ -197,16 +198,23 @@ def record_deliveries(updates: list[dict[str, Any]]) -> dict[str, int]:
     """Record what the SMSC said about our replies: accepted (message id), failed, delivered."""
     rt = runtime.current()
     started = time.perf_counter()
-    submits = [(str(u["event_id"]), u.get("message_id"), str(u["status"]),
-                parse_instant(str(u["at"]))) for u in updates if u.get("kind") == "submit"]
-    receipts = [(str(u["message_id"]), str(u["stat"]), parse_instant(str(u["at"])))
-                for u in updates if u.get("kind") == "receipt"]
+    parsed: list[DeliveryUpdate] = []
+    for data in updates:
+        try:
+            parsed.append(parse_update(data))
+        except BadUpdate as exc:
+            runtime.BAD_EVENTS.inc()
+            log.error("delivery.unreadable", error=str(exc), action="skipped")
+    submits = [(u.event_id, u.message_id, u.status, parse_instant(u.at), u.smsc)
+               for u in parsed if isinstance(u, SubmitResult)]
+    receipts = [(u.message_id, u.stat, parse_instant(u.at), u.smsc, u.msisdn)
+                for u in parsed if isinstance(u, ReceiptUpdate)]
 
     def work() -> None:
         rt.store.record_deliveries(submits, receipts)
 
     _with_db_retry(work, budget=max(1.0, rt.settings.queue.job_timeout - 10))
-    for _, stat, _ in receipts:
+    for _, stat, *_ in receipts:
         known = stat.upper()
         runtime.RECEIPTS.labels(stat=known if known in RECEIPT_STATS else "OTHER").inc()
     runtime.JOB_SECONDS.labels(job="record_deliveries").observe(time.perf_counter() - started)

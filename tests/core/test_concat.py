@@ -96,3 +96,33 @@ def test_any_arrival_order_with_duplicates_completes_exactly_once(
     # new (incomplete) set, which expire() will report.
     assert completed[0] == expected
     assert all(x == expected for x in completed)
+
+
+def test_same_reference_with_other_total_or_width_is_another_set() -> None:
+    r = Reassembler(timeout=60)
+    assert r.add("371", Concat(5, 2, 1), "A", 0) is None
+    assert r.add("371", Concat(5, 3, 1), "X", 0) is None  # same ref, other total
+    assert r.add("371", Concat(5, 2, 1, ref_bits=16), "Q", 0) is None  # same ref, 16-bit
+    assert r.add("371", Concat(5, 2, 2), "B", 0) == "AB"
+    assert len(r) == 2
+
+
+def test_surrogate_pair_split_across_parts_decodes() -> None:
+    from consent_core.decode import Decoded, decode_text
+
+    octets = "ok 👍".encode("utf-16-be")  # the emoji is a surrogate pair: d83d dc4d
+    first, second = octets[:-2], octets[-2:]
+    udh = lambda seq: bytes([5, 0x00, 3, 9, 2, seq])  # noqa: E731
+    a = decode_text(udh(1) + first, 8, esm_class=0x40)
+    b = decode_text(udh(2) + second, 8, esm_class=0x40)
+    assert isinstance(a, Decoded) and isinstance(b, Decoded) and a.concat and b.concat
+    r = Reassembler(timeout=60)
+    assert r.add("371", a.concat, a.text, 0) is None
+    assert r.add("371", b.concat, b.text, 0) == "ok 👍"
+    # Only one half ever came: the text is still readable, the half is U+FFFD.
+    r.add("372", a.concat, a.text, 0)
+    [inc] = r.expire(100)
+    assert inc.text == "ok \ufffd"
+    # A lone surrogate inside a part (not at its edge) is still an error.
+    bad = decode_text(udh(1) + b"\xd8\x3d\x00A", 8, esm_class=0x40)
+    assert not isinstance(bad, Decoded)

@@ -154,7 +154,7 @@ def test_udh_with_16bit_concat_is_stripped_and_parsed() -> None:
     result = decode_text(udh + "ī".encode("utf-16-be"), 8, esm_class=0x43)
     assert isinstance(result, Decoded)
     assert result.text == "ī"
-    assert result.concat == Concat(ref=0x1234, total=3, seq=2)
+    assert result.concat == Concat(ref=0x1234, total=3, seq=2, ref_bits=16)
 
 
 def test_udh_in_message_payload() -> None:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from consent_core.catalog import load_catalog
 from consent_core.model import Outcome
-from gateway import pdus
+from smpp import codec
 from smsc_sim.threaded import SimulatorThread
 from tests.support.pipeline import Pipeline, wait_until
 
@@ -164,9 +164,7 @@ def test_quick_succession_ends_in_the_later_command_with_several_workers(
 def test_no_reply_to_the_short_number_or_an_alphanumeric_sender(
         running: Pipeline, sim: SimulatorThread, postgres_url: str) -> None:
     for ton, source in ((5, "LMT INFO"), (1, "37129307777"), (2, "29307777")):
-        frame = pdus.build("deliver_sm", 900 + ton, source_addr_ton=ton, source_addr_npi=1,
-                           source_addr=source, destination_addr="29307777",
-                           short_message=b"VIETA", data_coding=0, esm_class=0)
+        frame = codec.encode_deliver_sm(900 + ton, source, ton, 1, "29307777", 0, 0, b"VIETA")
         sim.send_raw(frame)
     assert converse(sim, LMT, "AUTO") == reply(Outcome.GIVEN, "AUTO")
     stats = sim.stats()
@@ -187,7 +185,7 @@ def test_link_drop_and_throttling_lose_nothing_and_double_nothing(
         sim.send_mo(n, "JAUNUMI")
         if i == 30:
             sim.drop_connections()
-    assert sim.wait_for_replies(60, 40), sim.stats()
+    assert sim.wait_for_replies(60, 40), str(sim.stats())
     stats = sim.stats()
     assert stats["answered_twice"] == 0
     assert stats["unanswered"] == 0

@@ -8,7 +8,8 @@ from typing import Any
 import smpplib.client
 import smpplib.exceptions
 
-from smsc_sim import pdu
+from smpp import codec
+from smpp import constants as c
 from smsc_sim.threaded import SimulatorThread
 from tests.sim.conftest import Esme, wait
 from tests.sim.test_server import RawEsme, submit
@@ -44,15 +45,15 @@ def test_drop_after_n_pdus_is_one_shot(sim: SimulatorThread) -> None:
     sim.set_fault("drop_after", 3)  # bind + 2 enquire_link; the 3rd PDU kills the link
     raw = RawEsme(sim.port)
     raw.bind()
-    raw.send(pdu.encode_header_only(pdu.ENQUIRE_LINK, 0, 2))
-    assert raw.read().command_id == pdu.ENQUIRE_LINK_RESP
-    raw.send(pdu.encode_header_only(pdu.ENQUIRE_LINK, 0, 3))
+    raw.send(codec.encode_header_only(c.ENQUIRE_LINK, 0, 2))
+    assert raw.read().command_id == c.ENQUIRE_LINK_RESP
+    raw.send(codec.encode_header_only(c.ENQUIRE_LINK, 0, 3))
     assert raw.closed()
     again = RawEsme(sim.port)
     assert again.bind().status == 0
     for seq in range(2, 6):
-        again.send(pdu.encode_header_only(pdu.ENQUIRE_LINK, 0, seq))
-        assert again.read().command_id == pdu.ENQUIRE_LINK_RESP
+        again.send(codec.encode_header_only(c.ENQUIRE_LINK, 0, seq))
+        assert again.read().command_id == c.ENQUIRE_LINK_RESP
     assert sim.stats()["fault_drops"] == 1
     again.close()
 
@@ -62,8 +63,8 @@ def test_delayed_responses(sim: SimulatorThread) -> None:
     raw.bind()
     sim.set_fault("delay_ms", 300)
     started = time.monotonic()
-    raw.send(pdu.encode_header_only(pdu.ENQUIRE_LINK, 0, 2))
-    assert raw.read().command_id == pdu.ENQUIRE_LINK_RESP
+    raw.send(codec.encode_header_only(c.ENQUIRE_LINK, 0, 2))
+    assert raw.read().command_id == c.ENQUIRE_LINK_RESP
     assert time.monotonic() - started >= 0.28
     raw.close()
 
@@ -77,7 +78,7 @@ def test_first_bind_refused_then_accepted(sim: SimulatorThread) -> None:
         client.bind_transceiver(system_id="consentgw", password="secret")
         raise AssertionError("first bind was accepted")
     except smpplib.exceptions.PDUError as err:
-        assert err.args[1] == pdu.ESME_RBINDFAIL
+        assert err.args[1] == c.ESME_RBINDFAIL
     client.disconnect()
     esme = Esme(sim.port)  # the second bind goes through
     esme.close()
@@ -88,8 +89,8 @@ def test_unbind_sent_to_esme_and_its_answer_recorded(sim: SimulatorThread) -> No
     raw.bind()
     assert sim.unbind_all() == 1
     unbind = raw.read()
-    assert unbind.command_id == pdu.UNBIND
-    raw.send(pdu.encode_header_only(pdu.UNBIND_RESP, 0, unbind.sequence))
+    assert unbind.command_id == c.UNBIND
+    raw.send(codec.encode_header_only(c.UNBIND_RESP, 0, unbind.sequence))
     assert raw.closed()
     answers = [a for a in sim.answers() if a.command == "unbind_resp"]
     assert [a.sequence for a in answers] == [unbind.sequence]
@@ -109,14 +110,14 @@ def test_drop_connections_redelivers_unacknowledged(sim: SimulatorThread) -> Non
     raw = RawEsme(sim.port)
     raw.bind()
     sim.send_mo("37129123456", "VIETA")
-    assert raw.read().command_id == pdu.DELIVER_SM  # held, not acknowledged
+    assert raw.read().command_id == c.DELIVER_SM  # held, not acknowledged
     assert sim.drop_connections() == 1
     assert raw.closed()
     again = RawEsme(sim.port)
     again.bind()
     redelivered = again.read()
     assert redelivered.params["short_message"] == b"VIETA"
-    again.send(pdu.encode(pdu.Pdu(pdu.DELIVER_SM_RESP, 0, redelivered.sequence)))
+    again.send(codec.encode(codec.Pdu(c.DELIVER_SM_RESP, 0, redelivered.sequence)))
     assert sim.wait_for_acks(1, 5)
     assert sim.stats()["redeliveries"] == 1
     again.close()
@@ -131,20 +132,20 @@ def test_malformed_pdus_reach_the_esme_and_its_answers_are_recorded(
         ((_, seq),) = sim.send_malformed(kind)
         sent[kind] = seq
         frame = raw.read_frame()
-        length, command_id, _, sequence = pdu.HEADER.unpack_from(frame)
+        length, command_id, _, sequence = codec.HEADER.unpack_from(frame)
         assert sequence == seq and length == len(frame)
-        assert command_id == (0xFF if kind == "unknown_command" else pdu.DELIVER_SM)
-        with_status = pdu.ESME_RINVCMDID if kind == "unknown_command" else pdu.ESME_RINVMSGLEN
-        raw.send(pdu.encode_header_only(pdu.GENERIC_NACK, with_status, seq))
+        assert command_id == (0xFF if kind == "unknown_command" else c.DELIVER_SM)
+        with_status = c.ESME_RINVCMDID if kind == "unknown_command" else c.ESME_RINVMSGLEN
+        raw.send(codec.encode_header_only(c.GENERIC_NACK, with_status, seq))
     assert wait(lambda: len(sim.answers()) == 2)
     got = {(a.command, a.status, a.sequence) for a in sim.answers()}
-    assert got == {("generic_nack", pdu.ESME_RINVCMDID, sent["unknown_command"]),
-                   ("generic_nack", pdu.ESME_RINVMSGLEN, sent["truncated"])}
+    assert got == {("generic_nack", c.ESME_RINVCMDID, sent["unknown_command"]),
+                   ("generic_nack", c.ESME_RINVMSGLEN, sent["truncated"])}
     for kind, length in (("huge_length", 0xFFFFFFFF), ("bad_length", 12)):
         ((_, seq),) = sim.send_malformed(kind)
         raw.sock.settimeout(5)
         header = raw.sock.recv(16)  # our FrameReader would refuse these, as it should
-        assert pdu.HEADER.unpack_from(header)[0::3] == (length, seq)
+        assert codec.HEADER.unpack_from(header)[0::3] == (length, seq)
     raw.close()
 
 
@@ -152,9 +153,9 @@ def test_deliver_sm_before_bind(sim: SimulatorThread) -> None:
     assert sim.send_malformed("unbound_deliver") == []  # nobody connected: armed
     raw = RawEsme(sim.port)
     first = raw.read()  # arrives before we bind
-    assert first.command_id == pdu.DELIVER_SM
-    raw.send(pdu.encode_header_only(pdu.GENERIC_NACK, pdu.ESME_RINVBNDSTS, first.sequence))
-    assert wait(lambda: any(a.status == pdu.ESME_RINVBNDSTS for a in sim.answers()))
+    assert first.command_id == c.DELIVER_SM
+    raw.send(codec.encode_header_only(c.GENERIC_NACK, c.ESME_RINVBNDSTS, first.sequence))
+    assert wait(lambda: any(a.status == c.ESME_RINVBNDSTS for a in sim.answers()))
     raw.close()
 
 

@@ -12,7 +12,8 @@ import smpplib.client
 import smpplib.exceptions
 import smpplib.smpp
 
-from smsc_sim import pdu
+from smpp import codec
+from smpp import constants as c
 from smsc_sim.threaded import SimulatorThread
 from tests.sim.conftest import Esme, wait
 
@@ -22,20 +23,20 @@ class RawEsme:
 
     def __init__(self, port: int) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.reader = pdu.FrameReader()
+        self.reader = codec.FrameReader()
         self.frames: list[bytes] = []
 
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)
 
-    def bind(self, command_id: int = pdu.BIND_TRANSCEIVER) -> pdu.Pdu:
-        self.send(pdu.encode(pdu.Pdu(command_id, 0, 1, {"system_id": "consentgw",
+    def bind(self, command_id: int = c.BIND_TRANSCEIVER) -> codec.Pdu:
+        self.send(codec.encode(codec.Pdu(command_id, 0, 1, {"system_id": "consentgw",
                                                          "password": "secret",
                                                          "interface_version": 0x34})))
         return self.read()
 
-    def read(self, timeout: float = 5.0) -> pdu.Pdu:
-        return pdu.decode(self.read_frame(timeout))
+    def read(self, timeout: float = 5.0) -> codec.Pdu:
+        return codec.decode(self.read_frame(timeout))
 
     def read_frame(self, timeout: float = 5.0) -> bytes:
         deadline = time.monotonic() + timeout
@@ -76,8 +77,8 @@ def test_smpplib_binds_in_every_mode(sim: SimulatorThread, esmes: list[Esme],
 
 
 @pytest.mark.parametrize(("system_id", "password", "status"), [
-    ("consentgw", "wrong", pdu.ESME_RINVPASWD),
-    ("someone", "secret", pdu.ESME_RINVSYSID),
+    ("consentgw", "wrong", c.ESME_RINVPASWD),
+    ("someone", "secret", c.ESME_RINVSYSID),
 ])
 def test_bad_credentials_get_the_proper_status(sim: SimulatorThread, system_id: str,
                                                password: str, status: int) -> None:
@@ -94,7 +95,7 @@ def test_bad_credentials_get_the_proper_status(sim: SimulatorThread, system_id: 
 def test_second_bind_on_same_connection_is_already_bound(sim: SimulatorThread) -> None:
     raw = RawEsme(sim.port)
     assert raw.bind().status == 0
-    assert raw.bind().status == pdu.ESME_RALYBND
+    assert raw.bind().status == c.ESME_RALYBND
     raw.close()
 
 
@@ -129,24 +130,24 @@ def test_submit_sm_gets_unique_message_ids(sim: SimulatorThread) -> None:
 
 def test_submit_sm_on_receiver_bind_is_refused(sim: SimulatorThread) -> None:
     raw = RawEsme(sim.port)
-    raw.bind(pdu.BIND_RECEIVER)
-    raw.send(pdu.encode(pdu.Pdu(pdu.SUBMIT_SM, 0, 2, {"destination_addr": "37129123456",
+    raw.bind(c.BIND_RECEIVER)
+    raw.send(codec.encode(codec.Pdu(c.SUBMIT_SM, 0, 2, {"destination_addr": "37129123456",
                                                       "short_message": b"x"})))
     resp = raw.read()
-    assert (resp.command_id, resp.status) == (pdu.SUBMIT_SM_RESP, pdu.ESME_RINVBNDSTS)
+    assert (resp.command_id, resp.status) == (c.SUBMIT_SM_RESP, c.ESME_RINVBNDSTS)
     raw.close()
 
 
 @pytest.mark.parametrize(("frame", "status"), [
-    (struct.pack(">IIII", 16, 0x00000777, 0, 9), pdu.ESME_RINVCMDID),
-    (struct.pack(">IIII", 8, pdu.ENQUIRE_LINK, 0, 9), pdu.ESME_RINVCMDLEN),
+    (struct.pack(">IIII", 16, 0x00000777, 0, 9), c.ESME_RINVCMDID),
+    (struct.pack(">IIII", 8, c.ENQUIRE_LINK, 0, 9), c.ESME_RINVCMDLEN),
 ])
 def test_garbage_gets_generic_nack(sim: SimulatorThread, frame: bytes, status: int) -> None:
     raw = RawEsme(sim.port)
     raw.bind()
     raw.send(frame)
     nack = raw.read()
-    assert (nack.command_id, nack.status, nack.sequence) == (pdu.GENERIC_NACK, status, 9)
+    assert (nack.command_id, nack.status, nack.sequence) == (c.GENERIC_NACK, status, 9)
     raw.close()
 
 
