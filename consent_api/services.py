@@ -13,6 +13,7 @@ import redis.asyncio
 from config.settings import Settings
 from consent_core.catalog import Catalog, load_catalog
 from consent_core.clock import Clock, system_clock
+from consent_queue.connection import async_redis_client, redis_client
 from consent_queue.events import JobOptions
 from consent_queue.keys import Keys
 from consent_queue.outcomes import ChangeQueue
@@ -64,15 +65,13 @@ class Services:
 def build(settings: Settings, clock: Clock = system_clock) -> Services:
     db = settings.database
     store = ConsentStore(make_engine(db.url.get_secret_value(), pool_size=db.pool_size),
-                         lang=settings.consent.language)
-    url = settings.redis.url.get_secret_value()
-    timeout = settings.redis.socket_timeout
-    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+                         lang=settings.consent.language, clock=clock)
+    rs = settings.redis
+    client = redis_client(rs)
     # Waiting for a worker's outcome blocks in Redis for up to api.change_wait seconds.
-    waiter = redis.Redis.from_url(url, socket_timeout=settings.api.change_wait + timeout,
-                                  socket_connect_timeout=timeout)
-    async_waiter = redis.asyncio.Redis.from_url(
-        url, socket_timeout=settings.api.change_wait + timeout, socket_connect_timeout=timeout)
+    waiter = redis_client(rs, socket_timeout=settings.api.change_wait + rs.socket_timeout)
+    async_waiter = async_redis_client(
+        rs, socket_timeout=settings.api.change_wait + rs.socket_timeout)
     keys = Keys(settings.redis.key_prefix, settings.queue.name, settings.queue.shards)
     q = settings.queue
     options = JobOptions(timeout=q.job_timeout, retry_max=q.retry_max,

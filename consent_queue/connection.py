@@ -17,7 +17,8 @@ from redis.sentinel import Sentinel
 from config.settings import RedisSettings
 
 
-def redis_client(rs: RedisSettings, *, health_check_interval: int = 0) -> redis.Redis:
+def redis_client(rs: RedisSettings, *, health_check_interval: int = 0,
+                 socket_timeout: float | None = None) -> redis.Redis:
     """A client that gives up after ``rs.socket_timeout`` instead of hanging.
 
     With ``rs.sentinels`` the client asks the sentinels for the current primary of
@@ -27,23 +28,49 @@ def redis_client(rs: RedisSettings, *, health_check_interval: int = 0) -> redis.
     reconnects to the new primary as well.
     """
     url = rs.url.get_secret_value()
-    common: dict[str, Any] = {
-        "socket_timeout": rs.socket_timeout,
-        "socket_connect_timeout": rs.socket_timeout,
-        "health_check_interval": health_check_interval,
-    }
+    common = _common(rs, socket_timeout, health_check_interval)
     if not rs.sentinels:
         return redis.Redis.from_url(url, **common)
-    from_url = parse_url(url)  # type: ignore[no-untyped-call]
-    node: dict[str, Any] = {k: from_url[k] for k in ("db", "password", "username") if k in from_url}
-    sentinel_kwargs: dict[str, Any] = {"socket_timeout": rs.socket_timeout,
-                                       "socket_connect_timeout": rs.socket_timeout}
-    if rs.sentinel_password.get_secret_value():
-        sentinel_kwargs["password"] = rs.sentinel_password.get_secret_value()
+    node, sentinel_kwargs = _sentinel_parts(rs)
     sentinel = Sentinel(sentinel_addresses(rs), sentinel_kwargs=sentinel_kwargs,  # type: ignore[no-untyped-call]
                         **common, **node)
     primary: redis.Redis = sentinel.master_for(rs.service_name, **common, **node)  # type: ignore[no-untyped-call]
     return primary
+
+
+def async_redis_client(rs: RedisSettings, *, socket_timeout: float | None = None
+                       ) -> redis.asyncio.Redis:
+    """``redis_client`` for asyncio callers (the API's long waits on the event loop)."""
+    import redis.asyncio
+    import redis.asyncio.sentinel
+
+    common = _common(rs, socket_timeout, 0)
+    if not rs.sentinels:
+        return redis.asyncio.Redis.from_url(rs.url.get_secret_value(), **common)
+    node, sentinel_kwargs = _sentinel_parts(rs)
+    sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+        sentinel_addresses(rs), sentinel_kwargs=sentinel_kwargs, **common, **node)
+    primary: redis.asyncio.Redis = sentinel.master_for(
+        rs.service_name, **common, **node)
+    return primary
+
+
+def _common(rs: RedisSettings, socket_timeout: float | None,
+            health_check_interval: int) -> dict[str, Any]:
+    return {"socket_timeout": rs.socket_timeout if socket_timeout is None else socket_timeout,
+            "socket_connect_timeout": rs.socket_timeout,
+            "health_check_interval": health_check_interval}
+
+
+def _sentinel_parts(rs: RedisSettings) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the data nodes' db/password/username from ``rs.url``, the sentinels' own options)."""
+    from_url = parse_url(rs.url.get_secret_value())  # type: ignore[no-untyped-call]
+    node = {k: from_url[k] for k in ("db", "password", "username") if k in from_url}
+    sentinel_kwargs: dict[str, Any] = {"socket_timeout": rs.socket_timeout,
+                                       "socket_connect_timeout": rs.socket_timeout}
+    if rs.sentinel_password.get_secret_value():
+        sentinel_kwargs["password"] = rs.sentinel_password.get_secret_value()
+    return node, sentinel_kwargs
 
 
 def sentinel_addresses(rs: RedisSettings) -> list[tuple[str, int]]:

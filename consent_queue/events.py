@@ -50,6 +50,14 @@ class JobOptions:
     result_ttl: int = 300
     failure_ttl: int = 30 * 86400
     pending_ttl: int = 600  # seconds a pending text may be matched by a redelivery
+    # WAIT for this many replicas to hold a batch before it counts as queued (0 = don't).
+    min_replicas_ack: int = 0
+    wait_timeout_ms: int = 200
+
+
+class ReplicasBehind(redis.RedisError):
+    """The batch is in the primary, but fewer replicas than required confirmed it in time:
+    the texts get the temporary error, and their redelivery is recognised as a duplicate."""
 
 
 class EventQueue:
@@ -130,6 +138,15 @@ class EventQueue:
             for t in dups:
                 p.lrem(self._keys.pending(t.msisdn), 1, t._entry)
             p.execute()
+        wanted = self._opt.min_replicas_ack
+        if wanted and new:
+            # Redis replication is asynchronous: without WAIT a primary that dies right
+            # after answering takes the batch with it, although the SMSC was told we hold it.
+            held = int(self._r.wait(wanted, self._opt.wait_timeout_ms))
+            if held < wanted:
+                self._held_back(new)
+                raise ReplicasBehind(f"{held} of {wanted} replicas confirmed the batch within "
+                                     f"{self._opt.wait_timeout_ms} ms (redis.min_replicas_ack)")
 
     def acknowledged(self, texts: Sequence[QueuedText]) -> None:
         """The SMSC has our deliver_sm_resp for these: they can no longer be redelivered."""
@@ -183,6 +200,17 @@ class EventQueue:
             if last is not None:
                 latest[n] = last.decode()
         return out, latest
+
+    def _held_back(self, texts: Sequence[QueuedText]) -> None:
+        """Queued, but answered with the temporary error (replicas behind): the redelivery may
+        come on this very connection, so the entries are re-filed under no connection."""
+        with self._r.pipeline(transaction=True) as p:
+            for t in texts:
+                key = self._keys.pending(t.msisdn)
+                p.lrem(key, 1, t._entry)
+                t._entry = "held|" + t._entry.split("|", 1)[1][:-1] + "u"
+                p.rpush(key, t._entry)
+            p.execute()
 
     def unanswered(self, texts: Sequence[QueuedText]) -> None:
         """Queued, but their deliver_sm_resp was never written: the SMSC will redeliver

@@ -14,6 +14,7 @@ import os
 import random
 import signal
 import socket
+import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -24,6 +25,8 @@ import structlog
 
 from config.notify import Notifier
 from config.settings import Settings
+from consent_core.clock import Clock, system_clock
+from consent_queue import connection, persistence
 from consent_queue.events import EventQueue, JobOptions
 from consent_queue.keys import Keys
 from consent_queue.replies import ReplyQueue
@@ -44,17 +47,14 @@ def keys_for(settings: Settings) -> Keys:
 
 
 def redis_client(settings: Settings) -> redis.Redis:
-    return redis.Redis.from_url(
-        settings.redis.url.get_secret_value(),
-        socket_timeout=settings.redis.socket_timeout,
-        socket_connect_timeout=settings.redis.socket_timeout,
-        health_check_interval=10,
-    )
+    return connection.redis_client(settings.redis, health_check_interval=10)
 
 
 class Gateway:
-    def __init__(self, settings: Settings, notifier: Notifier | None = None) -> None:
+    def __init__(self, settings: Settings, notifier: Notifier | None = None,
+                 clock: Clock = system_clock) -> None:
         self.s = settings
+        self.clock = clock
         self.instance = settings.gateway.instance or socket.gethostname().split(".")[0]
         self.notifier = notifier or Notifier()
         self.metrics = GatewayMetrics()
@@ -63,11 +63,13 @@ class Gateway:
         # Long blocking reads (BLMOVE) get a connection of their own.
         self.events = EventQueue(self.redis, self.keys, JobOptions(
             timeout=settings.queue.job_timeout, retry_max=settings.queue.retry_max,
-            pending_ttl=settings.queue.redelivery_window))
+            pending_ttl=settings.queue.redelivery_window,
+            min_replicas_ack=settings.redis.min_replicas_ack,
+            wait_timeout_ms=settings.redis.wait_timeout_ms))
         self.replies = ReplyQueue(self.redis, self.keys)
-        self.inbound = Inbound(settings, self.events, self.metrics, self.instance)
+        self.inbound = Inbound(settings, self.events, self.metrics, self.instance, clock)
         self.outbound = Outbound(settings, self.replies, redis_client(settings), self.inbound,
-                                 self.metrics, self.instance)
+                                 self.metrics, self.instance, clock)
         self.link: SmppLink | None = None  # the link replies go out on
         self.links: list[SmppLink] = []  # every bound link: one transceiver, or rx + tx
         self.stopping = threading.Event()
@@ -77,9 +79,23 @@ class Gateway:
         self._bound_since: float | None = None
         self._refusals: set[int] = set()
         self.health = HealthServer(self)
+        self.persistence: persistence.PersistenceWatch | None = None
 
     # ------------------------------------------------------------ public
     def run(self) -> int:
+        where = connection.redis_where(self.s.redis)
+        try:
+            found = persistence.check_at_start(self.redis, self.s.redis, where)
+        except persistence.PersistenceRefused as exc:
+            print(f"sms-gateway: {exc}", file=sys.stderr)
+            log.error("gateway.redis_not_persistent", error=str(exc), action="not starting")
+            return 2
+        except redis.RedisError as exc:  # Redis down at start: texts get the temporary error
+            log.warning("gateway.persistence_unknown", redis=where, error=str(exc))
+            found = None
+        self.persistence = persistence.PersistenceWatch(
+            self.redis, self.s.redis.persistence_check_interval, where)
+        self.persistence.start(found)
         self._install_signals()
         self.health.start()
         self._restore_replies()
@@ -154,7 +170,7 @@ class Gateway:
             link.start()
         self.metrics.reconnects.labels(result="bound").inc()
         self.metrics.link_up.set(1)
-        self._bound_since = time.time()
+        self._bound_since = self.clock().timestamp()
         self.outbound.attach(self.link)
         log.info("smpp.bound", smsc=self.link.where, system_id=s.system_id, modes=modes,
                  conn=[link.conn_id for link in self.links])
@@ -292,7 +308,7 @@ class Gateway:
             "received": str(self.inbound.received), "queued": str(self.inbound.queued),
             "replies_sent": str(self.outbound.sent),
             "last_text_at": _iso(self.inbound.last_text_at) if self.inbound.last_text_at else "",
-            "updated_at": _iso(time.time()), "close_reason": link.close_reason if link else "",
+            "updated_at": _iso(self.clock().timestamp()), "close_reason": link.close_reason if link else "",
         }
         try:
             with self.redis.pipeline(transaction=False) as p:
@@ -318,9 +334,15 @@ class Gateway:
         except redis.RedisError:
             redis_ok = False
         replies_flowing = not self.outbound.stalled(time.monotonic())
-        checks = {"smpp_bound": bound, "redis": redis_ok, "threads": self._threads_alive(),
-                  "replies_flowing": replies_flowing}
-        return all(checks.values()), checks
+        checks: dict[str, Any] = {"smpp_bound": bound, "redis": redis_ok,
+                                  "threads": self._threads_alive(),
+                                  "replies_flowing": replies_flowing}
+        kept = self.persistence.last if self.persistence is not None else None
+        # Shown always; unhealthy only when persistence is required (the override means the
+        # operator accepted the risk).
+        checks["redis_persistent"] = None if kept is None else kept.ok
+        informational = set() if self.s.redis.require_persistence else {"redis_persistent"}
+        return all(v for k, v in checks.items() if k not in informational), checks
 
 
 def _iso(ts: float) -> str:

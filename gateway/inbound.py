@@ -21,6 +21,7 @@ import redis
 import structlog
 
 from config.settings import Settings
+from consent_core.clock import Clock, system_clock
 from consent_core.concat import PartKey, Reassembler, is_part, part_key
 from consent_core.decode import DecodeError, decode_text
 from consent_core.model import CONSENTS, Give, Withdraw
@@ -63,8 +64,9 @@ class _Batch:
 
 class Inbound:
     def __init__(self, settings: Settings, events: EventQueue, metrics: GatewayMetrics,
-                 instance: str) -> None:
+                 instance: str, clock: Clock = system_clock) -> None:
         self._s = settings
+        self._clock = clock  # when a text arrived (received_at) comes from here
         self._events = events
         self._m = metrics
         self._instance = instance
@@ -89,7 +91,8 @@ class Inbound:
         with self._cond:
             full = len(self._arrivals) >= self._s.gateway.max_pending_texts
             if not full:
-                self._arrivals.append(Arrival(link, event.sm, event.kind, time.time()))
+                self._arrivals.append(Arrival(link, event.sm, event.kind,
+                                                      self._clock().timestamp()))
                 self._cond.notify()
         if full:
             self._m.texts.labels(outcome="overloaded").inc()
@@ -361,7 +364,7 @@ class Inbound:
     def _next_seq(self) -> int:
         # Per-number order across the system: microseconds of wall clock, strictly
         # increasing within this process (design.md "Ordering").
-        seq = max(self._last_seq + 1, time.time_ns() // 1000)
+        seq = max(self._last_seq + 1, int(self._clock().timestamp() * 1_000_000))
         self._last_seq = seq
         return seq
 

@@ -21,6 +21,7 @@ import redis
 import structlog
 
 from config.settings import Settings
+from consent_core.clock import Clock, system_clock
 from consent_core.encode import Part, encode_sms
 from consent_queue.replies import Reply, ReplyQueue
 from consent_queue.wire import SubmitResult
@@ -47,8 +48,10 @@ class _Out:
 
 class Outbound:
     def __init__(self, settings: Settings, replies: ReplyQueue, client: redis.Redis,
-                 inbound: Inbound, metrics: GatewayMetrics, instance: str) -> None:
+                 inbound: Inbound, metrics: GatewayMetrics, instance: str,
+                 clock: Clock = system_clock) -> None:
         self._s = settings
+        self._clock = clock
         self._replies = replies
         self._r = client
         self._inbound = inbound
@@ -302,13 +305,14 @@ class Outbound:
         self.sent += 1
         self._finished.append(out.raw)
         self._m.replies_sent.inc()
-        latency = time.time() - _ts(out.reply.received_at)
+        now = self._clock()
+        latency = now.timestamp() - _ts(out.reply.received_at, now)
         if latency >= 0:
             self._m.reply_latency.observe(latency)
         log.info("mt.accepted", correlation_id=out.reply.correlation_id,
                  message_id=out.done[-1], parts=len(out.parts))
         self._inbound.add_update(SubmitResult(out.reply.event_id, out.done[-1], "0x00",
-                                              _now_iso(), smsc))
+                                              _iso(now), smsc))
 
     def _fail(self, out: _Out, status: int) -> None:
         self._outs -= 1
@@ -319,7 +323,7 @@ class Outbound:
         log.error("mt.failed", correlation_id=out.reply.correlation_id,
                   status=c.status_name(status), action="recorded against the reply")
         self._inbound.add_update(SubmitResult(out.reply.event_id, None, f"0x{status:02X}",
-                                              _now_iso()))
+                                              _iso(self._clock())))
 
     def _flush_finished(self) -> None:
         with self._cond:
@@ -342,12 +346,12 @@ class Outbound:
         return self._replies.keys.inflight(self._instance)
 
 
-def _ts(iso: str) -> float:
+def _ts(iso: str, now: datetime) -> float:
     try:
         return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
     except ValueError:
-        return time.time()
+        return now.timestamp()
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
