@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from consent_api import changes, metrics
-from consent_api.auth import require
+from consent_api.auth import has_scope, require
 from consent_api.problems import Problem
 from consent_api.services import Services
 from consent_core.model import CONSENTS
@@ -87,9 +87,16 @@ def get_consents(msisdn: Msisdn, svc: Svc, _: Reader,
 
 
 @router.get("/numbers/{msisdn}/history", summary="Every ledger event of a number, oldest first")
-def get_history(msisdn: Msisdn, svc: Svc, _: Reader) -> dict[str, Any]:
+def get_history(msisdn: Msisdn, svc: Svc, token: Reader,
+                all_holders: bool = False) -> dict[str, Any]:
+    """The current holder's events (seed rule 6: after a handover the new holder is not
+    shown the previous one's); ``all_holders=true`` is the operator's audit (admin)."""
     n = number(msisdn)
-    entries = svc.store.history(n)
+    if all_holders and not has_scope(token, "admin"):
+        metrics.AUTH_FAILURES.labels(reason="scope").inc()
+        raise Problem(403, "forbidden", "all_holders=true is an audit of earlier holders' "
+                      "data and needs the admin scope", required_scope="admin")
+    entries = svc.store.history(n, all_holders=all_holders)
     if not entries:
         raise Problem(404, "not-found", f"no recorded events for {n}")
     return {"msisdn": n, "events": [e.to_dict() for e in entries]}

@@ -328,7 +328,14 @@ def test_reset_needs_admin_and_withdraws_everything(stack: tuple[Pipeline, Api])
         state = admin.get(f"/v1/numbers/{LMT}/consents").json()["consents"]
         assert {k: v["status"] for k, v in state.items() if v["status"] != "none"} == {
             "AUTO": "withdrawn", "VIETA": "withdrawn"}
-        events = ledger(admin, LMT)
+        # The new holder's history starts empty; the audit shows every holder's events.
+        assert admin.get(f"/v1/numbers/{LMT}/history").status_code == 404
+        r_all = admin.get(f"/v1/numbers/{LMT}/history", params={"all_holders": "true"})
+    with api.client(api.token("dwh", "read")) as reader:
+        refused = reader.get(f"/v1/numbers/{LMT}/history", params={"all_holders": "true"})
+        assert refused.status_code == 403 and problem(refused)["required_scope"] == "admin"
+    with api.client(api.token("ops2", "admin")) as admin:
+        events = r_all.json()["events"]
         assert [e["outcome"] for e in events] == ["given", "given", "reset", "reset"]
         assert all("api ops" in e["reason"] for e in events[2:])
         # Through the queue like every change: the status URL knows it too.
@@ -350,7 +357,8 @@ def test_config_errors_are_one_line(tmp_path: Any) -> None:
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and "api.port" in out.stderr
+    good = write_config(tmp_path / "good.toml", {"api": {"port": 8080}})
     env["SMSGW_API__CHANGE_WAIT"] = "lots"
-    out = subprocess.run([str(BIN / "consent-api"), "run"], env=env, capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run([str(BIN / "consent-api"), "--config", str(good), "run"], env=env,
+                         capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "SMSGW_API__CHANGE_WAIT" in out.stderr
