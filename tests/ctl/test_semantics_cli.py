@@ -12,6 +12,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from consent_core.catalog import load_catalog
+from consent_store.engine import head_revision
 from consent_store.requests import ChangeRequest
 from consent_store.store import ConsentStore
 from consentctl.cli import EXIT_REFUSED, EXIT_USAGE, EXIT_VERIFY_FAILED, build_parser
@@ -118,7 +119,7 @@ def test_handover_history_export_and_show_at_before_the_reset(ctl: Ctl) -> None:
     _directory(ctl)
     assert ctl("grant", N, "VIETA", "--channel", "web").returncode == 0
     before = datetime.now(UTC)
-    assert ctl("reset", N, "--reason", "number reassigned").returncode == 0
+    assert ctl("reset", N, "--reason", "number reassigned", "--yes").returncode == 0
     assert ctl("grant", N, "AUTO", "--channel", "web").returncode == 0
     mine = json.loads(ctl("history", N, "--json").stdout)
     assert [(e["consent"], e["action"]) for e in mine] == [("AUTO", "give")]
@@ -134,7 +135,7 @@ def test_handover_history_export_and_show_at_before_the_reset(ctl: Ctl) -> None:
 def test_erased_client_keeps_directory_and_can_give_again(ctl: Ctl) -> None:
     _directory(ctl)
     assert ctl("grant", N, "VIETA", "--channel", "web").returncode == 0
-    erase = ctl("erase", N, "--reason", "data subject request")
+    erase = ctl("erase", N, "--reason", "data subject request", "--yes")
     assert erase.returncode == 0 and "kept (LMT data)" in erase.stdout
     again = ctl("grant", N, "VIETA", "--channel", "web")
     assert again.returncode == 0 and "VIETA: given" in again.stdout
@@ -178,7 +179,7 @@ def test_every_command_takes_json() -> None:
 
 def test_db_upgrade_and_import_answer_in_json(ctl: Ctl, tmp_path: Path) -> None:
     up = json.loads(ctl("db", "upgrade", "--json").stdout)
-    assert up["revision"] == "0012_semantics"
+    assert up["revision"] == head_revision()
     (ctl.tmp / "d.csv").write_text(f"{N},lmt\nbad,lmt\n")
     imp = ctl("subscribers", "import", "d.csv", "--json")
     assert imp.returncode == 3 and json.loads(imp.stdout) == {
