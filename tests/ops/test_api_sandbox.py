@@ -24,7 +24,9 @@ def test_api_stays_inside_the_system_call_filter_and_wx_rule(tmp_path: Path,
                                                              redis_url: str) -> None:
     port = free_port()
     env = {**os.environ, "SMSGW_REDIS__URL": redis_url,
-           "SMSGW_DATABASE__URL": f"sqlite:///{tmp_path}/consents.db", "SMSGW_CONFIG": "",
+           "SMSGW_DATABASE__URL": f"sqlite:///{tmp_path}/consents.db",
+           # Settings come from the environment below; the file only has to exist.
+           "SMSGW_CONFIG": str(_empty_config(tmp_path)),
            "SMSGW_API__PORT": str(port), "SMSGW_API__CHANGE_WAIT": "0.2",
            "SMSGW_LOG__FORMAT": "json"}
     subprocess.run([str(VENV_BIN / "consentctl"), "db", "upgrade"], env=env, check=True,
@@ -64,3 +66,9 @@ def test_api_stays_inside_the_system_call_filter_and_wx_rule(tmp_path: Path,
           if re.search(r"\b(mmap|mremap)\(.*PROT_WRITE\|PROT_EXEC", line)
           or re.search(r"\b(pkey_)?mprotect\(.*PROT_EXEC", line)]
     assert wx == []
+
+
+def _empty_config(tmp_path: Path) -> Path:
+    path = tmp_path / "gateway.toml"
+    path.write_text("# every setting from SMSGW_* variables\n")
+    return path

@@ -244,7 +244,8 @@ def test_the_console_commands_stay_inside_the_system_call_filter(
     # operators run first, the daily lapse, and a worker draining its shard.
     env = {**os.environ, "SMSGW_REDIS__URL": redis_url,
            "SMSGW_DATABASE__URL": f"sqlite:///{tmp_path}/consents.db",
-           "SMSGW_CONFIG": "", "SMSGW_LOG__FORMAT": "json"}
+           "SMSGW_CONFIG": str(tmp_path / "gateway.toml"), "SMSGW_LOG__FORMAT": "json"}
+    (tmp_path / "gateway.toml").write_text("# every setting from SMSGW_* variables\n")
     allowed = _allowed_syscalls("consent-worker@.service")
     for i, cmd in enumerate([["consentctl", "db", "upgrade"], ["consentctl", "lapse"],
                              ["consent-worker", "run", "--burst", "--shard", "0"]]):
