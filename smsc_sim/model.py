@@ -38,6 +38,14 @@ class SimConfig:
     keep_history: bool = True  # keep every MO and reply (tests); load mode keeps aggregates
 
 
+def describe_faults(faults: dict[str, object]) -> str:
+    """The faults in force, ``k=v`` each, or ``none``. ``refuse_status`` and ``bogus_kind``
+    only qualify another fault, so they are not faults of their own."""
+    active = [f"{k}={v}" for k, v in faults.items()
+              if v and k not in ("refuse_status", "bogus_kind")]
+    return ", ".join(active) or "none"
+
+
 @dataclass(slots=True)
 class Faults:
     """Misbehaviour switched on at start or at run time (all off by default)."""
@@ -54,9 +62,7 @@ class Faults:
     bogus_kind: str = "enquire_link_resp"  # ... enquire_link_resp, or generic_nack0
 
     def describe(self) -> str:
-        active = [f"{k}={v}" for k, v in self.as_dict().items()
-                  if v and k not in ("refuse_status", "bogus_kind")]
-        return ", ".join(active) or "none"
+        return describe_faults(self.as_dict())
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from smsc_sim.commands import CommandError, Session
+from smsc_sim.model import describe_faults
 from smsc_sim.text import encode_text, split_parts
 from smsc_sim.threaded import SimulatorThread
 
@@ -93,8 +94,7 @@ class WebConsole:
                               "at": r.received_at} for r in replies if r.msisdn == key]
             conversation.sort(key=lambda e: e["at"])
         stats = self.sim.stats()
-        faults = ", ".join(f"{k}={v}" for k, v in (stats.get("faults") or {}).items()
-                           if v and k != "refuse_status") or "none"
+        faults = describe_faults(stats.get("faults") or {})
         return {"numbers": numbers, "conversation": conversation,
                 "binds": len(stats.get("binds", [])), "faults": faults,
                 "receipts": stats.get("receipts"), "receipt_policy": stats.get("receipt_policy"),
