@@ -149,13 +149,19 @@ class EventQueue:
                                      f"{self._opt.wait_timeout_ms} ms (redis.min_replicas_ack)")
 
     def acknowledged(self, texts: Sequence[QueuedText]) -> None:
-        """The SMSC has our deliver_sm_resp for these: they can no longer be redelivered."""
-        fresh = [t for t in texts if not t.duplicate and t._entry]
+        """Our deliver_sm_resp for these was written. Written is not received: a link that
+        dies right then (seen in the link-drop fault test) leaves the SMSC without it, and
+        it redelivers on the next bind. So the entries stay, marked ``a``, until the window
+        ends, and match a redelivery under the latest-text rule (_redelivery_of)."""
+        fresh = [t for t in texts if not t.duplicate and t._entry.endswith("|q")]
         if not fresh:
             return
         with self._r.pipeline(transaction=False) as p:
             for t in fresh:
-                p.lrem(self._keys.pending(t.msisdn), 1, t._entry)
+                key = self._keys.pending(t.msisdn)
+                p.lrem(key, 1, t._entry)
+                t._entry = t._entry[:-1] + "a"
+                p.rpush(key, t._entry)
             p.execute()
 
     def _redelivery_of(self, t: QueuedText, waiting: list[str], latest: str | None,

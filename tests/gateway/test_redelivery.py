@@ -80,3 +80,16 @@ def test_unanswered_text_is_recognised_even_after_later_texts(
     again = text("VIETA")
     q.enqueue([again], [], "b3", "conn2")
     assert again.duplicate
+
+
+def test_acknowledged_text_redelivered_after_the_link_died_is_recognised(
+        queue: tuple[EventQueue, FixedClock]) -> None:
+    """The answer was written, but the link died before the SMSC read it: it redelivers on
+    the next bind, and the text is not applied twice."""
+    q, _clock = queue
+    first = text("VIETA")
+    q.enqueue([first], [], "b1", "conn1")
+    q.acknowledged([first])
+    again = text("VIETA")
+    q.enqueue([again], [], "b2", "conn2")
+    assert again.duplicate

@@ -141,7 +141,7 @@ def test_healthz_is_200_with_every_check_true_when_bound(stack: Stack) -> None:
     code, body = health(stack.gateway, "/healthz")
     assert code == 200
     assert body == {"ok": True, "smpp_bound": True, "redis": True, "threads": True,
-                    "database": True}
+                    "database": True, "replies_flowing": True, "redis_persistent": True}
     code, body = health(stack.worker, "/healthz")
     assert code == 200
     assert body == {"ok": True, "serving": True, "redis": True, "database": True}
