@@ -144,7 +144,8 @@ def test_healthz_is_200_with_every_check_true_when_bound(stack: Stack) -> None:
                     "database": True, "replies_flowing": True, "redis_persistent": True}
     code, body = health(stack.worker, "/healthz")
     assert code == 200
-    assert body == {"ok": True, "serving": True, "redis": True, "database": True}
+    assert body == {"ok": True, "serving": True, "redis": True, "database": True,
+                    "redis_persistent": True}
 
 
 def test_gateway_healthz_is_503_when_the_smsc_link_is_down(stack: Stack) -> None:
