@@ -17,7 +17,7 @@ something else is never taken for a redelivery.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,13 +156,7 @@ class EventQueue:
         fresh = [t for t in texts if not t.duplicate and t._entry.endswith("|q")]
         if not fresh:
             return
-        with self._r.pipeline(transaction=False) as p:
-            for t in fresh:
-                key = self._keys.pending(t.msisdn)
-                p.lrem(key, 1, t._entry)
-                t._entry = t._entry[:-1] + "a"
-                p.rpush(key, t._entry)
-            p.execute()
+        self._refile(fresh, lambda entry: entry[:-1] + "a", transaction=False)
 
     def _redelivery_of(self, t: QueuedText, waiting: list[str], latest: str | None,
                        now: float) -> str | None:
@@ -210,11 +204,16 @@ class EventQueue:
     def _held_back(self, texts: Sequence[QueuedText]) -> None:
         """Queued, but answered with the temporary error (replicas behind): the redelivery may
         come on this very connection, so the entries are re-filed under no connection."""
-        with self._r.pipeline(transaction=True) as p:
+        self._refile(texts, lambda entry: "held|" + entry.split("|", 1)[1][:-1] + "u")
+
+    def _refile(self, texts: Sequence[QueuedText], new_entry: Callable[[str], str],
+                transaction: bool = True) -> None:
+        """Replace each text's pending entry by ``new_entry(old)`` (same list, at its end)."""
+        with self._r.pipeline(transaction=transaction) as p:
             for t in texts:
                 key = self._keys.pending(t.msisdn)
                 p.lrem(key, 1, t._entry)
-                t._entry = "held|" + t._entry.split("|", 1)[1][:-1] + "u"
+                t._entry = new_entry(t._entry)
                 p.rpush(key, t._entry)
             p.execute()
 
@@ -225,13 +224,7 @@ class EventQueue:
         if not fresh:
             return
         try:
-            with self._r.pipeline(transaction=True) as p:
-                for t in fresh:
-                    key = self._keys.pending(t.msisdn)
-                    p.lrem(key, 1, t._entry)
-                    t._entry = t._entry[:-1] + "u"
-                    p.rpush(key, t._entry)
-                p.execute()
+            self._refile(fresh, lambda entry: entry[:-1] + "u")
         except redis.RedisError:
             pass  # the entries stay as they were: matched under the stricter rule
 
