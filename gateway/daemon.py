@@ -202,8 +202,6 @@ class Gateway:
         elif kind == "reader_crashed":
             self.metrics.io_crashes.inc()
         else:
-            if kind == "wrong_state" and not link.session.bound:
-                kind = "before_bind"
             self.metrics.bad_pdus.labels(kind=kind).inc()
         log.warning("smpp.protocol_error", kind=kind, detail=event.detail,
                     command=c.command_name(event.command_id), sequence=event.sequence,

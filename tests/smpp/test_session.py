@@ -96,7 +96,7 @@ def test_deliver_before_bind_is_refused_with_rinvbndsts() -> None:
     s.bind("transceiver", "x", "y", 0.0)
     s.data_to_send()
     [ev] = s.receive_data(deliver(77), 0)
-    assert isinstance(ev, ProtocolError) and ev.kind == "wrong_state"
+    assert isinstance(ev, ProtocolError) and ev.kind == "before_bind"
     assert frames(s.data_to_send()) == [(c.DELIVER_SM_RESP, c.ESME_RINVBNDSTS, 77)]
 
 
