@@ -13,20 +13,13 @@ from consent_queue.events import EventQueue, JobOptions, ReplicasBehind
 from consent_queue.keys import Keys
 from tests.ctl.test_jobs_status import N1, event
 from tests.support import servers
-from tests.support.pipeline import wait_until
 
 KEYS = Keys("smsgw", "consent-events", 1)
 
 
 @pytest.fixture
 def primary_with_replica() -> Iterator[tuple[servers.RedisServer, servers.RedisServer]]:
-    primary = servers.RedisServer(dir=servers.new_tempdir("smsgw-wait-primary-"))
-    primary.start()
-    replica = servers.RedisServer(dir=servers.new_tempdir("smsgw-wait-replica-"),
-                                  replica_of=primary.port)
-    replica.start()
-    assert wait_until(lambda: redis.Redis(port=replica.port).info("replication")
-                      .get("master_link_status") == "up", 20)
+    primary, replica = servers.primary_and_replica("wait")
     yield primary, replica
     replica.stop()
     primary.stop()

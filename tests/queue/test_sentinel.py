@@ -48,13 +48,7 @@ class SentinelSet:
 @pytest.fixture
 def sentinel_set() -> Iterator[SentinelSet]:
     d = servers.new_tempdir("smsgw-sentinel-")
-    primary = servers.RedisServer(dir=servers.new_tempdir("smsgw-primary-"))
-    primary.start()
-    replica = servers.RedisServer(dir=servers.new_tempdir("smsgw-replica-"),
-                                  replica_of=primary.port)
-    replica.start()
-    assert wait_until(lambda: redis.Redis(port=replica.port).info("replication")
-                      .get("master_link_status") == "up", 20)
+    primary, replica = servers.primary_and_replica("sentinel")
     sentinels = [servers.Sentinel(dir=d, primary_port=primary.port) for _ in range(3)]
     for s in sentinels:
         s.start()

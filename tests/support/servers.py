@@ -98,6 +98,22 @@ class RedisServer:
         self.proc = None
 
 
+def primary_and_replica(name: str) -> tuple[RedisServer, RedisServer]:
+    """A started primary and a replica of it whose replication link is up."""
+    import redis
+
+    primary = RedisServer(dir=new_tempdir(f"smsgw-{name}-primary-"))
+    primary.start()
+    replica = RedisServer(dir=new_tempdir(f"smsgw-{name}-replica-"), replica_of=primary.port)
+    replica.start()
+    deadline = time.monotonic() + 20
+    while redis.Redis(port=replica.port).info("replication").get("master_link_status") != "up":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"replica on {replica.port} did not link to {primary.port}")
+        time.sleep(0.05)
+    return primary, replica
+
+
 @dataclass
 class Sentinel:
     """A redis-server in Sentinel mode watching the primary on ``primary_port`` as
