@@ -9,13 +9,14 @@ mid-submit hands them back on restart (at-least-once towards the SMSC; see READM
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import redis
 
 from consent_queue.keys import Keys
+from consent_queue.wire import Reply
+
+__all__ = ["Reply", "ReplyQueue"]
 
 # ARGV: prefix, done_ttl, per_minute, per_day, minute_bucket, day_bucket,
 #       then (event_id, msisdn, payload) triples. Returns one status per reply.
@@ -61,23 +62,6 @@ for i = #items, 1, -1 do redis.call('LPUSH', KEYS[1], items[i]) end
 redis.call('DEL', KEYS[2])
 return #items
 """
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    event_id: str
-    msisdn: str
-    text: str
-    correlation_id: str
-    received_at: str  # ISO 8601 of the text it answers, for latency
-
-    def dumps(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
-
-    @classmethod
-    def loads(cls, raw: bytes | str) -> Reply:
-        data: dict[str, Any] = json.loads(raw)
-        return cls(**data)
 
 
 class ReplyQueue:

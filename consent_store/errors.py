@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy.engine import make_url
 
+from consent_queue.wire import BadRequest as _WireBadRequest
+
 
 class StoreError(Exception):
     """Base of every consent-store error."""
@@ -30,8 +32,9 @@ class NotFound(StoreError):
     """Nothing is held about the number (no directory row, no ledger row)."""
 
 
-class BadRequest(StoreError):
-    """A change request or import row that cannot be applied as given."""
+# A change request or import row that cannot be applied as given. Defined with the wire
+# schema that raises it (a ValueError, not a StoreError: callers catch it by name).
+BadRequest = _WireBadRequest
 
 
 class ConflictRetriesExhausted(StoreError):

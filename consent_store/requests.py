@@ -1,162 +1,27 @@
 """The values that cross into and out of the store: ``ChangeRequest`` and ``AppliedChange``.
 
-Both are frozen and travel as JSON-able dicts (``to_dict``/``from_dict``) on the queue.
+``ChangeRequest`` is defined once, in the wire schema (``consent_queue.wire``), which the
+gateway and the API build and the workers read back; it is re-exported here. Both travel as
+JSON-able dicts (``to_dict``/``from_dict``) on the queue.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
-from consent_core.model import CONSENTS, Outcome
-from consent_store.errors import BadRequest
-from consent_store.timeutil import as_utc, iso, parse_instant
+from consent_core.model import Outcome
+from consent_queue.wire import (
+    CHANNELS,
+    GUARDIAN_CHANNELS,
+    ON_BEHALF,
+    REQUEST_ACTIONS,
+    ChangeRequest,
+    storable,
+)
 
-REQUEST_ACTIONS = frozenset({"give", "withdraw", "unknown"})
-CHANNELS = frozenset({"sms", "web", "customer_centre", "operator", "system"})
-# On whose behalf a change is made, when not the line's user themselves (seed rule 5).
-ON_BEHALF = frozenset({"guardian"})
-# Channels where a guardian can be identified: in person at a customer centre (the seed:
-# "jāsazinās ar LMT").
-GUARDIAN_CHANNELS = frozenset({"customer_centre"})
-
-
-def storable(text: str | None) -> str | None:
-    """``text`` as both databases can hold it: NUL (PostgreSQL text cannot) and lone
-    surrogates (not encodable as UTF-8, e.g. from a broken UCS2 pair) become U+FFFD.
-    The exact bytes received are kept in ``raw_hex``."""
-    if text is None:
-        return None
-    text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text.replace("\x00", "\ufffd")
-
-
-@dataclass(frozen=True, slots=True)
-class ChangeRequest:
-    """One text from a phone, or one change from another channel (design.md)."""
-
-    event_id: str
-    msisdn: str
-    action: str
-    consent: str | None
-    channel: str
-    received_at: datetime
-    ingest_seq: int | None = None
-    text: str | None = None
-    raw_hex: str | None = None
-    data_coding: int | None = None
-    correlation_id: str | None = None
-    smsc: dict[str, Any] = field(default_factory=dict)
-    # A back-dated entry: when the change was made (e.g. a paper form signed), earlier than
-    # received_at (when it was entered). Recorded with both; never overrides a later change.
-    effective_at: datetime | None = None
-    on_behalf: str | None = None  # "guardian": a parent or guardian acted (minor's line)
-    agent: str | None = None  # who entered it (customer-centre agent, operator)
-    reference: str | None = None  # e.g. the paper form's number
-    note: str | None = None
-
-    def __post_init__(self) -> None:
-        if not self.event_id or len(self.event_id) > 200:
-            raise BadRequest(f"event_id must be 1..200 characters, got {len(self.event_id)}")
-        if not self.msisdn.isdigit() or not 3 <= len(self.msisdn) <= 15:
-            raise BadRequest(f"event {self.event_id}: msisdn must be 3..15 digits")
-        if self.action not in REQUEST_ACTIONS:
-            raise BadRequest(f"event {self.event_id}: action {self.action!r} is not one of "
-                             f"{sorted(REQUEST_ACTIONS)}")
-        if self.action == "unknown":
-            if self.consent is not None:
-                raise BadRequest(f"event {self.event_id}: an unknown command has no consent")
-        elif self.consent not in CONSENTS:
-            raise BadRequest(f"event {self.event_id}: consent {self.consent!r} is not one of "
-                             f"{', '.join(CONSENTS)}")
-        if self.channel not in CHANNELS:
-            raise BadRequest(f"event {self.event_id}: channel {self.channel!r} is not one of "
-                             f"{sorted(CHANNELS)}")
-        if self.correlation_id is not None and len(self.correlation_id) > 200:
-            raise BadRequest(f"event {self.event_id}: correlation_id longer than 200")
-        if "\x00" in self.event_id:
-            raise BadRequest("event_id contains a NUL character")
-        object.__setattr__(self, "received_at", as_utc(self.received_at))
-        if self.effective_at is not None:
-            object.__setattr__(self, "effective_at", as_utc(self.effective_at))
-            if self.effective_at > self.received_at:
-                raise BadRequest(f"event {self.event_id}: a change cannot be back-dated to "
-                                 f"{iso(self.effective_at)}, after it was entered "
-                                 f"({iso(self.received_at)})")
-        if self.on_behalf is not None:
-            if self.on_behalf not in ON_BEHALF:
-                raise BadRequest(f"event {self.event_id}: on_behalf {self.on_behalf!r} is not "
-                                 f"one of {sorted(ON_BEHALF)}")
-            if self.channel not in GUARDIAN_CHANNELS:
-                raise BadRequest(f"event {self.event_id}: a guardian acts through "
-                                 f"{', '.join(sorted(GUARDIAN_CHANNELS))}, not {self.channel}")
-        for name, limit in (("agent", 100), ("reference", 200)):
-            value = getattr(self, name)
-            if value is not None and len(value) > limit:
-                raise BadRequest(f"event {self.event_id}: {name} longer than {limit}")
-            object.__setattr__(self, name, storable(value))
-        object.__setattr__(self, "note", storable(self.note))
-        object.__setattr__(self, "text", storable(self.text))
-        object.__setattr__(self, "correlation_id", storable(self.correlation_id))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "msisdn": self.msisdn,
-            "action": self.action,
-            "consent": self.consent,
-            "channel": self.channel,
-            "received_at": iso(self.received_at),
-            "ingest_seq": self.ingest_seq,
-            "text": self.text,
-            "raw_hex": self.raw_hex,
-            "data_coding": self.data_coding,
-            "correlation_id": self.correlation_id,
-            "smsc": dict(self.smsc),
-            "effective_at": iso(self.effective_at),
-            "on_behalf": self.on_behalf,
-            "agent": self.agent,
-            "reference": self.reference,
-            "note": self.note,
-        }
-
-    @property
-    def happened_at(self) -> datetime:
-        """When the change was made: ``effective_at`` for a back-dated entry."""
-        return self.effective_at or self.received_at
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ChangeRequest:
-        """Build from the queue's dict; unknown keys are ignored (newer producers)."""
-        try:
-            received = data["received_at"]
-            return cls(
-                event_id=str(data["event_id"]),
-                msisdn=str(data["msisdn"]),
-                action=str(data["action"]),
-                consent=data.get("consent"),
-                channel=str(data["channel"]),
-                received_at=received if isinstance(received, datetime)
-                else parse_instant(str(received)),
-                ingest_seq=None if data.get("ingest_seq") is None else int(data["ingest_seq"]),
-                text=data.get("text"),
-                raw_hex=data.get("raw_hex"),
-                data_coding=None if data.get("data_coding") is None
-                else int(data["data_coding"]),
-                correlation_id=data.get("correlation_id"),
-                smsc=dict(data.get("smsc") or {}),
-                effective_at=None if data.get("effective_at") is None
-                else parse_instant(str(data["effective_at"])),
-                on_behalf=data.get("on_behalf"),
-                agent=data.get("agent"),
-                reference=data.get("reference"),
-                note=data.get("note"),
-            )
-        except KeyError as exc:
-            raise BadRequest(f"change request lacks {exc.args[0]!r}") from None
-        except (TypeError, ValueError) as exc:
-            raise BadRequest(f"change request {data.get('event_id')!r}: {exc}") from None
+__all__ = ["CHANNELS", "GUARDIAN_CHANNELS", "ON_BEHALF", "REQUEST_ACTIONS", "AppliedChange",
+           "ChangeRequest", "storable"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -206,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     from consent_core.catalog import CatalogError
-    from consent_store.errors import NotFound, StoreError, StoreUnavailable, UnsupportedDatabase
+    from consent_store.errors import BadRequest, NotFound, StoreError, StoreUnavailable, UnsupportedDatabase
 
     parser = build_parser()
     _complete(parser)
@@ -224,7 +224,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except StoreUnavailable as exc:
         print(f"consentctl: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
-    except StoreError as exc:
+    except (StoreError, BadRequest) as exc:
         print(f"consentctl: {exc}", file=sys.stderr)
         return EXIT_STORE
     except BrokenPipeError:  # `consentctl history N | head`

@@ -28,7 +28,7 @@ from consent_core.model import CONSENTS, Give, Withdraw
 from consent_core.msisdn import BadSender, is_short_number, mask, normalise
 from consent_core.parse import parse
 from consent_queue.events import EventQueue, QueuedText
-from consent_queue.wire import DeliveryUpdate, ReceiptUpdate
+from consent_queue.wire import BadRequest, ChangeRequest, DeliveryUpdate, ReceiptUpdate
 from gateway.metrics import GatewayMetrics
 from gateway.receipts import parse_receipt
 from gateway.smpp_link import SmppLink
@@ -340,12 +340,19 @@ class Inbound:
         else:
             action, consent = "unknown", None
         event_id = uuid.uuid4().hex
-        request = {
-            "event_id": event_id, "msisdn": msisdn, "action": action, "consent": consent,
-            "channel": "sms", "received_at": _iso(first.at), "ingest_seq": self._next_seq(),
-            "text": text, "raw_hex": raw.hex(), "data_coding": data_coding,
-            "correlation_id": event_id[:16], "smsc": smsc,
-        }
+        try:
+            request = ChangeRequest(
+                event_id=event_id, msisdn=msisdn, action=action, consent=consent,
+                channel="sms", received_at=datetime.fromtimestamp(first.at, UTC),
+                ingest_seq=self._next_seq(), text=text, raw_hex=raw.hex(),
+                data_coding=data_coding, correlation_id=event_id[:16], smsc=smsc,
+            ).to_dict()
+        except BadRequest as exc:  # cannot happen for a normalised sender; never a crash
+            self._m.texts.labels(outcome="invalid").inc()
+            log.error("mo.invalid_request", error=str(exc), msisdn=mask(msisdn),
+                      action="acknowledged; no consent or reply")
+            b.settled.append((arrivals, c.ESME_ROK))
+            return
         b.texts.append(QueuedText(request=request,
                                   fingerprint=fingerprint(msisdn, [x.pdu for x in arrivals])))
         b.owners.append(arrivals)

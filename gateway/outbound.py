@@ -23,8 +23,8 @@ import structlog
 from config.settings import Settings
 from consent_core.clock import Clock, system_clock
 from consent_core.encode import Part, encode_sms
-from consent_queue.replies import Reply, ReplyQueue
-from consent_queue.wire import SubmitResult
+from consent_queue.replies import ReplyQueue
+from consent_queue.wire import Reply, SubmitResult
 from gateway.inbound import Inbound
 from gateway.metrics import GatewayMetrics
 from gateway.smpp_link import SmppLink

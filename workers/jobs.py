@@ -19,8 +19,14 @@ from rq.serializers import JSONSerializer
 from consent_queue import rq_port
 from consent_queue.keys import APPLY_EVENTS_JOB, RECORD_DELIVERIES_JOB
 from consent_queue.outcomes import is_reset, publish_outcomes, wants_outcome
-from consent_queue.replies import Reply
-from consent_queue.wire import BadUpdate, DeliveryUpdate, ReceiptUpdate, SubmitResult, parse_update
+from consent_queue.wire import (
+    BadUpdate,
+    DeliveryUpdate,
+    ReceiptUpdate,
+    Reply,
+    SubmitResult,
+    parse_update,
+)
 from consent_store.errors import BadRequest, NotFound, StoreUnavailable
 from consent_store.requests import ChangeRequest
 from consent_store.timeutil import parse_instant

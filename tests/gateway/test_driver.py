@@ -10,7 +10,8 @@ import fakeredis
 from config.settings import Settings
 from consent_queue.events import EventQueue, JobOptions
 from consent_queue.keys import Keys
-from consent_queue.replies import Reply, ReplyQueue
+from consent_queue.replies import ReplyQueue
+from consent_queue.wire import Reply
 from gateway.inbound import Arrival, Inbound, _Batch
 from gateway.metrics import GatewayMetrics
 from gateway.outbound import Outbound
