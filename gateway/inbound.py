@@ -9,6 +9,7 @@ batches, queues each batch in one Redis transaction and only then answers the SM
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 import uuid
@@ -216,16 +217,29 @@ class Inbound:
                 (answered if done else unanswered).append(t)
             self._events.acknowledged_quietly(answered)
             self._events.unanswered(unanswered)
-        if queued:
-            for t in b.texts:
-                self._m.texts.labels(outcome="duplicate" if t.duplicate else "queued").inc()
-                log.info("mo.duplicate" if t.duplicate else "mo.queued",
-                         correlation_id=t.request["correlation_id"], msisdn=t.msisdn,
-                         action=t.request["action"], consent=t.request["consent"])
-            self.queued += sum(1 for t in b.texts if not t.duplicate)
-            if b.texts:
-                self._m.batch_size.observe(len(b.texts))
+        if queued and b.texts:
+            self._log_queued(b)
         return queued
+
+    def _log_queued(self, b: _Batch) -> None:
+        """One info line per batch naming every correlation id (grep finds a text's), the
+        per-text detail at debug: per-text info lines were a quarter of the gateway's CPU."""
+        fresh = [t for t in b.texts if not t.duplicate]
+        dups = [t for t in b.texts if t.duplicate]
+        if fresh:
+            self._m.texts.labels(outcome="queued").inc(len(fresh))
+        if dups:
+            self._m.texts.labels(outcome="duplicate").inc(len(dups))
+        self.queued += len(fresh)
+        self._m.batch_size.observe(len(b.texts))
+        log.info("mo.queued", count=len(fresh), conn=b.link.conn_id if b.link else "-",
+                 correlation_ids=[t.request["correlation_id"] for t in fresh],
+                 **({"duplicates": [t.request["correlation_id"] for t in dups]} if dups else {}))
+        if log.isEnabledFor(logging.DEBUG):
+            for t in b.texts:
+                log.debug("mo.duplicate" if t.duplicate else "mo.queued_text",
+                          correlation_id=t.request["correlation_id"], msisdn=t.msisdn,
+                          action=t.request["action"], consent=t.request["consent"])
 
     def _answer(self, link: SmppLink, pairs: list[tuple[int, int]]) -> set[int]:
         """Write deliver_sm_resp (sequence, status) pairs on ``link``; only what that

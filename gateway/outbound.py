@@ -70,6 +70,7 @@ class Outbound:
         self._taking = True
         self._refs = itertools.count()
         self._finished: list[str] = []
+        self._accepted_ids: list[str] = []  # correlation ids accepted since the last flush
         self._tokens = 0.0
         self._tok_at = time.monotonic()
         self.sent = 0
@@ -309,8 +310,10 @@ class Outbound:
         latency = now.timestamp() - _ts(out.reply.received_at, now)
         if latency >= 0:
             self._m.reply_latency.observe(latency)
-        log.info("mt.accepted", correlation_id=out.reply.correlation_id,
-                 message_id=out.done[-1], parts=len(out.parts))
+        # Per reply at debug; one info line per flush names them all (_flush_finished).
+        self._accepted_ids.append(out.reply.correlation_id)
+        log.debug("mt.accepted_reply", correlation_id=out.reply.correlation_id,
+                  message_id=out.done[-1], parts=len(out.parts))
         self._inbound.add_update(SubmitResult(out.reply.event_id, out.done[-1], "0x00",
                                               _iso(now), smsc))
 
@@ -328,6 +331,9 @@ class Outbound:
     def _flush_finished(self) -> None:
         with self._cond:
             done, self._finished = self._finished, []
+            ids, self._accepted_ids = self._accepted_ids, []
+        if ids:
+            log.info("mt.accepted", count=len(ids), correlation_ids=ids)
         if not done:
             return
         try:

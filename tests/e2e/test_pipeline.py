@@ -234,3 +234,24 @@ def test_receiver_plus_transmitter_binds_carry_texts_in_and_replies_out(
     assert sim.wait_until(lambda s: len(s.binds()) == 2, 20)
     assert converse(sim, LMT, "VIETA STOP") == reply(Outcome.WITHDRAWN, "VIETA")
     assert show(p, LMT)["consents"]["VIETA"]["status"] == "withdrawn"
+
+
+def test_a_texts_correlation_id_is_findable_in_the_gateway_log_at_info(
+        running: Pipeline, sim: SimulatorThread) -> None:
+    """Per-text lines are debug (cost), yet an agent grepping the info log for a text's
+    correlation id finds the batch that queued it and the flush that sent its reply."""
+    converse(sim, LMT, "AUTO")
+    history = json.loads(running.ctl("history", LMT, "--json").stdout)
+    (event,) = history if isinstance(history, list) else history["events"]
+    cid = event["correlation_id"]
+    assert cid
+
+    def log_lines() -> list[dict]:  # type: ignore[type-arg]
+        return [json.loads(x) for x in running.logs().splitlines() if x.startswith("{")]
+
+    lines = log_lines()
+    queued = [x for x in lines if x["event"] == "mo.queued" and cid in x["correlation_ids"]]
+    assert queued and queued[0]["level"] == "info"
+    assert wait_until(lambda: any(x["event"] == "mt.accepted" and cid in x["correlation_ids"]
+                                  for x in log_lines()), 10)
+    assert not any(x["event"] == "mo.queued_text" for x in lines)  # debug is off
