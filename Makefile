@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test test-fast lint demo bench bench-store bench-reads servers-check browser-check bench-api clean
+.PHONY: promtool-check help venv test test-fast lint demo bench bench-store bench-reads servers-check browser-check bench-api clean
 
 help:
 	@echo "make demo   - run smsc-sim, sms-gateway and a worker on embedded defaults and show a conversation"
@@ -28,7 +28,10 @@ servers-check:
 browser-check:
 	@sh scripts/need-browser.sh
 
-test: $(STAMP) servers-check browser-check
+promtool-check: $(STAMP)
+	@sh scripts/need-promtool.sh $(VENV)
+
+test: $(STAMP) servers-check browser-check promtool-check
 	$(BIN)/pytest
 
 test-fast: $(STAMP)

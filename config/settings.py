@@ -72,6 +72,9 @@ class GatewaySettings(_Section):
     concat_timeout: float = Field(60.0, gt=0, le=3600)
     shutdown_timeout: float = Field(20.0, gt=0, le=600)
     max_pending_texts: int = Field(20000, ge=10)
+    # Texts queued and not yet applied by a worker, all gateways together, beyond which a
+    # deliver_sm gets the temporary error (the SMSC holds it and retries). 0 = no bound.
+    max_backlog: int = Field(5000, ge=0)
     # /healthz fails when replies are due and none was accepted by the SMSC for this long.
     reply_stall_timeout: float = Field(60.0, gt=0, le=3600)
 

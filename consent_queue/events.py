@@ -26,6 +26,7 @@ from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 
 from consent_core.clock import Clock, system_clock
+from consent_queue.backlog import Backlog
 from consent_queue.keys import APPLY_EVENTS_JOB, RECORD_DELIVERIES_JOB, Keys
 
 
@@ -71,6 +72,7 @@ class EventQueue:
             Queue(keys.event_queue(s), connection=client, serializer=JSONSerializer)
             for s in range(keys.shards)
         ]
+        self.backlog = Backlog(client, keys)
 
     def enqueue(
         self,
@@ -137,6 +139,7 @@ class EventQueue:
                       ex=self._opt.pending_ttl)
             for t in dups:
                 p.lrem(self._keys.pending(t.msisdn), 1, t._entry)
+            self.backlog.counted_in(p, len(new))
             p.execute()
         wanted = self._opt.min_replicas_ack
         if wanted and new:

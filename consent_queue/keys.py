@@ -60,6 +60,20 @@ class Keys:
         """Jobs a running apply job took along from its queue (workers/jobs.py)."""
         return f"{self.prefix}:absorbed:{job_id}"
 
+    @property
+    def backlog_in(self) -> str:
+        """Texts queued so far (consent_queue/backlog.py)."""
+        return f"{self.prefix}:backlog:in"
+
+    @property
+    def backlog_out(self) -> str:
+        """Texts of jobs applied (or given up) so far."""
+        return f"{self.prefix}:backlog:out"
+
+    @property
+    def backlog_done_prefix(self) -> str:
+        return f"{self.prefix}:backlog:done:"
+
     def shard_lock(self, shard: int) -> str:
         return f"{self.prefix}:shard-lock:{shard}"
 

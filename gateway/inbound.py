@@ -183,8 +183,30 @@ class Inbound:
             else:
                 self._queue(b)
 
+    def _over_backlog(self, b: _Batch) -> None:
+        """At saturation the backlog is a decision (gateway.max_backlog): beyond the bound
+        the batch's texts get the temporary error and the SMSC keeps them; receipts and
+        delivery updates still go through."""
+        bound = self._s.gateway.max_backlog
+        if not b.texts:
+            return
+        try:
+            size = self._events.backlog.size()
+        except redis.RedisError:
+            return  # the enqueue below meets the same error and answers it
+        self._m.backlog.set(size)
+        if bound <= 0 or size < bound:
+            return
+        temp = self._s.smpp.temporary_error_status
+        self._m.texts.labels(outcome="backlog_full").inc(len(b.texts))
+        log.warning("mo.backlog_full", texts=len(b.texts), backlog=size, bound=bound,
+                    answer=f"0x{temp:02X}", action="the SMSC keeps them and retries")
+        b.settled.extend((owners, temp) for owners in b.owners)
+        b.texts, b.owners = [], []
+
     def _queue(self, b: _Batch) -> bool:
         ok_status, temp = c.ESME_ROK, self._s.smpp.temporary_error_status
+        self._over_backlog(b)
         queued = True
         if b.texts or b.deliveries:
             try:

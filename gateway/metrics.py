@@ -54,5 +54,8 @@ class GatewayMetrics:
         self.batch_size = Histogram(
             "smsgw_batch_texts", "texts per queued batch",
             buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000), registry=r)
+        self.backlog = Gauge(
+            "smsgw_backlog_texts", "texts queued in Redis and not yet applied by a worker, "
+            "all gateways together (gateway.max_backlog bounds it)", registry=r)
         self.queue_depth = Gauge(
             "smsgw_queue_depth", "jobs or replies waiting in Redis", ["queue"], registry=r)

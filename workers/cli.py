@@ -33,7 +33,9 @@ from config.logs import configure_logging
 from config.notify import Notifier
 from config.settings import ConfigError, Settings, settings_for
 from config.version import add_version_argument
+from consent_queue.backlog import sms_texts
 from consent_queue.connection import redis_where
+from consent_queue.keys import APPLY_EVENTS_JOB
 from consent_queue.persistence import PersistenceRefused, PersistenceWatch, check_at_start
 from consent_queue.rq_port import recover_abandoned
 from consent_store.errors import StoreError
@@ -133,6 +135,13 @@ class ConsentWorker(SimpleWorker):
         if not retry:
             log.error("job.failed", job_id=job.id, queue=queue.name, job=job_name,
                       action="kept in the failed registry; consentctl jobs requeue")
+            if job.func_name == APPLY_EVENTS_JOB:
+                # Failed is not waiting: its texts must not hold the gateways' bound shut
+                # (the failed registry has its own alert).
+                try:
+                    runtime.current().backlog.done([(job.id, sms_texts(job.args[0]))])
+                except (redis.RedisError, IndexError) as exc:
+                    log.warning("backlog.not_counted", job_id=job.id, error=str(exc))
         super().handle_job_failure(job, queue, *args, **kwargs)
 
     def heartbeat(self, *args: Any, **kwargs: Any) -> None:  # called by rq while idle and busy

@@ -12,11 +12,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+import redis
 import structlog
 from rq.job import Job, get_current_job
 from rq.serializers import JSONSerializer
 
 from consent_queue import rq_port
+from consent_queue.backlog import sms_texts
 from consent_queue.keys import APPLY_EVENTS_JOB, RECORD_DELIVERIES_JOB
 from consent_queue.outcomes import is_reset, publish_outcomes, wants_outcome
 from consent_queue.wire import (
@@ -50,6 +52,11 @@ def apply_events(requests: list[dict[str, Any]],
     rt = runtime.current()
     started = time.perf_counter()
     absorbed = _absorb(rt)
+    me = get_current_job()
+    counted = [(job.id, sms_texts(job.args[0])) for job in absorbed
+               if job.func_name == APPLY_EVENTS_JOB]
+    if me is not None:
+        counted.append((me.id, sms_texts(requests)))
     for job in absorbed:
         if job.func_name == APPLY_EVENTS_JOB:
             requests = [*requests, *job.args[0]]
@@ -63,11 +70,22 @@ def apply_events(requests: list[dict[str, Any]],
         # (RQ's retry and failed registry then see exactly the jobs that failed).
         _release_absorbed(rt, absorbed)
         raise
+    _off_backlog(rt, counted)
     if absorbed:
         _forget_absorbed(rt, absorbed)
     runtime.JOB_SECONDS.labels(job="apply_events").observe(time.perf_counter() - started)
     result["absorbed_jobs"] = len(absorbed)
     return result
+
+
+def _off_backlog(rt: runtime.Runtime, counted: list[tuple[str, int]]) -> None:
+    """The texts are applied: off the backlog the gateways bound (consent_queue/backlog.py).
+    A Redis error here costs only a too-high backlog figure until the next job; the
+    texts themselves are applied and answered."""
+    try:
+        rt.backlog.done(counted)
+    except redis.RedisError as exc:
+        log.warning("backlog.not_counted", error=str(exc), jobs=len(counted))
 
 
 def _absorb(rt: runtime.Runtime) -> list[Job]:

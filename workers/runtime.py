@@ -16,6 +16,7 @@ from prometheus_client import Counter, Histogram
 from config.settings import Settings, settings_for
 from consent_core.catalog import Catalog, load_catalog
 from consent_core.clock import Clock, system_clock
+from consent_queue.backlog import Backlog
 from consent_queue.connection import redis_client
 from consent_queue.keys import Keys
 from consent_queue.replies import ReplyQueue
@@ -45,6 +46,7 @@ class Runtime:
     keys: Keys
     replies: ReplyQueue
     absorb: Any  # redis Script: ABSORB_JOBS, registered once per process
+    backlog: Backlog
 
     def reload_catalog(self) -> None:
         self.catalog = load_catalog(self.settings.consent.catalog or None)
@@ -70,6 +72,7 @@ def build(settings: Settings, clock: Clock = system_clock) -> Runtime:
         keys=keys,
         replies=ReplyQueue(client, keys),
         absorb=client.register_script(ABSORB_JOBS),
+        backlog=Backlog(client, keys),
     )
 
 

@@ -8,6 +8,7 @@ same data the workers answer from.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from consent_core.catalog import load_catalog
 from consent_core.model import Outcome
 from smpp import codec
 from smsc_sim.threaded import SimulatorThread
-from tests.support.pipeline import Pipeline, wait_until
+from tests.support.pipeline import Pipeline, Pipelines, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -255,3 +256,33 @@ def test_a_texts_correlation_id_is_findable_in_the_gateway_log_at_info(
     assert wait_until(lambda: any(x["event"] == "mt.accepted" and cid in x["correlation_ids"]
                                   for x in log_lines()), 10)
     assert not any(x["event"] == "mo.queued_text" for x in lines)  # debug is off
+
+
+def test_at_the_backlog_bound_texts_get_the_temporary_error_and_all_arrive_later(
+        postgres_url: str, redis_url: str, tmp_path: Path) -> None:
+    """gateway.max_backlog: with no worker applying, the gateway queues up to the bound and
+    answers the rest with the temporary error; the SMSC retries, and once a worker runs,
+    every text is applied and answered exactly once."""
+    with SimulatorThread(port=0, retry_min=0.2, retry_max=0.5) as sim:
+        pipelines = Pipelines(tmp_path, sim.port)
+        try:
+            p = pipelines.make(redis_url, postgres_url, {
+                "gateway": {"max_backlog": 3}, "queue": {"batch_max": 1, "batch_wait_ms": 0}})
+            p.gateway()
+            assert sim.wait_for_bind(20), p.logs()[-3000:]
+            numbers = [f"3712901{i:04d}" for i in range(12)]
+            for n in numbers:
+                sim.send_mo(n, "JAUNUMI")
+            temp = 0x64  # ESME_RX_T_APPN, the configured temporary error
+            assert wait_until(lambda: any(a.status == temp for a in sim.answers()), 20), \
+                p.logs()[-3000:]
+            assert wait_until(lambda: "mo.backlog_full" in p.logs(), 10)
+            p.worker()
+            assert wait_until(lambda: all(sim.replies_for(n) for n in numbers), 60), \
+                p.logs()[-3000:]
+            time.sleep(1.0)  # a second answer would come within this
+            assert [len(sim.replies_for(n)) for n in numbers] == [1] * len(numbers)
+            for n in numbers:
+                assert show(p, n)["consents"]["JAUNUMI"]["status"] == "given"
+        finally:
+            pipelines.stop()
