@@ -17,6 +17,7 @@ from typing import Any
 import redis
 
 from consent_queue import persistence
+from consent_queue.backlog import Backlog
 from consentctl.cli import EXIT_DEGRADED, EXIT_OK, EXIT_UNAVAILABLE, Context
 from consentctl.jobs import failed_registries, keys_for, redis_for, redis_where
 from consentctl.output import print_json, print_table
@@ -63,6 +64,10 @@ def problems(report: dict[str, Any], shards: int, event_queue: Any) -> list[str]
             out.append(f"gateway {g['instance']}: SMPP link {g.get('state', '?')}")
         elif g["stale"]:
             out.append(f"gateway {g['instance']}: report older than {STALE_AFTER_S} s")
+    bl = report.get("backlog")
+    if bl and bl["bound"] is not None and bl["texts"] >= bl["bound"]:
+        out.append(f"backlog at its bound ({bl['texts']} texts, gateway.max_backlog "
+                   f"{bl['bound']}): new texts are refused for now")
     kept = report["redis"].get("persistence")
     if kept is not None and not kept["ok"]:
         out.append(f"Redis: {kept['problem']}")
@@ -142,8 +147,10 @@ def _from_redis(client: redis.Redis, ctx: Context, now: float) -> dict[str, Any]
             "jobs_done": w.successful_job_count, "jobs_failed": w.failed_job_count,
         })
     workers.sort(key=lambda w: w["name"])
+    bound = ctx.settings.gateway.max_backlog
+    backlog = {"texts": Backlog(client, keys).size(), "bound": bound or None}
     return {"gateways": gateways, "queues": queues, "workers": workers,
-            "failed_jobs": sum(failed.values())}
+            "failed_jobs": sum(failed.values()), "backlog": backlog}
 
 
 def _from_database(ctx: Context) -> tuple[dict[str, Any], dict[str, dict[str, int]] | None]:
@@ -216,6 +223,14 @@ def render(r: dict[str, Any]) -> None:
         print_table(["  QUEUE", "WAITING", "RUNNING", "FAILED"], rows)
         rep = r["queues"]["replies"]
         print(f"  replies: {rep['waiting']} waiting, {rep['sending']} being sent")
+        bl = r.get("backlog") or {"texts": 0, "bound": None}
+        if bl["bound"] is None:
+            limit = "no bound"
+        elif bl["texts"] >= bl["bound"]:
+            limit = f"AT BOUND {bl['bound']}: new texts get the temporary error"
+        else:
+            limit = f"bound {bl['bound']}"
+        print(f"  backlog: {bl['texts']} texts queued, not yet applied ({limit})")
 
     print("\nWorkers")
     if r["workers"] is None:

@@ -128,16 +128,20 @@ def test_status_counts_queues_failed_jobs_and_today(tmp_path: Path, redis_url: s
     assert r["queues"]["consent-events-0"] == {"waiting": 1, "running": 0, "failed": 1}
     assert r["queues"]["replies"] == {"waiting": 0, "sending": 0}
     assert r["failed_jobs"] == 1 and r["workers"] == [] and r["gateways"] == []
+    # The failed text is off the backlog (it has its own alarm); the two waiting are on it.
+    assert r["backlog"] == {"texts": 2, "bound": 5000}
     assert r["today"] == {}
 
     p.ctl("jobs", "requeue", "b1-0")
     assert p.worker("--burst", name="worker2").proc.wait(60) == 0  # type: ignore[union-attr]
     r = ctl_json(p, "status", code=7)
     assert r["failed_jobs"] == 0 and r["queues"]["consent-events-0"]["waiting"] == 0
+    assert r["backlog"] == {"texts": 0, "bound": 5000}  # the requeued job counts out once
     assert r["today"] == {"VIETA": {"give": 2}, "AUTO": {"give": 1}}
     text = p.ctl("status", check=False).stdout
     assert "Health: DEGRADED\n  no gateway has reported" in text
     assert "Failed jobs: 0" in text and "consent-events-0" in text
+    assert "backlog: 0 texts queued, not yet applied (bound 5000)" in text
     assert [line.split() for line in text.splitlines() if line.strip().startswith("VIETA")] \
         == [["VIETA", "2", "2"]]
 
@@ -162,3 +166,17 @@ def test_status_says_what_it_cannot_reach_and_exits_5(tmp_path: Path) -> None:
 
     res = p.ctl("jobs", "failed", check=False)
     assert res.returncode == 5 and "did not answer" in res.stderr and "hunter2" not in res.stderr
+
+
+def test_a_backlog_at_its_bound_is_a_problem() -> None:
+    from consentctl.status import problems
+
+    report: dict[str, Any] = {
+        "gateways": [{"instance": "gw1", "state": "bound", "stale": False}],
+        "workers": [{"queues": ["consent-events-0"]}], "redis": {"persistence": None},
+        "backlog": {"texts": 5000, "bound": 5000}}
+    assert problems(report, 1, lambda s: f"consent-events-{s}") == [
+        "backlog at its bound (5000 texts, gateway.max_backlog 5000): new texts are refused "
+        "for now"]
+    report["backlog"] = {"texts": 4999, "bound": 5000}
+    assert problems(report, 1, lambda s: f"consent-events-{s}") == []
