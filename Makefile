@@ -31,8 +31,12 @@ browser-check:
 promtool-check: $(STAMP)
 	@sh scripts/need-promtool.sh $(VENV)
 
+# Two test processes (one per core here); a test file stays in one process, so its
+# module-scoped stack is built once. TEST_PROCS=0 runs everything in this process.
+TEST_PROCS ?= 2
+
 test: $(STAMP) servers-check browser-check promtool-check
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_PROCS) --dist loadfile
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not e2e and not faults"

@@ -27,7 +27,12 @@ def redis_server() -> Iterator[servers.RedisServer | None]:
 
 @pytest.fixture(scope="session")
 def redis_base_url(redis_server: servers.RedisServer | None) -> str:
-    return os.environ.get("TEST_REDIS_URL") or redis_server.url  # type: ignore[union-attr]
+    """Under pytest-xdist a tester's own Redis is shared: each test process takes its own
+    database number so that one process's FLUSHDB never empties another's."""
+    given = os.environ.get("TEST_REDIS_URL")
+    if not given:
+        return redis_server.url  # type: ignore[union-attr]
+    return servers.redis_db_for_worker(given, os.environ.get("PYTEST_XDIST_WORKER", ""))
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.support import servers
+
 BIN = Path(sys.executable).parent
 
 
@@ -99,7 +101,7 @@ class Pipeline:
                      "bind_refused_delay": 2.0, "throttle_pause": 0.2},
             # A server named by TEST_REDIS_URL is the tester's own, persistent or not.
             "redis": {"url": self.redis_url,
-                      "require_persistence": self.redis_url != os.environ.get("TEST_REDIS_URL")},
+                      "require_persistence": not servers.is_testers_redis(self.redis_url)},
             "database": {"url": self.database_url},
             "gateway": {"instance": f"gw{os.getpid()}"},
             "metrics": {"gateway_port": 0, "worker_port": 0},

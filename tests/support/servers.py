@@ -17,6 +17,22 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+
+def redis_db_for_worker(url: str, worker: str) -> str:
+    """``url`` with database ``n + 1`` for pytest-xdist worker ``gw<n>``; unchanged outside
+    xdist. Database 0 stays the tester's own."""
+    if not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{int(worker[2:]) + 1}"))
+
+
+def is_testers_redis(url: str) -> bool:
+    """True when ``url`` names the server given by TEST_REDIS_URL (any database on it)."""
+    given = os.environ.get("TEST_REDIS_URL")
+    return bool(given) and urlsplit(given).netloc == urlsplit(url).netloc
 
 
 def free_port() -> int:
