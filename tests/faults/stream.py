@@ -68,7 +68,9 @@ class Book:
 
 class Stream:
     def __init__(self, sim: SimulatorThread, *, numbers: int = 400, per_number: int = 5,
-                 seed: int = 6, prefix: str = "3712600") -> None:
+                 seed: int = 6, prefix: str = "3712600", long_every: int = 0) -> None:
+        """``long_every``: every so many texts is padded with blanks to two parts (a long
+        text the parser still reads as the command)."""
         self.sim = sim
         rng = random.Random(seed)
         self.numbers = [f"{prefix}{i:04d}" for i in range(numbers)]
@@ -80,7 +82,10 @@ class Stream:
             for j in range(per_number):
                 action = rng.choice(("give", "withdraw"))
                 base = consent if action == "give" else f"{consent} STOP"
-                steps.append((n, variant(base, j), action, consent))
+                text = variant(base, j)
+                if long_every and (i * per_number + j) % long_every == 0:
+                    text += " " * 200  # 160 septets fit one part: this takes two
+                steps.append((n, text, action, consent))
             per[n] = steps
         # Round robin: each number's texts are a few hundred texts apart in the stream.
         for j in range(per_number):
