@@ -121,9 +121,10 @@ class EventQueue:
         Raises a redis error when nothing could be queued; then nothing was.
         """
         new: list[QueuedText] = []
+        dups: list[QueuedText] = []
         for _attempt in range(MAX_ATTEMPTS):
             try:
-                new = self._enqueue_once(texts, deliveries, batch_id, conn_id)
+                new, dups = self._enqueue_once(texts, deliveries, batch_id, conn_id)
                 break
             except redis.WatchError:
                 for t in texts:
@@ -136,7 +137,9 @@ class EventQueue:
             return
         held = self.replicas_holding()
         if held < wanted:
-            self._held_back([t for t in new if t.held is None])
+            # The redeliveries recognised in this batch get the temporary error too: their
+            # entries (removed by the transaction) go back, or the next copy is queued again.
+            self._held_back([t for t in new if t.held is None] + dups)
             raise ReplicasBehind(f"{held} of {wanted} replicas confirmed the batch within "
                                  f"{self._opt.wait_timeout_ms} ms (redis.min_replicas_ack)")
 
@@ -162,7 +165,8 @@ class EventQueue:
         return int(held)
 
     def _enqueue_once(self, texts: Sequence[QueuedText], deliveries: Sequence[dict[str, Any]],
-                      batch_id: str, conn_id: str) -> list[QueuedText]:
+                      batch_id: str, conn_id: str,
+                      ) -> tuple[list[QueuedText], list[QueuedText]]:
         now = self._clock().timestamp()
         numbers = sorted({t.msisdn for t in texts})
         sets = [t.held for t in texts if t.held is not None]
@@ -245,7 +249,7 @@ class EventQueue:
                 parts.settle(p, self._keys, held, self._opt.pending_ttl)
             self.backlog.counted_in(p, len(new))
             p.execute()
-        return new
+        return new, dups
 
     def acknowledged(self, texts: Sequence[QueuedText]) -> None:
         """Our deliver_sm_resp for these was written. Written is not received: a link that
@@ -318,6 +322,7 @@ class EventQueue:
                 p.lrem(key, 1, t._entry)
                 t._entry = new_entry(t._entry)
                 p.rpush(key, t._entry)
+                p.expire(key, self._opt.pending_ttl)
             p.execute()
 
     def unanswered(self, texts: Sequence[QueuedText]) -> None:

@@ -184,8 +184,12 @@ class Stream:
 
     def verify(self, p: Pipeline, redis_url: str, database_url: str, *, fault: str,
                duplicate_bound: int, out: Path, extra: dict[str, Any] | None = None,
-               ) -> dict[str, Any]:
-        """Run every check; write and print the counts; return them (problems listed)."""
+               queued_before_temp_error: bool = False) -> dict[str, Any]:
+        """Run every check; write and print the counts; return them (problems listed).
+
+        ``queued_before_temp_error``: a temporary error may come after the text was queued
+        (redis.min_replicas_ack: in the primary, not yet on a replica), so a text that had
+        one keeps the place of its first queueing, like one in flight on a dead link."""
         problems: list[str] = []
         texts = self.book.texts
         by_key = {(t.msisdn, t.text): t for t in texts}
@@ -230,7 +234,8 @@ class Stream:
         per_number: dict[str, list[Text]] = defaultdict(list)
         for t in texts:
             per_number[t.msisdn].append(t)
-        lost_in_flight = {t.mo_id for t in texts if LOST in self.book.failures.get(t.mo_id, [])}
+        lost_in_flight = {t.mo_id for t in texts if LOST in self.book.failures.get(t.mo_id, [])
+                          or (queued_before_temp_error and self.book.failures.get(t.mo_id))}
         by_ack_numbers = by_ledger_numbers = 0
         for n, mine in per_number.items():
             have = [t for t in mine if (n, t.text) in row_of and t.mo_id in self.book.acked]
