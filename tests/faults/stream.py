@@ -12,6 +12,7 @@ temporary error from the gateway, or the connection dying with the text in fligh
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import threading
@@ -64,6 +65,12 @@ class Book:
     texts: list[Text] = field(default_factory=list)
     acked: dict[int, float] = field(default_factory=dict)  # mo_id -> wall time of the ack
     failures: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def longest_ack_gap(self) -> float:
+        """The longest time (s) without any text acknowledged: a fault's cost as the SMSC
+        sees it."""
+        times = sorted(self.acked.values())
+        return round(max((b - a for a, b in itertools.pairwise(times)), default=0.0), 2)
 
 
 class Stream:
@@ -313,6 +320,7 @@ class Stream:
             "failed_jobs": len(rq_left["failed"]),
             "submit_throttled": stats.get("submit_sm_throttled", 0),
             "connections": stats.get("connections", 0),
+            "longest_ack_gap_s": self.book.longest_ack_gap(),
             **(extra or {}),
             "problems": problems[:50],
         }

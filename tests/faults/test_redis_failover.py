@@ -71,6 +71,11 @@ def test_primary_killed_mid_stream(
                 extra={**timings, "run_seconds": round(time.monotonic() - started, 1),
                        "settled": settled or "yes",
                        "worker_restarts": len(sup.unexpected_exits)})
+        # Seen after the failover (not the subject here; reported, see docs/guarantees.md):
+        # the worker's SIGTERM can hang in RQ's register_death, waiting on a reply that
+        # never comes. Stopped with a short grace, then killed, and counted.
+        clean = {proc.name: proc.terminate(timeout=8) == 0 for proc in p.procs}
+        print(f"[faults] stopped cleanly on SIGTERM after the failover: {clean}")
     finally:
         pipelines.stop()
     if min_replicas_ack:
