@@ -230,6 +230,7 @@ class Gateway:
                 self.notifier.status(self._status_line())
                 self._publish("bound")
                 self._update_depths()
+                self._adopt_replies()
 
     def _threads_alive(self) -> bool:
         return all(t.is_alive() for t in self._threads)
@@ -281,6 +282,15 @@ class Gateway:
         log.info("gateway.stopped", received=self.inbound.received, queued=self.inbound.queued,
                  replies_sent=self.outbound.sent)
         return 0
+
+    def _adopt_replies(self) -> None:
+        try:
+            for other, n in self.replies.adopt_gone(self.instance).items():
+                log.warning("replies.adopted", instance=other, count=n,
+                            reason="that gateway instance is gone (silent for 60 s)",
+                            action="its unfinished replies are queued again")
+        except redis.RedisError as exc:
+            log.debug("replies.adopt_failed", error=str(exc))
 
     def _restore_replies(self) -> None:
         try:
