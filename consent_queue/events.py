@@ -150,11 +150,11 @@ class EventQueue:
 
     def replicas_holding(self) -> int:
         """How many replicas (up to ``min_replicas_ack``) hold everything written so far,
-        waiting at most ``wait_timeout_ms``. Redis replication is asynchronous: without WAIT a primary that
-        dies right after answering takes the batch with it, although the SMSC was told we
-        hold it. WAIT counts the writes of its own connection; the marker written on the
-        same connection just before makes it cover every earlier write, whichever pooled
-        connection made them."""
+        waiting at most ``wait_timeout_ms``. Redis replication is asynchronous: without WAIT
+        a primary that dies right after answering takes the batch with it, although the
+        SMSC was told we hold it. WAIT counts the writes of its own connection; the marker
+        written on the same connection just before makes it cover every earlier write,
+        whichever pooled connection made them."""
         wanted = self._opt.min_replicas_ack
         if not wanted:
             return 0
