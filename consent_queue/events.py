@@ -26,8 +26,17 @@ from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 
 from consent_core.clock import Clock, system_clock
+from consent_queue import parts
 from consent_queue.backlog import Backlog
 from consent_queue.keys import APPLY_EVENTS_JOB, RECORD_DELIVERIES_JOB, Keys
+from consent_queue.parts import HeldSet
+
+# Tries of a batch's transaction when other gateways change the same numbers meanwhile.
+MAX_ATTEMPTS = 20
+# A number's last sequence is kept this long after its last text. Sequences are Redis's
+# clock in microseconds, raised past the last one where needed, so a number silent for a
+# day simply starts again from the clock (still above anything it had).
+SEQUENCE_TTL = 86400
 
 
 @dataclass(slots=True)
@@ -37,6 +46,7 @@ class QueuedText:
     request: dict[str, Any]  # a consent_store ChangeRequest as JSON-able dict
     fingerprint: str  # identifies the text as the SMSC sent it (number, coding, bytes)
     duplicate: bool = False
+    held: HeldSet | None = None  # a long text whose parts wait in Redis (parts.py)
     _entry: str = field(default="", repr=False)
 
     @property
@@ -54,6 +64,19 @@ class JobOptions:
     # WAIT for this many replicas to hold a batch before it counts as queued (0 = don't).
     min_replicas_ack: int = 0
     wait_timeout_ms: int = 200
+
+
+@dataclass(slots=True)
+class _Seen:
+    now_us: int  # Redis's clock, microseconds
+    foreign: dict[str, list[str]] = field(default_factory=dict)  # pending, other connections
+    latest: dict[str, str] = field(default_factory=dict)  # number -> latest queued event id
+    last_seq: dict[str, int] = field(default_factory=dict)  # number -> last ingest sequence
+    tokens: dict[str, str] = field(default_factory=dict)  # set of parts -> its claim
+
+
+class Contended(redis.RedisError):
+    """Other gateways kept changing the batch's numbers: nothing was queued this time."""
 
 
 class ReplicasBehind(redis.RedisError):
@@ -80,30 +103,109 @@ class EventQueue:
         deliveries: Sequence[dict[str, Any]],
         batch_id: str,
         conn_id: str,
+        *,
+        wait_also: bool = False,
     ) -> None:
         """Queue ``texts`` received on connection ``conn_id`` (marking redeliveries of texts
-        an earlier connection queued as duplicates) and delivery updates.
+        an earlier connection queued as duplicates) and delivery updates, each text with its
+        number's next ingest sequence.
+
+        The sequence is assigned here, where every gateway's texts meet: the transaction
+        watches each number's last sequence (and pending entries, and the sets of parts it
+        queues), so of two gateways queueing one number's texts at once the second one's
+        transaction is refused and runs again with the first one's sequence in view. A
+        number's texts are thus numbered in the order their transactions ran, whatever the
+        instances' clocks say. ``wait_also``: the caller wrote other things (held parts)
+        that must reach ``min_replicas_ack`` replicas too.
 
         Raises a redis error when nothing could be queued; then nothing was.
         """
-        now = self._clock().timestamp()
-        foreign, latest = self._pending_elsewhere({t.msisdn for t in texts}, conn_id)
-        by_shard: dict[int, list[dict[str, Any]]] = defaultdict(list)
         new: list[QueuedText] = []
         dups: list[QueuedText] = []
-        for t in texts:
-            match = self._redelivery_of(t, foreign.get(t.msisdn, []), latest.get(t.msisdn), now)
-            if match is not None:
-                foreign[t.msisdn].remove(match)
-                t.duplicate, t._entry = True, match
-                dups.append(t)
-            else:
+        for _attempt in range(MAX_ATTEMPTS):
+            try:
+                new, dups = self._enqueue_once(texts, deliveries, batch_id, conn_id)
+                break
+            except redis.WatchError:
+                for t in texts:
+                    t.duplicate, t._entry = False, ""
+        else:
+            raise Contended(f"{MAX_ATTEMPTS} tries to queue a batch lost to other writers of "
+                            f"the same numbers")
+        wanted = self._opt.min_replicas_ack
+        if not wanted or not (new or wait_also):
+            return
+        held = self.replicas_holding()
+        if held < wanted:
+            # The redeliveries recognised in this batch get the temporary error too: their
+            # entries (removed by the transaction) go back, or the next copy is queued again.
+            self._held_back([t for t in new if t.held is None] + dups)
+            raise ReplicasBehind(f"{held} of {wanted} replicas confirmed the batch within "
+                                 f"{self._opt.wait_timeout_ms} ms (redis.min_replicas_ack)")
+
+    def replicas_hold(self) -> bool:
+        """Whether ``min_replicas_ack`` replicas hold everything written so far (True when
+        the setting is 0)."""
+        return self.replicas_holding() >= self._opt.min_replicas_ack
+
+    def replicas_holding(self) -> int:
+        """How many replicas (up to ``min_replicas_ack``) hold everything written so far,
+        waiting at most ``wait_timeout_ms``. Redis replication is asynchronous: without WAIT
+        a primary that dies right after answering takes the batch with it, although the
+        SMSC was told we hold it. WAIT counts the writes of its own connection; the marker
+        written on the same connection just before makes it cover every earlier write,
+        whichever pooled connection made them."""
+        wanted = self._opt.min_replicas_ack
+        if not wanted:
+            return 0
+        with self._r.pipeline(transaction=False) as p:
+            p.incr(self._keys.replicated)
+            p.wait(wanted, self._opt.wait_timeout_ms)
+            _, held = p.execute()
+        return int(held)
+
+    def _enqueue_once(self, texts: Sequence[QueuedText], deliveries: Sequence[dict[str, Any]],
+                      batch_id: str, conn_id: str,
+                      ) -> tuple[list[QueuedText], list[QueuedText]]:
+        now = self._clock().timestamp()
+        numbers = sorted({t.msisdn for t in texts})
+        sets = [t.held for t in texts if t.held is not None]
+        watched = [self._keys.sequence(n) for n in numbers] \
+            + [self._keys.pending(n) for n in numbers] + [h.key for h in sets]
+        with self._r.pipeline(transaction=True) as p:
+            if watched:
+                p.watch(*watched)  # type: ignore[no-untyped-call]
+            seen = self._read(numbers, [h.key for h in sets], conn_id)
+            p.multi()
+            by_shard: dict[int, list[dict[str, Any]]] = defaultdict(list)
+            new: list[QueuedText] = []
+            dups: list[QueuedText] = []
+            settled: list[HeldSet] = []
+            last_seq = dict(seen.last_seq)
+            for t in texts:
+                if t.held is not None:
+                    if seen.tokens.get(t.held.key) != t.held.token:
+                        t.duplicate = True  # another instance claimed the set and queues it
+                        continue
+                    settled.append(t.held)
+                    match = None
+                else:
+                    match = self._redelivery_of(t, seen.foreign.get(t.msisdn, []),
+                                                seen.latest.get(t.msisdn), now)
+                if match is not None:
+                    seen.foreign[t.msisdn].remove(match)
+                    t.duplicate, t._entry = True, match
+                    dups.append(t)
+                    continue
                 event_id = t.request["event_id"]
-                t._entry = f"{conn_id}|{t.fingerprint}|{event_id}|{now:.3f}|q"
-                latest[t.msisdn] = event_id
+                seq = max(last_seq.get(t.msisdn, 0) + 1, seen.now_us)
+                last_seq[t.msisdn] = seq
+                t.request["ingest_seq"] = seq
+                if t.held is None:
+                    t._entry = f"{conn_id}|{t.fingerprint}|{event_id}|{now:.3f}|q"
+                seen.latest[t.msisdn] = event_id
                 new.append(t)
                 by_shard[self._keys.shard_of(t.msisdn)].append(t.request)
-        with self._r.pipeline(transaction=True) as p:
             # Delivery updates ride along with the first event job of the batch (one job,
             # not two; a separate deliveries queue would starve behind busy shards).
             riders = list(deliveries)
@@ -133,23 +235,21 @@ class EventQueue:
                 # queues RQ 3 uses LPOP, and a worker killed right then loses the job).
                 self._queues[0].enqueue_many([data], pipeline=p)
             for t in new:
-                p.rpush(self._keys.pending(t.msisdn), t._entry)
-                p.expire(self._keys.pending(t.msisdn), self._opt.pending_ttl)
+                if t.held is None:
+                    p.rpush(self._keys.pending(t.msisdn), t._entry)
+                    p.expire(self._keys.pending(t.msisdn), self._opt.pending_ttl)
                 p.set(self._keys.latest(t.msisdn), t.request["event_id"],
                       ex=self._opt.pending_ttl)
+            for n, seq in last_seq.items():
+                if seq != seen.last_seq.get(n):
+                    p.set(self._keys.sequence(n), seq, ex=SEQUENCE_TTL)
             for t in dups:
                 p.lrem(self._keys.pending(t.msisdn), 1, t._entry)
+            for held in settled:
+                parts.settle(p, self._keys, held, self._opt.pending_ttl)
             self.backlog.counted_in(p, len(new))
             p.execute()
-        wanted = self._opt.min_replicas_ack
-        if wanted and new:
-            # Redis replication is asynchronous: without WAIT a primary that dies right
-            # after answering takes the batch with it, although the SMSC was told we hold it.
-            held = int(self._r.wait(wanted, self._opt.wait_timeout_ms))
-            if held < wanted:
-                self._held_back(new)
-                raise ReplicasBehind(f"{held} of {wanted} replicas confirmed the batch within "
-                                     f"{self._opt.wait_timeout_ms} ms (redis.min_replicas_ack)")
+        return new, dups
 
     def acknowledged(self, texts: Sequence[QueuedText]) -> None:
         """Our deliver_sm_resp for these was written. Written is not received: a link that
@@ -180,29 +280,33 @@ class EventQueue:
                 return entry
         return None
 
-    def _pending_elsewhere(self, numbers: set[str], conn_id: str,
-                           ) -> tuple[dict[str, list[str]], dict[str, str]]:
-        """Pending entries of these numbers that other (earlier) connections left behind,
-        and each number's latest queued event id."""
-        if not numbers:
-            return {}, {}
-        ordered = sorted(numbers)
+    def _read(self, numbers: list[str], set_keys: list[str], conn_id: str) -> _Seen:
+        """What the batch's transaction depends on, read after WATCH (on another connection:
+        a change after the WATCH still refuses the transaction)."""
         with self._r.pipeline(transaction=False) as p:
-            for n in ordered:
+            p.time()
+            for n in numbers:
                 p.lrange(self._keys.pending(n), 0, -1)
                 p.get(self._keys.latest(n))
+                p.get(self._keys.sequence(n))
+            for key in set_keys:
+                p.hget(key, "_token")
             replies = p.execute()
-        out: dict[str, list[str]] = {}
-        latest: dict[str, str] = {}
-        for i, n in enumerate(ordered):
-            entries, last = replies[2 * i], replies[2 * i + 1]
-            decoded = (e.decode() for e in entries)
-            others = [e for e in decoded if not e.startswith(conn_id + "|")]
+        secs, micros = replies[0]
+        seen = _Seen(now_us=int(secs) * 1_000_000 + int(micros))
+        for i, n in enumerate(numbers):
+            entries, last, seq = replies[1 + 3 * i: 4 + 3 * i]
+            others = [e.decode() for e in entries if not e.decode().startswith(conn_id + "|")]
             if others:
-                out[n] = others
+                seen.foreign[n] = others
             if last is not None:
-                latest[n] = last.decode()
-        return out, latest
+                seen.latest[n] = last.decode()
+            if seq is not None:
+                seen.last_seq[n] = int(seq)
+        for key, token in zip(set_keys, replies[1 + 3 * len(numbers):], strict=True):
+            if token is not None:
+                seen.tokens[key] = token.decode()
+        return seen
 
     def _held_back(self, texts: Sequence[QueuedText]) -> None:
         """Queued, but answered with the temporary error (replicas behind): the redelivery may
@@ -218,6 +322,7 @@ class EventQueue:
                 p.lrem(key, 1, t._entry)
                 t._entry = new_entry(t._entry)
                 p.rpush(key, t._entry)
+                p.expire(key, self._opt.pending_ttl)
             p.execute()
 
     def unanswered(self, texts: Sequence[QueuedText]) -> None:

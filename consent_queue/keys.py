@@ -49,6 +49,25 @@ class Keys:
         """The event id of a number's latest queued text (redelivery rule)."""
         return f"{self.prefix}:latest:{msisdn}"
 
+    def sequence(self, msisdn: str) -> str:
+        """A number's last ingest sequence, assigned where its texts meet (events.py)."""
+        return f"{self.prefix}:seq:{msisdn}"
+
+    def parts_set(self, msisdn: str, ref: int, total: int, ref_bits: int) -> str:
+        """The held parts of one long text (consent_queue/parts.py), keyed as
+        consent_core.concat.part_key: number, reference, total, reference width."""
+        return f"{self.prefix}:parts:{msisdn}:{ref_bits}:{ref}:{total}"
+
+    @property
+    def parts_due(self) -> str:
+        """Sets of parts by the time they are due to be queued by whichever instance looks."""
+        return f"{self.prefix}:parts:due"
+
+    @property
+    def replicated(self) -> str:
+        """Written just before each WAIT, so the WAIT covers every earlier write (events.py)."""
+        return f"{self.prefix}:replicated"
+
     def replied(self, event_id: str) -> str:
         return f"{self.prefix}:replied:{event_id}"
 

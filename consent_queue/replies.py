@@ -63,6 +63,16 @@ redis.call('DEL', KEYS[2])
 return #items
 """
 
+# KEYS: replies, inflight, the instance's status. As _RESTORE, but only for an instance whose
+# status has expired (silent for 60 s: gone), checked in the same script.
+_ADOPT = """
+if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+local items = redis.call('LRANGE', KEYS[2], 0, -1)
+for i = #items, 1, -1 do redis.call('LPUSH', KEYS[1], items[i]) end
+redis.call('DEL', KEYS[2])
+return #items
+"""
+
 
 class ReplyQueue:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
@@ -72,6 +82,7 @@ class ReplyQueue:
         self._push = client.register_script(_PUSH)
         self._take = client.register_script(_TAKE)
         self._restore = client.register_script(_RESTORE)
+        self._adopt = client.register_script(_ADOPT)
 
     def push(
         self,
@@ -105,6 +116,22 @@ class ReplyQueue:
 
     def restore(self, instance: str) -> int:
         return int(self._restore(keys=[self._keys.replies, self._keys.inflight(instance)]))
+
+    def adopt_gone(self, me: str) -> dict[str, int]:
+        """Hand back to the queue the in-flight replies of every other gateway instance that
+        is gone (its status, refreshed every 5 s while it runs, expired after 60 s), so a
+        host that does not come back strands none. At least once: an instance that was
+        only cut off from Redis may still submit what it held."""
+        adopted = {}
+        for raw in self._r.smembers(self._keys.gateways):
+            other = raw.decode() if isinstance(raw, bytes) else str(raw)
+            if other == me:
+                continue
+            n = int(self._adopt(keys=[self._keys.replies, self._keys.inflight(other),
+                                      self._keys.link_state(other)]))
+            if n:
+                adopted[other] = n
+        return adopted
 
     def depth(self) -> int:
         return int(self._r.llen(self._keys.replies))

@@ -29,6 +29,7 @@ from consent_core.clock import Clock, system_clock
 from consent_queue import connection, persistence
 from consent_queue.events import EventQueue, JobOptions
 from consent_queue.keys import Keys
+from consent_queue.parts import PartStore
 from consent_queue.replies import ReplyQueue
 from gateway.errors import BindRefused, LinkError
 from gateway.health import HealthServer
@@ -67,7 +68,9 @@ class Gateway:
             min_replicas_ack=settings.redis.min_replicas_ack,
             wait_timeout_ms=settings.redis.wait_timeout_ms))
         self.replies = ReplyQueue(self.redis, self.keys)
-        self.inbound = Inbound(settings, self.events, self.metrics, self.instance, clock)
+        parts = PartStore(self.redis, self.keys, timeout=settings.gateway.concat_timeout,
+                          instance=self.instance)
+        self.inbound = Inbound(settings, self.events, parts, self.metrics, self.instance, clock)
         self.outbound = Outbound(settings, self.replies, redis_client(settings), self.inbound,
                                  self.metrics, self.instance, clock)
         self.link: SmppLink | None = None  # the link replies go out on
@@ -227,6 +230,7 @@ class Gateway:
                 self.notifier.status(self._status_line())
                 self._publish("bound")
                 self._update_depths()
+                self._adopt_replies()
 
     def _threads_alive(self) -> bool:
         return all(t.is_alive() for t in self._threads)
@@ -278,6 +282,15 @@ class Gateway:
         log.info("gateway.stopped", received=self.inbound.received, queued=self.inbound.queued,
                  replies_sent=self.outbound.sent)
         return 0
+
+    def _adopt_replies(self) -> None:
+        try:
+            for other, n in self.replies.adopt_gone(self.instance).items():
+                log.warning("replies.adopted", instance=other, count=n,
+                            reason="that gateway instance is gone (silent for 60 s)",
+                            action="its unfinished replies are queued again")
+        except redis.RedisError as exc:
+            log.debug("replies.adopt_failed", error=str(exc))
 
     def _restore_replies(self) -> None:
         try:

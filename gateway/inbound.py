@@ -4,6 +4,11 @@ The reader thread only appends arrivals here. A flusher thread groups them into 
 batches, queues each batch in one Redis transaction and only then answers the SMSC:
 ``deliver_sm_resp`` 0 for what is durably queued, the configured temporary error
 (ESME_RX_T_APPN by default) for everything else, so the SMSC redelivers it.
+
+A part of a long text is answered once it is held in Redis (consent_queue/parts.py), never
+later: its siblings may be on another bind, even another instance. Whichever instance
+holds the last part queues the text; sets that stay incomplete are queued as received
+after ``gateway.concat_timeout`` by whichever instance looks first.
 """
 
 from __future__ import annotations
@@ -23,12 +28,13 @@ import structlog
 
 from config.settings import Settings
 from consent_core.clock import Clock, system_clock
-from consent_core.concat import PartKey, Reassembler, is_part, part_key
+from consent_core.concat import Concat, is_part
 from consent_core.decode import DecodeError, decode_text
 from consent_core.model import CONSENTS, Give, Withdraw
 from consent_core.msisdn import BadSender, is_short_number, mask, normalise
 from consent_core.parse import parse
-from consent_queue.events import EventQueue, QueuedText
+from consent_queue.events import EventQueue, QueuedText, ReplicasBehind
+from consent_queue.parts import HeldSet, Part, PartStore
 from consent_queue.wire import BadRequest, ChangeRequest, DeliveryUpdate, ReceiptUpdate
 from gateway.metrics import GatewayMetrics
 from gateway.receipts import parse_receipt
@@ -41,6 +47,7 @@ log = structlog.get_logger("gateway.inbound")
 
 MAX_RAW_OCTETS = 4096  # kept in the ledger as hex; longer bodies are cut (and marked)
 QUIET_GAP = 0.002  # seconds without a new deliver_sm that end a burst
+SWEEP_INTERVAL = 1.0  # seconds between looks for sets of parts that are due (any instance's)
 
 
 @dataclass(slots=True)
@@ -52,20 +59,29 @@ class Arrival:
 
 
 @dataclass(slots=True)
+class _HeldPart:
+    arrival: Arrival
+    msisdn: str
+    concat: Concat
+    part: Part
+
+
+@dataclass(slots=True)
 class _Batch:
-    link: SmppLink
+    link: SmppLink | None  # None: sets of parts claimed from Redis, delivery updates only
     arrivals: list[Arrival] = field(default_factory=list)
     texts: list[QueuedText] = field(default_factory=list)
     owners: list[list[Arrival]] = field(default_factory=list)  # arrivals each text answers
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     receipts: list[Arrival] = field(default_factory=list)
+    parts: list[_HeldPart] = field(default_factory=list)  # answered once held in Redis
     # answered whatever happens, with their status (0, or the wrong-destination status)
     settled: list[tuple[list[Arrival], int]] = field(default_factory=list)
 
 
 class Inbound:
-    def __init__(self, settings: Settings, events: EventQueue, metrics: GatewayMetrics,
-                 instance: str, clock: Clock = system_clock) -> None:
+    def __init__(self, settings: Settings, events: EventQueue, parts: PartStore,
+                 metrics: GatewayMetrics, instance: str, clock: Clock = system_clock) -> None:
         self._s = settings
         self._clock = clock  # when a text arrived (received_at) comes from here
         self._events = events
@@ -74,10 +90,8 @@ class Inbound:
         self._cond = threading.Condition()
         self._arrivals: deque[Arrival] = deque()
         self._updates: list[dict[str, Any]] = []
-        self._reasm = Reassembler(timeout=settings.gateway.concat_timeout)
-        # Held parts of long texts, under the Reassembler's own key for their set.
-        self._held: dict[PartKey, list[Arrival]] = {}
-        self._last_seq = 0
+        self._parts = parts
+        self._next_sweep = 0.0  # monotonic time of the next look for due sets of parts
         self._burst = settings.queue.batch_max
         self._stop = False
         self.received = 0
@@ -116,12 +130,13 @@ class Inbound:
         while True:
             with self._cond:
                 while not self._arrivals and not self._updates and not self._stop:
-                    self._cond.wait(timeout=1.0)
-                    if self._held:
-                        break  # let _flush give up on incomplete long texts
+                    left = self._next_sweep - time.monotonic()
+                    if left <= 0:
+                        break  # sets of parts may be due, whoever received them
+                    self._cond.wait(timeout=min(1.0, left))
                 if self._stop and not self._arrivals and not self._updates:
                     return
-                if wait > 0 and not self._stop:
+                if wait > 0 and not self._stop and (self._arrivals or self._updates):
                     self._gather(wait)
                 n = min(len(self._arrivals), self._s.queue.batch_max)
                 taken = [self._arrivals.popleft() for _ in range(n)]
@@ -165,12 +180,10 @@ class Inbound:
         for a in taken:
             b = batches.setdefault(a.link.conn_id, _Batch(a.link))
             self._classify(a, b)
-        expired = self._expire_parts()
-        for link, arrivals, text in expired:
-            b = batches.setdefault(link.conn_id, _Batch(link))
-            self._add_text(b, arrivals, text, None)
+        for held in self._sweep():
+            self._add_set_text(batches.setdefault("-", _Batch(None)), held)
         if not batches and updates:
-            batches["-"] = _Batch(taken[0].link if taken else None)  # type: ignore[arg-type]
+            batches["-"] = _Batch(None)
         first = True
         for b in batches.values():
             if first:
@@ -188,7 +201,7 @@ class Inbound:
         the batch's texts get the temporary error and the SMSC keeps them; receipts and
         delivery updates still go through."""
         bound = self._s.gateway.max_backlog
-        if not b.texts:
+        if not b.texts and not b.parts:
             return
         try:
             size = self._events.backlog.size()
@@ -198,31 +211,47 @@ class Inbound:
         if bound <= 0 or size < bound:
             return
         temp = self._s.smpp.temporary_error_status
-        self._m.texts.labels(outcome="backlog_full").inc(len(b.texts))
-        log.warning("mo.backlog_full", texts=len(b.texts), backlog=size, bound=bound,
-                    answer=f"0x{temp:02X}", action="the SMSC keeps them and retries")
-        b.settled.extend((owners, temp) for owners in b.owners)
-        b.texts, b.owners = [], []
+        self._m.texts.labels(outcome="backlog_full").inc(len(b.texts) + len(b.parts))
+        log.warning("mo.backlog_full", texts=len(b.texts), parts=len(b.parts), backlog=size,
+                    bound=bound, answer=f"0x{temp:02X}", action="the SMSC keeps them and retries")
+        # Sets of parts claimed from Redis stay claimed: queued after their claim lapses.
+        b.settled.extend((owners, temp) for owners in b.owners if owners)
+        b.settled.extend(([h.arrival], temp) for h in b.parts)
+        b.texts, b.owners, b.parts = [], [], []
 
     def _queue(self, b: _Batch) -> bool:
         ok_status, temp = c.ESME_ROK, self._s.smpp.temporary_error_status
         self._over_backlog(b)
+        part_status = self._hold_parts(b)
+        held_any = any(st == ok_status for _, st in part_status)
+        replicas_ok = True
         queued = True
+        conn = b.link.conn_id if b.link else "-"
         if b.texts or b.deliveries:
             try:
-                self._events.enqueue(b.texts, b.deliveries, uuid.uuid4().hex,
-                                     b.link.conn_id if b.link else "-")
+                self._events.enqueue(b.texts, b.deliveries, uuid.uuid4().hex, conn,
+                                     wait_also=held_any)
             except redis.RedisError as exc:
                 queued = False
+                # Parts are held whatever became of the batch, but maybe not on the replicas.
+                replicas_ok = not self._s.redis.min_replicas_ack \
+                    and not isinstance(exc, ReplicasBehind)
                 self._m.queue_errors.inc()
                 log.error("inbound.queue_unavailable", error=str(exc), texts=len(b.texts),
                           answer=f"0x{temp:02X}", hint="the SMSC will redeliver these")
-        if b.link is None:
-            return queued
+        elif held_any:
+            try:
+                replicas_ok = self._events.replicas_hold()
+            except redis.RedisError:
+                replicas_ok = False
+            if not replicas_ok:
+                log.error("inbound.replicas_behind", parts=len(b.parts),
+                          answer=f"0x{temp:02X}", hint="the SMSC will redeliver these parts")
         status = ok_status if queued else temp
         groups: list[tuple[list[Arrival], int]] = [(owners, status) for owners in b.owners]
         groups.append((b.receipts, status))
         groups.extend(b.settled)
+        groups.extend(([a], st if replicas_ok else temp) for a, st in part_status)
         answers: dict[SmppLink, list[tuple[int, int]]] = {}
         for arrivals, st in groups:
             for a in arrivals:
@@ -243,17 +272,60 @@ class Inbound:
             self._log_queued(b)
         return queued
 
+    def _hold_parts(self, b: _Batch) -> list[tuple[Arrival, int]]:
+        """Hold the batch's parts in Redis; the status each part is to be answered with.
+        A part that completes its set brings the set's text into the batch."""
+        if not b.parts:
+            return []
+        temp = self._s.smpp.temporary_error_status
+        try:
+            results = self._parts.hold([(h.msisdn, h.concat, h.part) for h in b.parts])
+        except redis.RedisError as exc:
+            self._m.queue_errors.inc()
+            log.error("inbound.parts_unavailable", error=str(exc), parts=len(b.parts),
+                      answer=f"0x{temp:02X}", hint="the SMSC will redeliver these")
+            return [(h.arrival, temp) for h in b.parts]
+        out = []
+        for h, r in zip(b.parts, results, strict=True):
+            self._m.texts.labels(outcome=_PART_OUTCOME[r.status]).inc()
+            if r.status == "busy":
+                log.info("mo.part_busy", msisdn=mask(h.msisdn), ref=h.concat.ref,
+                         part=h.concat.seq, total=h.concat.total, answer=f"0x{temp:02X}",
+                         reason="its set is being queued without it")
+            out.append((h.arrival, temp if r.status == "busy" else c.ESME_ROK))
+            if r.completed is not None:
+                self._add_set_text(b, r.completed)
+        return out
+
+    def _sweep(self) -> list[HeldSet]:
+        """Sets of parts whose time has come, whoever received them (at most every
+        SWEEP_INTERVAL)."""
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return []
+        self._next_sweep = now + SWEEP_INTERVAL
+        try:
+            return self._parts.claim_due()
+        except redis.RedisError as exc:
+            log.debug("parts.sweep_failed", error=str(exc))
+            return []
+
     def _log_queued(self, b: _Batch) -> None:
         """One info line per batch naming every correlation id (grep finds a text's), the
         per-text detail at debug: per-text info lines were a quarter of the gateway's CPU."""
         fresh = [t for t in b.texts if not t.duplicate]
-        dups = [t for t in b.texts if t.duplicate]
-        if fresh:
-            self._m.texts.labels(outcome="queued").inc(len(fresh))
+        dups = [t for t in b.texts if t.duplicate and t.held is None]
+        # deliver_sm by outcome: a long text's parts were counted as they were held
+        whole = sum(1 for t in fresh if t.held is None)
+        if whole:
+            self._m.texts.labels(outcome="queued").inc(whole)
         if dups:
             self._m.texts.labels(outcome="duplicate").inc(len(dups))
         self.queued += len(fresh)
         self._m.batch_size.observe(len(b.texts))
+        for t in b.texts:
+            if t.held is not None:
+                self._log_long_text(t, t.held)
         log.info("mo.queued", count=len(fresh), conn=b.link.conn_id if b.link else "-",
                  correlation_ids=[t.request["correlation_id"] for t in fresh],
                  **({"duplicates": [t.request["correlation_id"] for t in dups]} if dups else {}))
@@ -325,47 +397,58 @@ class Inbound:
                               message_payload=pdu.message_payload or None)
         if not isinstance(decoded, DecodeError) and decoded.concat is not None \
                 and is_part(decoded.concat):
-            # One key for the held arrivals and the reassembler's set (consent_core.concat).
-            key = part_key(msisdn, decoded.concat)
-            self._held.setdefault(key, []).append(a)
-            full = self._reasm.add(msisdn, decoded.concat, decoded.text, time.monotonic())
-            if full is None:
-                return  # answered when the set is complete or given up
-            self._add_text(b, self._held.pop(key), full, decoded.data_coding, msisdn=msisdn)
+            # Held in Redis under consent_core.concat's key for its set; a 1-of-1 "part"
+            # is no part (is_part) and never joins a set.
+            part = Part(decoded.concat.seq, decoded.text, decoded.data_coding,
+                        pdu.body.hex(), fingerprint(msisdn, [pdu]), a.at,
+                        self._smsc_fields(a, 1))
+            b.parts.append(_HeldPart(a, msisdn, decoded.concat, part))
             return
-        self._add_text(b, [a], decoded, None, msisdn=msisdn)
+        self._add_text(b, [a], decoded, msisdn)
 
     def _ours(self, destination: str) -> bool:
         """SPEC §4: only texts addressed to our number (or a configured alias) count."""
         numbers = (self._s.smpp.short_number, *self._s.smpp.accepted_destinations)
         return bool(destination) and any(is_short_number(destination, n) for n in numbers)
 
-    def _add_text(self, b: _Batch, arrivals: list[Arrival], decoded: Any, coding: int | None,
-                  msisdn: str | None = None) -> None:
-        first = arrivals[0]
-        pdu = first.pdu
-        if msisdn is None:
-            sender = normalise(pdu.source_addr, pdu.source_addr_ton, pdu.source_addr_npi)
-            msisdn = sender.digits if not isinstance(sender, BadSender) else "0"
-        raw = b"".join(x.pdu.body for x in arrivals)
-        smsc: dict[str, Any] = {
+    def _smsc_fields(self, a: Arrival, parts: int) -> dict[str, Any]:
+        pdu = a.pdu
+        return {
             "source_addr": pdu.source_addr, "source_ton": pdu.source_addr_ton,
             "source_npi": pdu.source_addr_npi, "destination_addr": pdu.destination_addr,
-            "esm_class": pdu.esm_class, "sequence": pdu.sequence, "parts": len(arrivals),
-            "gateway": self._instance, "conn": first.link.conn_id,
+            "esm_class": pdu.esm_class, "sequence": pdu.sequence, "parts": parts,
+            "gateway": self._instance, "conn": a.link.conn_id,
         }
+
+    def _add_text(self, b: _Batch, arrivals: list[Arrival], decoded: Any, msisdn: str) -> None:
+        first = arrivals[0]
+        raw = b"".join(x.pdu.body for x in arrivals)
+        smsc = self._smsc_fields(first, len(arrivals))
         if isinstance(decoded, DecodeError):
             text, data_coding = None, decoded.data_coding
-            command: Any = None
             smsc["decode_error"] = decoded.reason
-        elif isinstance(decoded, str):
-            text, command = decoded, parse(decoded, CONSENTS)
-            data_coding = coding if coding is not None else 0
         else:
             text, data_coding = decoded.text, decoded.data_coding
-            command = parse(text, CONSENTS)
             if decoded.notes:
                 smsc["decode_notes"] = list(decoded.notes)
+        self._append(b, arrivals, msisdn, first.at, text, data_coding, raw, smsc,
+                     fingerprint(msisdn, [x.pdu for x in arrivals]))
+
+    def _add_set_text(self, b: _Batch, held: HeldSet) -> None:
+        """The text of a set of parts held in Redis; its parts were answered when held."""
+        first = held.parts[0]
+        smsc = dict(first.smsc)
+        smsc["parts"] = len(held.parts)
+        smsc["concat"] = {"ref": held.ref, "total": held.total, "how": held.how,
+                          "conns": sorted({str(p.smsc.get("conn", "")) for p in held.parts})}
+        raw = bytes.fromhex("".join(p.body_hex for p in held.parts))
+        self._append(b, [], held.msisdn, first.at, held.text, first.data_coding, raw, smsc,
+                     "set:" + held.key, held)
+
+    def _append(self, b: _Batch, owners: list[Arrival], msisdn: str, at: float,
+                text: str | None, data_coding: int, raw: bytes, smsc: dict[str, Any],
+                fp: str, held: HeldSet | None = None) -> None:
+        command = None if text is None else parse(text, CONSENTS)
         if len(raw) > MAX_RAW_OCTETS:
             smsc["raw_truncated_from"] = len(raw)
             raw = raw[:MAX_RAW_OCTETS]
@@ -377,39 +460,43 @@ class Inbound:
             action, consent = "unknown", None
         event_id = uuid.uuid4().hex
         try:
+            # ingest_seq is assigned where every gateway's texts meet (EventQueue.enqueue).
             request = ChangeRequest(
                 event_id=event_id, msisdn=msisdn, action=action, consent=consent,
-                channel="sms", received_at=datetime.fromtimestamp(first.at, UTC),
-                ingest_seq=self._next_seq(), text=text, raw_hex=raw.hex(),
+                channel="sms", received_at=datetime.fromtimestamp(at, UTC),
+                text=text, raw_hex=raw.hex(),
                 data_coding=data_coding, correlation_id=event_id[:16], smsc=smsc,
             ).to_dict()
         except BadRequest as exc:  # cannot happen for a normalised sender; never a crash
             self._m.texts.labels(outcome="invalid").inc()
             log.error("mo.invalid_request", error=str(exc), msisdn=mask(msisdn),
                       action="acknowledged; no consent or reply")
-            b.settled.append((arrivals, c.ESME_ROK))
+            b.settled.append((owners, c.ESME_ROK))
             return
-        b.texts.append(QueuedText(request=request,
-                                  fingerprint=fingerprint(msisdn, [x.pdu for x in arrivals])))
-        b.owners.append(arrivals)
-        self.last_text_at = first.at
+        b.texts.append(QueuedText(request=request, fingerprint=fp, held=held))
+        b.owners.append(owners)
+        self.last_text_at = at
 
-    def _expire_parts(self) -> list[tuple[SmppLink, list[Arrival], str]]:
-        out = []
-        for inc in self._reasm.expire(time.monotonic()):
-            held = self._held.pop(inc.key, [])
-            if held:
-                log.warning("mo.concat_incomplete", parts=len(inc.parts), total=inc.total,
-                            reason=inc.reason, action="queued as received (help reply)")
-                out.append((held[0].link, held, inc.text))
-        return out
+    def _log_long_text(self, t: QueuedText, held: HeldSet) -> None:
+        if t.duplicate:  # another instance had claimed the set meanwhile and queues it
+            log.info("parts.set_taken_elsewhere", msisdn=mask(held.msisdn), ref=held.ref,
+                     total=held.total)
+            return
+        self._m.long_texts.labels(how=held.how).inc()
+        fields = {"msisdn": mask(held.msisdn), "ref": held.ref, "total": held.total,
+                  "parts": len(held.parts), "correlation_id": t.request["correlation_id"]}
+        if held.how == "completed":
+            log.info("parts.set_completed", **fields)
+        elif held.how == "claimed":
+            log.warning("parts.set_claimed", **fields, complete=held.complete,
+                        reason="the instance that had claimed it did not queue it in time")
+        else:
+            log.warning("mo.concat_incomplete", **fields, reason="timeout",
+                        action="queued as received (help reply)")
 
-    def _next_seq(self) -> int:
-        # Per-number order across the system: microseconds of wall clock, strictly
-        # increasing within this process (design.md "Ordering").
-        seq = max(self._last_seq + 1, int(self._clock().timestamp() * 1_000_000))
-        self._last_seq = seq
-        return seq
+
+_PART_OUTCOME = {"held": "part", "complete": "part", "duplicate": "part_duplicate",
+                 "busy": "part_busy"}
 
 
 def _number(pdu: ShortMessage) -> str:

@@ -57,5 +57,10 @@ class GatewayMetrics:
         self.backlog = Gauge(
             "smsgw_backlog_texts", "texts queued in Redis and not yet applied by a worker, "
             "all gateways together (gateway.max_backlog bounds it)", registry=r)
+        self.long_texts = Counter(
+            "smsgw_long_texts_total", "long texts queued from parts held in Redis, by how: "
+            "completed (its last part came here), expired (queued as received after "
+            "gateway.concat_timeout), claimed (taken over from an instance that had claimed "
+            "it and not queued it in time)", ["how"], registry=r)
         self.queue_depth = Gauge(
             "smsgw_queue_depth", "jobs or replies waiting in Redis", ["queue"], registry=r)

@@ -12,6 +12,7 @@ temporary error from the gateway, or the connection dying with the text in fligh
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import threading
@@ -65,10 +66,18 @@ class Book:
     acked: dict[int, float] = field(default_factory=dict)  # mo_id -> wall time of the ack
     failures: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
 
+    def longest_ack_gap(self) -> float:
+        """The longest time (s) without any text acknowledged: a fault's cost as the SMSC
+        sees it."""
+        times = sorted(self.acked.values())
+        return round(max((b - a for a, b in itertools.pairwise(times)), default=0.0), 2)
+
 
 class Stream:
     def __init__(self, sim: SimulatorThread, *, numbers: int = 400, per_number: int = 5,
-                 seed: int = 6, prefix: str = "3712600") -> None:
+                 seed: int = 6, prefix: str = "3712600", long_every: int = 0) -> None:
+        """``long_every``: every so many texts is padded with blanks to two parts (a long
+        text the parser still reads as the command)."""
         self.sim = sim
         rng = random.Random(seed)
         self.numbers = [f"{prefix}{i:04d}" for i in range(numbers)]
@@ -80,7 +89,10 @@ class Stream:
             for j in range(per_number):
                 action = rng.choice(("give", "withdraw"))
                 base = consent if action == "give" else f"{consent} STOP"
-                steps.append((n, variant(base, j), action, consent))
+                text = variant(base, j)
+                if long_every and (i * per_number + j) % long_every == 0:
+                    text += " " * 200  # 160 septets fit one part: this takes two
+                steps.append((n, text, action, consent))
             per[n] = steps
         # Round robin: each number's texts are a few hundred texts apart in the stream.
         for j in range(per_number):
@@ -179,8 +191,12 @@ class Stream:
 
     def verify(self, p: Pipeline, redis_url: str, database_url: str, *, fault: str,
                duplicate_bound: int, out: Path, extra: dict[str, Any] | None = None,
-               ) -> dict[str, Any]:
-        """Run every check; write and print the counts; return them (problems listed)."""
+               queued_before_temp_error: bool = False) -> dict[str, Any]:
+        """Run every check; write and print the counts; return them (problems listed).
+
+        ``queued_before_temp_error``: a temporary error may come after the text was queued
+        (redis.min_replicas_ack: in the primary, not yet on a replica), so a text that had
+        one keeps the place of its first queueing, like one in flight on a dead link."""
         problems: list[str] = []
         texts = self.book.texts
         by_key = {(t.msisdn, t.text): t for t in texts}
@@ -225,7 +241,8 @@ class Stream:
         per_number: dict[str, list[Text]] = defaultdict(list)
         for t in texts:
             per_number[t.msisdn].append(t)
-        lost_in_flight = {t.mo_id for t in texts if LOST in self.book.failures.get(t.mo_id, [])}
+        lost_in_flight = {t.mo_id for t in texts if LOST in self.book.failures.get(t.mo_id, [])
+                          or (queued_before_temp_error and self.book.failures.get(t.mo_id))}
         by_ack_numbers = by_ledger_numbers = 0
         for n, mine in per_number.items():
             have = [t for t in mine if (n, t.text) in row_of and t.mo_id in self.book.acked]
@@ -303,6 +320,7 @@ class Stream:
             "failed_jobs": len(rq_left["failed"]),
             "submit_throttled": stats.get("submit_sm_throttled", 0),
             "connections": stats.get("connections", 0),
+            "longest_ack_gap_s": self.book.longest_ack_gap(),
             **(extra or {}),
             "problems": problems[:50],
         }

@@ -3,13 +3,17 @@ SMPP connection would be (it records what would be written), fakeredis under the
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import fakeredis
+import redis
 
-from config.settings import Settings
+from config.logs import configure_logging
+from config.settings import LogSettings, Settings
 from consent_queue.events import EventQueue, JobOptions
 from consent_queue.keys import Keys
+from consent_queue.parts import PartStore
 from consent_queue.replies import ReplyQueue
 from consent_queue.wire import Reply
 from gateway.inbound import Arrival, Inbound, _Batch
@@ -41,10 +45,14 @@ def settings(**sections: dict[str, Any]) -> Settings:
     return Settings(**{name: values for name, values in sections.items()})  # type: ignore[arg-type]
 
 
-def inbound(s: Settings) -> tuple[Inbound, fakeredis.FakeRedis]:
-    r = fakeredis.FakeRedis()
-    events = EventQueue(r, Keys("t", "q", 1), JobOptions(retry_max=0))
-    return Inbound(s, events, GatewayMetrics(), "gw"), r
+def inbound(s: Settings, client: Any = None) -> tuple[Inbound, Any]:
+    """The inbound batcher over fakeredis, or over ``client`` (a real Redis, for what runs
+    Lua: the parts of long texts)."""
+    r = client if client is not None else fakeredis.FakeRedis()
+    keys = Keys("t", "q", 1)
+    events = EventQueue(r, keys, JobOptions(retry_max=0))
+    parts = PartStore(r, keys, timeout=s.gateway.concat_timeout, instance="gw")
+    return Inbound(s, events, parts, GatewayMetrics(), "gw"), r
 
 
 def deliver(seq: int, octets: bytes, *, esm: int = 0, dest: str = "29307777",
@@ -61,8 +69,10 @@ def test_arrivals_beyond_max_pending_texts_get_the_temporary_error_at_once() -> 
     assert link.written == [(11, 0x64), (12, 0x64)]
 
 
-def test_parts_with_one_reference_and_other_totals_are_held_apart() -> None:
-    ib, _r = inbound(settings())
+def test_parts_with_one_reference_and_other_totals_are_held_apart_and_each_answered(
+        redis_url: str) -> None:
+    configure_logging(LogSettings(format="json"), service="test", stream=io.StringIO())
+    ib, _r = inbound(settings(), redis.Redis.from_url(redis_url))
     link = FakeLink()
     b = _Batch(link)  # type: ignore[arg-type]
 
@@ -73,10 +83,14 @@ def test_parts_with_one_reference_and_other_totals_are_held_apart() -> None:
     for a in (part(1, 2, 1, b"VIETA "), part(2, 3, 1, b"JAU"), part(3, 3, 2, b"NU"),
               part(4, 3, 3, b"MI")):
         ib._classify(a, b)
+    assert not b.texts and len(b.parts) == 4  # nothing is joined before Redis holds it
+    ib._queue(b)
     [text] = b.texts
     assert text.request["text"] == "JAUNUMI"
-    assert [a.pdu.sequence for a in b.owners[0]] == [2, 3, 4]  # part 1 of the other set waits
-    assert len(ib._held) == 1
+    assert link.written == [(1, 0), (2, 0), (3, 0), (4, 0)]  # every part answered once held
+    assert text.held is not None and text.held.how == "completed"
+    # The other set (reference 7, two parts) still waits in Redis for its second part.
+    assert _r.zcard("t:parts:due") == 1
 
 
 def test_text_to_another_number_is_settled_with_the_configured_status() -> None:
