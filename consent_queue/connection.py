@@ -12,9 +12,29 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.connection import parse_url
-from redis.sentinel import Sentinel
+from redis.sentinel import Sentinel, SentinelManagedConnection
+from redis.utils import SENTINEL
 
 from config.settings import RedisSettings
+
+
+class _PrimaryConnection(SentinelManagedConnection):
+    """redis-py's Sentinel connection with the read error handling of every other one.
+
+    redis-py 8.1's ``SentinelManagedConnection.read_response`` defaults
+    ``disconnect_on_error`` to False (redis-py pull request #4292), so a read cut short by
+    an exception from a signal handler (RQ raises its stop request from the SIGTERM
+    handler, mid-BLMOVE) leaves the connection in the pool with the reply unread: the
+    next command reads that reply, or waits behind the blocked command. We disconnect.
+    """
+
+    def read_response(self, disable_decoding: bool = False, *,
+                      timeout: float | object = SENTINEL,
+                      disconnect_on_error: bool | None = True,
+                      push_request: bool | None = False) -> Any:
+        return super().read_response(disable_decoding=disable_decoding, timeout=timeout,
+                                     disconnect_on_error=disconnect_on_error,
+                                     push_request=push_request)
 
 
 def redis_client(rs: RedisSettings, *, health_check_interval: int = 0,
@@ -34,7 +54,8 @@ def redis_client(rs: RedisSettings, *, health_check_interval: int = 0,
     node, sentinel_kwargs = _sentinel_parts(rs)
     sentinel = Sentinel(sentinel_addresses(rs), sentinel_kwargs=sentinel_kwargs,  # type: ignore[no-untyped-call]
                         **common, **node)
-    primary: redis.Redis = sentinel.master_for(rs.service_name, **common, **node)  # type: ignore[no-untyped-call]
+    primary: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+        rs.service_name, connection_class=_PrimaryConnection, **common, **node)
     return primary
 
 

@@ -71,13 +71,13 @@ def test_primary_killed_mid_stream(
                 extra={**timings, "run_seconds": round(time.monotonic() - started, 1),
                        "settled": settled or "yes",
                        "worker_restarts": len(sup.unexpected_exits)})
-        # Seen after the failover (not the subject here; reported, see docs/guarantees.md):
-        # the worker's SIGTERM can hang in RQ's register_death, waiting on a reply that
-        # never comes. Stopped with a short grace, then killed, and counted.
-        clean = {proc.name: proc.terminate(timeout=8) == 0 for proc in p.procs}
-        print(f"[faults] stopped cleanly on SIGTERM after the failover: {clean}")
+        # Every process stops on SIGTERM after the failover. (A worker's stop used to hang
+        # behind its own cut-short BLMOVE: redis-py's Sentinel connection kept it; see
+        # consent_queue/connection.py.)
+        clean = {proc.name: proc.terminate(timeout=15) == 0 for proc in p.procs}
     finally:
         pipelines.stop()
+    assert all(clean.values()), f"not stopped by SIGTERM within 15 s: {clean}"
     if min_replicas_ack:
         assert not settled, settled
         assert not counts["problems"], "\n".join(counts["problems"])

@@ -4,6 +4,7 @@ a failover (the primary killed with -9), applying what was queued before and aft
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -116,3 +117,36 @@ def test_worker_and_consentctl_follow_a_sentinel_failover(
     report = json.loads(p.ctl("status", "--json", check=False).stdout)
     assert report["redis"]["ok"] and report["redis"]["url"].startswith("sentinel:smsgw@")
     p.stop()
+
+
+class _Interrupted(Exception):
+    """What RQ's SIGTERM handler raises in a worker waiting in its dequeue."""
+
+
+def test_a_read_cut_short_does_not_leave_its_reply_for_the_next_command(
+        sentinel_set: SentinelSet) -> None:
+    """redis-py's Sentinel connection (8.1) keeps a connection whose reply was never read
+    (a signal handler raised mid-read) in the pool, so the next command reads the old
+    reply. Seen as a worker whose SIGTERM, arriving in its blocking dequeue, hung its
+    shutdown behind that BLMOVE; worse, a command can be handed another one's answer. Our
+    client disconnects such a connection, as redis-py does for a plain one."""
+    rs = RedisSettings(url="redis://sentinel-managed/0",  # type: ignore[arg-type]
+                       sentinels=sentinel_set.addresses, service_name="smsgw")
+    client = redis_client(rs)
+    client.set("probe", "value")
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise _Interrupted
+
+    old = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        with pytest.raises(_Interrupted):
+            client.blmove("nothing-comes", "elsewhere", 2)  # the server answers after 2 s
+        assert client.get("probe") == b"value"  # not the BLMOVE's answer (None)
+        time.sleep(2)  # the BLMOVE's late answer must not turn up for a later command
+        assert client.get("probe") == b"value"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        client.close()
