@@ -144,12 +144,12 @@ def _apply(rt: runtime.Runtime, requests: list[dict[str, Any]],
                                  correlation_id=req.correlation_id or req.event_id[:16],
                                  received_at=data_time(req.received_at)))
     # Changes from the API and the console wait for their own outcome (outcomes.py).
-    publish_outcomes(rt.redis, rt.keys, [res.to_dict() for res in results
-                                         if res.event_id in reported])
+    outcomes = [res.to_dict() for res in results if res.event_id in reported]
+    _with_redis_retry(lambda: publish_outcomes(rt.redis, rt.keys, outcomes))
     limits = rt.settings.limits
-    statuses = rt.replies.push(replies, per_minute=limits.replies_per_minute,
-                               per_day=limits.replies_per_day,
-                               now=rt.store.clock().timestamp())
+    now = rt.store.clock().timestamp()
+    statuses = _with_redis_retry(lambda: rt.replies.push(
+        replies, per_minute=limits.replies_per_minute, per_day=limits.replies_per_day, now=now))
     withheld = []
     for rep, status in zip(replies, statuses, strict=True):
         runtime.REPLIES.labels(result=status).inc()
@@ -210,7 +210,7 @@ def _reset(rt: runtime.Runtime, item: dict[str, Any]) -> None:
                    "detail": str(exc)}
     runtime.EVENTS.labels(outcome=outcome["outcome"]).inc()
     log.info("reset.applied", msisdn=msisdn, event_id=event_id, outcome=outcome["outcome"])
-    publish_outcomes(rt.redis, rt.keys, [outcome])
+    _with_redis_retry(lambda: publish_outcomes(rt.redis, rt.keys, [outcome]))
 
 
 # SMPP 3.4 Appendix B message states; anything else is counted as OTHER (bounded labels).
@@ -249,6 +249,10 @@ def data_time(value: datetime) -> str:
     return value.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+# Seconds a post-commit Redis step retries: a Sentinel failover takes 2-10 s here.
+REDIS_RETRY_BUDGET = 30.0
+
+
 def _with_db_retry(work: Callable[[], T], *, budget: float) -> T:
     """Run ``work``, retrying while the database is unavailable, within ``budget`` seconds.
 
@@ -256,15 +260,31 @@ def _with_db_retry(work: Callable[[], T], *, budget: float) -> T:
     when the budget is spent the job fails and RQ's retry (at the queue's front) and then
     its failed registry take over.
     """
+    return _retrying(work, budget=budget, errors=(StoreUnavailable,),
+                     counter=runtime.DB_RETRIES, event="store.unavailable")
+
+
+def _with_redis_retry(work: Callable[[], T]) -> T:
+    """Run a Redis step that follows the commit (replies, outcomes), retrying through a
+    Redis failover (Sentinel promotes a replica in seconds). Each step is idempotent by
+    event id. Without this the job failed after its commit, RQ's own bookkeeping failed
+    on the same outage and the worker quit, to be restarted by systemd."""
+    return _retrying(work, budget=REDIS_RETRY_BUDGET,
+                     errors=(redis.ConnectionError, redis.TimeoutError),
+                     counter=runtime.REDIS_RETRIES, event="redis.unavailable")
+
+
+def _retrying(work: Callable[[], T], *, budget: float, errors: tuple[type[Exception], ...],
+              counter: Any, event: str) -> T:
     deadline = time.monotonic() + budget
     delay = 0.2
     while True:
         try:
             return work()
-        except StoreUnavailable as exc:
+        except errors as exc:
             if time.monotonic() + delay > deadline or runtime.STOPPING.is_set():
                 raise
-            runtime.DB_RETRIES.inc()
-            log.warning("store.unavailable", error=str(exc), retry_in_s=round(delay, 2))
+            counter.inc()
+            log.warning(event, error=str(exc), retry_in_s=round(delay, 2))
             runtime.STOPPING.wait(delay)
             delay = min(delay * 2, 5.0)

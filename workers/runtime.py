@@ -28,6 +28,8 @@ REPLIES = Counter("smsgw_worker_replies_total", "replies queued, by result", ["r
 JOB_SECONDS = Histogram("smsgw_worker_job_duration_seconds", "time to apply one batch job",
                         ["job"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 DB_RETRIES = Counter("smsgw_worker_db_retries_total", "batches retried after a database error")
+REDIS_RETRIES = Counter("smsgw_worker_redis_retries_total",
+                        "post-commit Redis steps (replies, outcomes) retried after a Redis error")
 BAD_EVENTS = Counter("smsgw_worker_bad_events_total", "queued events that could not be read")
 RECEIPTS = Counter("smsgw_worker_receipts_total",
                    "delivery receipts of our replies recorded, by their stat (DELIVRD, UNDELIV, "
