@@ -206,8 +206,7 @@ def row(db: str, rate: float, r: dict[str, Any]) -> dict[str, Any]:
         "end_to_end_per_s": round(end_to_end_rate(r), 1),
         "p50_ms": lat.get("p50"), "p90_ms": lat.get("p90"), "p99_ms": lat.get("p99"),
         "max_ms": lat.get("max"),
-        "lost": int(r.get("unanswered") or 0) + int(r.get("failed") or 0),
-        "doubled": int(r.get("answered_twice") or 0),
+        **_losses(r),
         "temp_errors": r.get("temp_errors"),
         "rss_start_mib": round(r["rss_start_kib"]["gateway"] / 1024, 1),
         "rss_end_mib": round(r["rss_end_kib"]["gateway"] / 1024, 1),
@@ -218,6 +217,22 @@ def row(db: str, rate: float, r: dict[str, Any]) -> dict[str, Any]:
            for k in CPU_GROUPS},
         "cpu_ms_total": round(1000 * sum(cpu.values()) / texts, 3),
     }
+
+
+def _losses(r: dict[str, Any]) -> dict[str, int]:
+    """lost and doubled from the simulator's counts.
+
+    The simulator pairs a reply with a text of its number by the words they share; when a
+    number has several texts in flight it may pair one with the wrong text, then count the
+    later reply as a second answer ("answered_twice") and the text passed over as done.
+    So a reply missing or extra is judged by the totals too: every acknowledged text
+    should have had exactly one reply.
+    """
+    acked, replies = int(r.get("acknowledged") or 0), int(r.get("replies") or 0)
+    failed = int(r.get("failed") or 0)
+    return {"lost": max(int(r.get("unanswered") or 0), acked - replies) + failed,
+            "doubled": max(0, replies - acked),
+            "paired_elsewhere": int(r.get("answered_twice") or 0)}
 
 
 def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> None:
@@ -233,9 +248,13 @@ def print_table(rows: list[dict[str, Any]], sim_ceiling: float,
                   ("achieved/s", "achieved_mo_per_s"), ("replies/s", "replies_per_s"),
                   ("p50 ms", "p50_ms"), ("p90 ms", "p90_ms"), ("p99 ms", "p99_ms"),
                   ("max ms", "max_ms"), ("lost", "lost"), ("doubled", "doubled"),
+                  ("mispaired", "paired_elsewhere"),
                   ("gw RSS start", "rss_start_mib"), ("gw RSS end", "rss_end_mib"),
                   ("wk RSS start", "workers_rss_start_mib"),
                   ("wk RSS end", "workers_rss_end_mib")])
+    print("(lost/doubled: texts acknowledged without a reply / replies beyond one per text, "
+          "from the totals; mispaired: replies the simulator paired with another text of "
+          "the same number, several being in flight)")
     print("\nCPU ms per text, by process (utime+stime of each process tree, /proc):")
     _table(rows, [("db", "db"), ("offered/s", "offered_rate"), ("gateway", "cpu_ms_gateway"),
                   ("workers", "cpu_ms_workers"), ("postgresql", "cpu_ms_postgresql"),
