@@ -3,9 +3,19 @@
 For SQLite and PostgreSQL in turn: a private Redis (AOF, fsync every second, as the README
 recommends), the store with a directory of 50,000 numbers, ``sms-gateway run`` and the
 workers; then ``smsc-sim load`` at offered rates of 100, 500, 1,000, 2,000/s and as fast
-as the window allows. Prints one table and writes it as JSON under bench/results/. The
-simulator's own ceiling (against an ESME that only acknowledges) is measured first, so the
-gateway's figure can be read as a share of it on any machine.
+as the window allows. Prints one table and writes it as JSON under bench/results/.
+
+Two ceilings are measured in the same run, so the figures can be read as shares on any
+machine (and on one that other work is using at the same time): the simulator's own
+(deliver_sm/s to an ESME that only acknowledges, first) and the SMPP round trip
+(bench/ceiling_esme.py: an smpplib ESME that acknowledges each deliver_sm and answers it
+with one submit_sm — no queue, no database), just before and just after each saturation
+step, with as many texts. The saturation rate is printed as a ratio to the mean of those
+two: on a shared machine the ceiling moves within minutes.
+
+Each step also reports the CPU a text costs in each process (gateway, workers,
+PostgreSQL, Redis, the simulator), read from /proc (bench/procstat.py), and the resident
+memory of the gateway and the workers at its start and end.
 
 Environment: BENCH_QUICK=1 shortens every run; BENCH_DATABASE_URL uses that PostgreSQL.
 """
@@ -16,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -24,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import procstat
 from tests.support.pipeline import write_config
 from tests.support.servers import (
     PostgresServer,
@@ -37,16 +49,13 @@ from tests.support.servers import (
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 RESULTS = ROOT / "bench" / "results"
-
-
-def rss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+# Every step sends its own random mix (seed) after a pause longer than the gateway's
+# redelivery window: a text that repeats the number's last text of the previous step
+# (which came on another connection) must not be taken for an SMSC redelivery and
+# acknowledged without being queued — that would show as "lost" though nothing was.
+REDELIVERY_WINDOW_S = 2
+STEP_PAUSE_S = REDELIVERY_WINDOW_S + 1.0
+NUMBERS = 50_000
 
 
 def sim_cmd(port: int, *args: str) -> list[str]:
@@ -62,6 +71,36 @@ def ceiling(count: int) -> dict[str, Any]:
     return data
 
 
+def round_trip_ceiling(count: int) -> dict[str, Any]:
+    """``smsc-sim load`` as fast as the window allows against bench/ceiling_esme.py."""
+    work = Path(tempfile.mkdtemp(prefix="smsgw-roundtrip-"))
+    report = work / "round-trip.json"
+    port = free_port()
+    esme = subprocess.Popen([sys.executable, "-m", "bench.ceiling_esme", "--port", str(port)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        subprocess.run(sim_cmd(port, "load", "--count", str(count), "--numbers", str(NUMBERS),
+                               "--rate", "0", "--window", "100", "--drain-timeout", "30",
+                               "--bind-timeout", "60", "--report", str(report)),
+                       check=True, capture_output=True, timeout=600)
+        esme.wait(30)
+    finally:
+        if esme.poll() is None:
+            esme.kill()
+            esme.wait()
+    data: dict[str, Any] = json.loads(report.read_text())
+    data["end_to_end_per_s"] = end_to_end_rate(data)
+    return data
+
+
+def end_to_end_rate(r: dict[str, Any]) -> float:
+    """Texts/s acknowledged *and* answered: the lower of the two rates (a stack that
+    acknowledges faster than it answers is only as fast as its answers)."""
+    ack = float(r.get("mo_per_s_acknowledged") or 0)
+    replies = float(r.get("replies_per_s") or 0)
+    return min(ack, replies) if replies else ack
+
+
 class Stack:
     """Redis + store + gateway + workers for one database."""
 
@@ -74,10 +113,12 @@ class Stack:
                      "submit_window": 100},
             "redis": {"url": redis_url, "key_prefix": f"bench-{name}"},
             "database": {"url": db_url},
-            "queue": {"name": f"bench-{name}", "shards": workers},
+            "queue": {"name": f"bench-{name}", "shards": workers,
+                      "redelivery_window": REDELIVERY_WINDOW_S},
             "gateway": {"instance": f"bench-{name}"},
             "metrics": {"gateway_port": 0, "worker_port": 0},
-            "log": {"format": "json", "level": "warning"},
+            # The level operators run (the default): what the logging costs is measured.
+            "log": {"format": "json", "level": "info"},
         })
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("SMSGW_")}
         self.env["SMSGW_CONFIG"] = str(self.config)
@@ -112,20 +153,33 @@ class Stack:
                                         stdout=log, stderr=log)
         self.procs.append(self.gateway)
 
-    def load(self, count: int, rate: float) -> dict[str, Any]:
+    def load(self, count: int, rate: float, seed: int, servers: dict[str, int]) -> dict[str, Any]:
+        """One step; ``servers`` names the pids of the shared engines (postgresql, redis)."""
         report = self.work / f"{self.name}-{rate}-{count}.json"
         assert self.gateway is not None
-        rss_start = rss_kib(self.gateway.pid)
+        time.sleep(STEP_PAUSE_S)
+        workers = [p.pid for p in self.procs if p is not self.gateway]
+        groups = {"gateway": [self.gateway.pid], "workers": workers,
+                  **{k: [v] for k, v in servers.items()}}
+        rss_start = {k: procstat.rss_kib(groups[k]) for k in ("gateway", "workers")}
+        cpu_start = {k: procstat.cpu_seconds(v) for k, v in groups.items()}
+        # The simulator is this process's only child that ends during the step.
+        sim_start = resource.getrusage(resource.RUSAGE_CHILDREN)
         sim = subprocess.run(sim_cmd(
             self.port, "load", "--count", str(count), "--numbers", str(self.numbers),
             "--rate", str(rate), "--window", "100", "--drain-timeout", "60",
-            "--bind-timeout", "60", "--report", str(report)),
+            "--bind-timeout", "60", "--seed", str(seed), "--report", str(report)),
             env=self.env, capture_output=True, text=True, timeout=3600)
+        sim_end = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = {k: procstat.cpu_seconds(v) - cpu_start[k] for k, v in groups.items()}
+        cpu["simulator"] = (sim_end.ru_utime + sim_end.ru_stime
+                            - sim_start.ru_utime - sim_start.ru_stime)
         if not report.exists():
             raise RuntimeError(f"smsc-sim load failed: {sim.stdout[-2000:]} {sim.stderr[-2000:]}")
         data: dict[str, Any] = json.loads(report.read_text())
         data["rss_start_kib"] = rss_start
-        data["rss_end_kib"] = rss_kib(self.gateway.pid)
+        data["rss_end_kib"] = {k: procstat.rss_kib(groups[k]) for k in ("gateway", "workers")}
+        data["cpu_s"] = {k: round(v, 3) for k, v in cpu.items()}
         return data
 
     def stop(self) -> None:
@@ -139,36 +193,91 @@ class Stack:
                 p.kill()
 
 
+CPU_GROUPS = ("gateway", "workers", "postgresql", "redis", "simulator")
+
+
 def row(db: str, rate: float, r: dict[str, Any]) -> dict[str, Any]:
     lat = r.get("latency_ms") or {}
+    texts = max(int(r.get("acknowledged") or 0), 1)
+    cpu = r.get("cpu_s") or {}
     return {
         "db": db, "offered_rate": rate or "max", "count": r.get("offered"),
         "achieved_mo_per_s": round(float(r.get("mo_per_s_acknowledged") or 0), 1),
         "replies_per_s": round(float(r.get("replies_per_s") or 0), 1),
+        "end_to_end_per_s": round(end_to_end_rate(r), 1),
         "p50_ms": lat.get("p50"), "p90_ms": lat.get("p90"), "p99_ms": lat.get("p99"),
         "max_ms": lat.get("max"),
-        "lost": int(r.get("unanswered") or 0) + int(r.get("failed") or 0),
-        "doubled": int(r.get("answered_twice") or 0),
+        **_losses(r),
         "temp_errors": r.get("temp_errors"),
-        "rss_start_mib": round(r["rss_start_kib"] / 1024, 1),
-        "rss_end_mib": round(r["rss_end_kib"] / 1024, 1),
+        "rss_start_mib": round(r["rss_start_kib"]["gateway"] / 1024, 1),
+        "rss_end_mib": round(r["rss_end_kib"]["gateway"] / 1024, 1),
+        "workers_rss_start_mib": round(r["rss_start_kib"]["workers"] / 1024, 1),
+        "workers_rss_end_mib": round(r["rss_end_kib"]["workers"] / 1024, 1),
+        # CPU milliseconds per acknowledged text, per process (tree)
+        **{f"cpu_ms_{k}": (round(1000 * cpu[k] / texts, 3) if k in cpu else None)
+           for k in CPU_GROUPS},
+        "cpu_ms_total": round(1000 * sum(cpu.values()) / texts, 3),
+        "round_trip_per_s": [t["end_to_end_per_s"] for t in r.get("round_trip") or []],
     }
 
 
-def print_table(rows: list[dict[str, Any]], ceiling_rate: float) -> None:
-    cols = ["db", "offered_rate", "count", "achieved_mo_per_s", "replies_per_s", "p50_ms",
-            "p90_ms", "p99_ms", "max_ms", "lost", "doubled", "rss_start_mib", "rss_end_mib"]
-    head = ["db", "offered/s", "texts", "achieved/s", "replies/s", "p50 ms", "p90 ms", "p99 ms",
-            "max ms", "lost", "doubled", "RSS start", "RSS end"]
-    widths = [max(len(h), *(len(_fmt(r[c])) for r in rows)) for h, c in zip(head, cols, strict=True)]
-    print("  ".join(h.rjust(w) for h, w in zip(head, widths, strict=True)))
+def _losses(r: dict[str, Any]) -> dict[str, int]:
+    """lost and doubled from the simulator's counts.
+
+    The simulator pairs a reply with a text of its number by the words they share; when a
+    number has several texts in flight it may pair one with the wrong text, then count the
+    later reply as a second answer ("answered_twice") and the text passed over as done.
+    So a reply missing or extra is judged by the totals too: every acknowledged text
+    should have had exactly one reply.
+    """
+    acked, replies = int(r.get("acknowledged") or 0), int(r.get("replies") or 0)
+    failed = int(r.get("failed") or 0)
+    return {"lost": max(int(r.get("unanswered") or 0), acked - replies) + failed,
+            "doubled": max(0, replies - acked),
+            "paired_elsewhere": int(r.get("answered_twice") or 0)}
+
+
+def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> None:
+    widths = [max(len(h), *(len(_fmt(r[c])) for r in rows)) for h, c in columns]
+    print("  ".join(h.rjust(w) for (h, _), w in zip(columns, widths, strict=True)))
     for r in rows:
-        print("  ".join(_fmt(r[c]).rjust(w) for c, w in zip(cols, widths, strict=True)))
-    sat = [r for r in rows if r["offered_rate"] == "max"]
-    for r in sat:
-        share = r["achieved_mo_per_s"] / ceiling_rate if ceiling_rate else 0
-        print(f"{r['db']}: saturation {r['achieved_mo_per_s']:.0f} texts/s = {share:.1%} of the "
-              f"simulator's ceiling ({ceiling_rate:.0f} deliver_sm/s to an ack-only ESME)")
+        print("  ".join(_fmt(r[c]).rjust(w) for (_, c), w in zip(columns, widths, strict=True)))
+
+
+def print_table(rows: list[dict[str, Any]], sim_ceiling: float) -> None:
+    _table(rows, [("db", "db"), ("offered/s", "offered_rate"), ("texts", "count"),
+                  ("achieved/s", "achieved_mo_per_s"), ("replies/s", "replies_per_s"),
+                  ("p50 ms", "p50_ms"), ("p90 ms", "p90_ms"), ("p99 ms", "p99_ms"),
+                  ("max ms", "max_ms"), ("lost", "lost"), ("doubled", "doubled"),
+                  ("mispaired", "paired_elsewhere"),
+                  ("gw RSS start", "rss_start_mib"), ("gw RSS end", "rss_end_mib"),
+                  ("wk RSS start", "workers_rss_start_mib"),
+                  ("wk RSS end", "workers_rss_end_mib")])
+    print("(lost/doubled: texts acknowledged without a reply / replies beyond one per text, "
+          "from the totals; mispaired: replies the simulator paired with another text of "
+          "the same number, several being in flight)")
+    print("\nCPU ms per text, by process (utime+stime of each process tree, /proc):")
+    _table(rows, [("db", "db"), ("offered/s", "offered_rate"), ("gateway", "cpu_ms_gateway"),
+                  ("workers", "cpu_ms_workers"), ("postgresql", "cpu_ms_postgresql"),
+                  ("redis", "cpu_ms_redis"), ("simulator", "cpu_ms_simulator"),
+                  ("total", "cpu_ms_total")])
+    print(f"\nsimulator ceiling: {sim_ceiling:.0f} deliver_sm/s (ack-only ESME)")
+    print("round-trip ceiling: smpplib ESME, deliver_sm_resp + one submit_sm per text, no "
+          "queue, no database; measured just before and just after each saturation step")
+    for r in rows:
+        trips = r.get("round_trip_per_s")
+        if r["offered_rate"] != "max" or not trips:
+            continue
+        ceiling_rate = sum(trips) / len(trips)
+        share = r["end_to_end_per_s"] / ceiling_rate if ceiling_rate else 0
+        sim_share = r["end_to_end_per_s"] / sim_ceiling if sim_ceiling else 0
+        print(f"{r['db']}: saturation {r['end_to_end_per_s']:.0f} texts/s end to end = "
+              f"{share:.1%} of the round-trip ceiling ({trips[0]:.0f} before, {trips[1]:.0f} "
+              f"after; {sim_share:.1%} of the simulator's)")
+
+
+def _loads(v: tuple[float, float, float]) -> str:
+    return "/".join(f"{x:.2f}" for x in v)
 
 
 def _fmt(v: Any) -> str:
@@ -192,6 +301,7 @@ def main() -> int:
     ceil = ceiling(int(200_000 * scale))
     ceiling_rate = float(ceil.get("deliver_sm_per_s") or ceil.get("mo_per_s_acknowledged") or 0)
     print(f"== simulator ceiling: {ceiling_rate:.0f} deliver_sm/s (ack-only ESME)")
+    load_start = os.getloadavg()
     redis_srv = RedisServer(dir=new_tempdir("smsgw-bench-redis-"))
     redis_srv.start()
     pg: PostgresServer | None = None
@@ -212,18 +322,30 @@ def main() -> int:
             dbs.append(("postgresql", create_database(admin, f"bench_{int(time.time())}")))
         rates = [float(x) for x in args.rates.split(",") if x]
         for name, url in dbs:
-            stack = Stack(name, url, redis_srv.url, work, args.workers, 50_000)
+            stack = Stack(name, url, redis_srv.url, work, args.workers, NUMBERS)
+            assert redis_srv.proc is not None
+            servers = {"redis": redis_srv.proc.pid}
+            pg_pid = None if pg is None else procstat.postmaster_pid(pg.dir / "data")
+            if name == "postgresql" and pg_pid is not None:
+                servers["postgresql"] = pg_pid
             try:
                 stack.prepare()
                 stack.start_workers()
                 stack.start_gateway()
-                for rate in rates:
+                for step, rate in enumerate(rates, start=1):
                     count = max(500, int(rate * 20 * scale))
-                    r = stack.load(count, rate)
+                    r = stack.load(count, rate, step, servers)
                     raw[f"{name}-{rate}"] = r
                     rows.append(row(name, rate, r))
                     print(f"   {name} offered {rate:.0f}/s: {rows[-1]}", flush=True)
-                r = stack.load(int(args.saturation_count * scale), 0)
+                count = int(args.saturation_count * scale)
+                trips = [round_trip_ceiling(count)]
+                r = stack.load(count, 0, len(rates) + 1, servers)
+                trips.append(round_trip_ceiling(count))
+                r["round_trip"] = trips
+                print(f"   {name} round-trip ceiling before/after saturation: "
+                      f"{trips[0]['end_to_end_per_s']:.0f}/{trips[1]['end_to_end_per_s']:.0f} "
+                      "texts/s", flush=True)
                 raw[f"{name}-max"] = r
                 rows.append(row(name, 0, r))
                 print(f"   {name} saturation: {rows[-1]}", flush=True)
@@ -234,12 +356,18 @@ def main() -> int:
         if pg is not None:
             pg.stop("immediate")
             shutil.rmtree(pg.dir, ignore_errors=True)
+    load_end = os.getloadavg()
     print()
     print_table(rows, ceiling_rate)
+    print(f"machine load average (1/5/15 min) at the start {_loads(load_start)}, "
+          f"at the end {_loads(load_end)}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"bench-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    out.write_text(json.dumps({"machine": {"cpus": os.cpu_count(), "arch": platform.machine()},
-                               "ceiling": ceil, "rows": rows, "raw": raw}, indent=2))
+    out.write_text(json.dumps({"machine": {"cpus": os.cpu_count(), "arch": platform.machine(),
+                                           "loadavg_start": load_start,
+                                           "loadavg_end": load_end},
+                               "ceiling": ceil, "rows": rows,
+                               "raw": raw}, indent=2))
     print(f"\nwritten: {out}")
     return 0
 

@@ -1,5 +1,9 @@
 """Consent-store benchmark: changes/s one per transaction vs batched, and may_use latency.
 
+For the batched run it also says what a change costs in CPU: in this process (the worker's
+share: building the batch, SQLAlchemy, the driver) and, for the PostgreSQL this bench
+starts itself, in the server's processes (read from /proc, bench/procstat.py).
+
     python -m bench.store        (make bench-store)
 
 Runs on a throwaway PostgreSQL (or ``BENCH_DATABASE_URL``) and an SQLite file; prints the
@@ -22,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench import procstat
 from consent_core.catalog import Catalog, load_catalog
 from consent_core.model import CONSENTS
 from consent_store.engine import upgrade
@@ -64,7 +69,8 @@ class Workload:
         return out
 
 
-def bench_backend(name: str, url: str, catalog: Catalog) -> dict[str, Any]:
+def bench_backend(name: str, url: str, catalog: Catalog,
+                  server_pid: int | None = None) -> dict[str, Any]:
     upgrade(url)
     store = ConsentStore(url)
     work = Workload(seed=1)
@@ -80,10 +86,14 @@ def bench_backend(name: str, url: str, catalog: Catalog) -> dict[str, Any]:
     single_rate = SINGLE / (time.perf_counter() - t)
 
     batched = work.requests(BATCHED)
+    server = [server_pid] if server_pid else []
+    cpu, server_cpu = time.process_time(), procstat.cpu_seconds(server)
     t = time.perf_counter()
     for k in range(0, len(batched), BATCH):
         store.apply_batch(batched[k:k + BATCH], catalog=catalog)
     batched_rate = BATCHED / (time.perf_counter() - t)
+    cpu_ms = 1000 * (time.process_time() - cpu) / BATCHED
+    server_ms = 1000 * (procstat.cpu_seconds(server) - server_cpu) / BATCHED
 
     # Replays (a redelivered batch): how fast duplicates are recognised.
     t = time.perf_counter()
@@ -106,15 +116,18 @@ def bench_backend(name: str, url: str, catalog: Catalog) -> dict[str, Any]:
         "changes_per_s_one_per_transaction": round(single_rate),
         f"changes_per_s_batched_{BATCH}": round(batched_rate),
         f"replays_per_s_batched_{BATCH}": round(replay_rate),
+        "worker_cpu_ms_per_change": round(cpu_ms, 3),
+        "server_cpu_ms_per_change": round(server_ms, 3) if server else None,
         "may_use_p50_ms": round(q[49], 3), "may_use_p99_ms": round(q[98], 3),
     }
 
 
 @contextmanager
-def postgres() -> Iterator[str]:
+def postgres() -> Iterator[tuple[str, int | None]]:
+    """A database URL, and the postmaster's pid when this bench started the server."""
     url = os.environ.get("BENCH_DATABASE_URL")
     if url:
-        yield url
+        yield url, None
         return
     from tests.support import servers
 
@@ -122,7 +135,8 @@ def postgres() -> Iterator[str]:
     srv.init()
     srv.start()
     try:
-        yield servers.create_database(srv.admin_url, "bench_store")
+        yield (servers.create_database(srv.admin_url, "bench_store"),
+               procstat.postmaster_pid(srv.dir / "data"))
     finally:
         srv.stop("immediate")
 
@@ -135,13 +149,13 @@ def main() -> None:
     started = time.perf_counter()
     sqlite_dir = servers.new_tempdir("smsgw-bench-sqlite-")
     results.append(bench_backend("sqlite", f"sqlite:///{sqlite_dir}/bench.db", catalog))
-    with postgres() as url:
-        results.append(bench_backend("postgresql", url, catalog))
+    with postgres() as (url, pid):
+        results.append(bench_backend("postgresql", url, catalog, pid))
     for r in results:
         print(f"\n== {r['backend']} ({r['url']})")
         for key, value in r.items():
             if key not in ("backend", "url"):
-                print(f"  {key:40} {value:>10}")
+                print(f"  {key:40} {'-' if value is None else value:>10}")
     print(f"\n(total {time.perf_counter() - started:.0f} s; PostgreSQL runs with fsync=off "
           "unless BENCH_DATABASE_URL is set)")
     RESULTS.mkdir(exist_ok=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import Connection, func, select
 
 from consent_core.catalog import Catalog
 from consent_core.decide import DEFAULT_CONFIRM_WINDOW, decide, decide_text, status_after
@@ -21,7 +21,7 @@ from consent_core.eligibility import Subscriber, eligibility
 from consent_core.model import REPLIED, Eligibility, Outcome, Status
 from consent_core.understand import Intent, Matcher, Reading, Rule
 from consent_store import chain
-from consent_store.dialect import insert_ignore, upsert_many
+from consent_store.dialect import among, insert_ignore, insert_rows, upsert_many
 from consent_store.requests import AppliedChange, ChangeRequest
 from consent_store.schema import (
     consent_descriptions,
@@ -77,25 +77,32 @@ def lock_states(conn: Connection, keys: set[tuple[str, str]],
     every = sorted({m for m, _ in keys} | (numbers or set()))
     if not every:
         return {}
-    found = _select_states(conn, consent_state.c.msisdn.in_(every))
+    found = _select_states(conn, among(conn, consent_state.c.msisdn, every))
     missing = sorted(keys - found.keys())
     if missing:
-        insert_ignore(conn, consent_state, [
-            {"msisdn": m, "consent": c, "status": Status.NONE.value} for m, c in missing])
-        found.update(_select_states(
-            conn, tuple_(consent_state.c.msisdn, consent_state.c.consent).in_(missing)))
+        made = insert_ignore(conn, consent_state, [
+            {"msisdn": m, "consent": c, "status": Status.NONE.value} for m, c in missing],
+            returning=True)
+        for r in made or ():  # PostgreSQL: the rows just made (and so locked) come back
+            found[(r.msisdn, r.consent)] = _state_row(r)
+        # Elsewhere, or made by a concurrent writer since our select: read and lock them.
+        late = {m for m, c in missing if (m, c) not in found}
+        if late:
+            for key, st in _select_states(
+                    conn, among(conn, consent_state.c.msisdn, sorted(late))).items():
+                found.setdefault(key, st)
     return found
 
 
 def _select_states(conn: Connection, where: Any) -> dict[tuple[str, str], StateRow]:
     stmt = (select(consent_state).where(where)
             .order_by(consent_state.c.msisdn, consent_state.c.consent).with_for_update())
-    out: dict[tuple[str, str], StateRow] = {}
-    for r in conn.execute(stmt):
-        out[(r.msisdn, r.consent)] = StateRow(
-            r.msisdn, r.consent, Status(r.status), r.since, r.channel, r.last_event_id,
-            r.last_seq, r.last_activity_at)
-    return out
+    return {(r.msisdn, r.consent): _state_row(r) for r in conn.execute(stmt)}
+
+
+def _state_row(r: Any) -> StateRow:
+    return StateRow(r.msisdn, r.consent, Status(r.status), r.since, r.channel,
+                    r.last_event_id, r.last_seq, r.last_activity_at)
 
 
 def write_states(conn: Connection, rows: Sequence[StateRow]) -> None:
@@ -130,23 +137,24 @@ def lock_heads(conn: Connection, keys: set[str]) -> dict[str, chain.Head]:
     found = _select_heads(conn, keys)
     missing = sorted(keys - found.keys())
     if missing:
-        insert_ignore(conn, ledger_heads, [
+        made = insert_ignore(conn, ledger_heads, [
             {"msisdn": k, "chain_id": chain.new_chain_id(), "seq": 0, "hash": chain.GENESIS}
-            for k in missing])
-        found.update(_select_heads(conn, set(missing)))
+            for k in missing], returning=True)
+        found.update({r.msisdn: _head(r) for r in made or ()})
+        late = set(missing) - found.keys()
+        if late:
+            found.update(_select_heads(conn, late))
     return found
 
 
 def _select_heads(conn: Connection, keys: set[str]) -> dict[str, chain.Head]:
-    stmt = (select(ledger_heads).where(ledger_heads.c.msisdn.in_(sorted(keys)))
+    stmt = (select(ledger_heads).where(among(conn, ledger_heads.c.msisdn, sorted(keys)))
             .order_by(ledger_heads.c.msisdn).with_for_update())
-    return {r.msisdn: chain.Head(r.msisdn, r.chain_id, int(r.seq), r.hash)
-            for r in conn.execute(stmt)}
+    return {r.msisdn: _head(r) for r in conn.execute(stmt)}
 
 
-def insert_rows(conn: Connection, table: Any, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(table.insert(), list(rows))
+def _head(r: Any) -> chain.Head:
+    return chain.Head(r.msisdn, r.chain_id, int(r.seq), r.hash)
 
 
 def apply_in_transaction(conn: Connection, requests: Sequence[ChangeRequest], *,
@@ -430,14 +438,14 @@ def _known_events(conn: Connection, event_ids: list[str]) -> dict[str, AppliedCh
     stmt = (select(consent_events.c.event_id, consent_events.c.msisdn,
                    consent_events.c.consent, consent_events.c.outcome,
                    consent_events.c.reply_text, consent_events.c.reason)
-            .where(consent_events.c.event_id.in_(sorted(set(event_ids)))))
+            .where(among(conn, consent_events.c.event_id, sorted(set(event_ids)))))
     return {r.event_id: AppliedChange(r.event_id, r.msisdn, r.consent, Outcome(r.outcome),
                                       replayed=True, reply_text=r.reply_text, reason=r.reason)
             for r in conn.execute(stmt)}
 
 
 def _subscribers(conn: Connection, numbers: list[str]) -> dict[str, Subscriber]:
-    stmt = select(subscribers).where(subscribers.c.msisdn.in_(numbers))
+    stmt = select(subscribers).where(among(conn, subscribers.c.msisdn, numbers))
     return {r.msisdn: Subscriber(msisdn=r.msisdn, client_group=r.client_group,
                                  independent=bool(r.independent))
             for r in conn.execute(stmt)}

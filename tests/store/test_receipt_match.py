@@ -30,3 +30,17 @@ def test_receipt_matches_only_the_reply_to_its_number_through_its_smsc(
     # A receipt without number and SMSC (an older gateway) still matches by message id.
     store.record_deliveries([], [("42", "EXPIRED", T0)])
     assert store.export(LMT)["replies"][0]["delivery_status"] == "EXPIRED"
+
+
+def test_the_last_word_of_one_batch_on_a_reply_stands(
+        store: ConsentStore, catalog: Catalog) -> None:
+    a = store.apply(req("give", "VIETA"), catalog=catalog)
+    # Throttled, then accepted on the resubmit; then two receipts: all in one batch.
+    store.record_deliveries(
+        [(a.event_id, None, "0x58", T0, None),
+         (a.event_id, "77", "0x00", T0 + timedelta(seconds=1), "smsc-a:2775/gw")],
+        [("77", "ENROUTE", T0 + timedelta(seconds=2), "smsc-a:2775/gw", LMT),
+         ("77", "DELIVRD", T0 + timedelta(seconds=3), "smsc-a:2775/gw", LMT)])
+    [reply] = store.export(LMT)["replies"]
+    assert (reply["message_id"], reply["submit_status"]) == ("77", "0x00")
+    assert reply["delivery_status"] == "DELIVRD"
