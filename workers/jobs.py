@@ -158,8 +158,8 @@ def _apply(rt: runtime.Runtime, requests: list[dict[str, Any]],
              outcomes=dict(outcomes),
              correlation_ids=[r.correlation_id or r.event_id[:16] for r in reqs])
     # Changes from the API and the console wait for their own outcome (outcomes.py).
-    outcomes = [res.to_dict() for res in results if res.event_id in reported]
-    _with_redis_retry(lambda: publish_outcomes(rt.redis, rt.keys, outcomes))
+    awaited = [res.to_dict() for res in results if res.event_id in reported]
+    _with_redis_retry(lambda: publish_outcomes(rt.redis, rt.keys, awaited))
     limits = rt.settings.limits
     now = rt.store.clock().timestamp()
     statuses = _with_redis_retry(lambda: rt.replies.push(
