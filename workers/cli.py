@@ -145,7 +145,14 @@ class ConsentWorker(SimpleWorker):
         super().handle_job_failure(job, queue, *args, **kwargs)
 
     def heartbeat(self, *args: Any, **kwargs: Any) -> None:  # called by rq while idle and busy
-        super().heartbeat(*args, **kwargs)
+        try:
+            super().heartbeat(*args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            # A Redis failover takes seconds; a missed heartbeat only shortens the worker
+            # key's life, while letting it through made RQ quit the worker mid-job.
+            runtime.REDIS_RETRIES.inc()
+            log.warning("redis.unavailable", during="heartbeat", error=str(exc),
+                        action="heartbeat skipped; the next one renews")
         now = time.monotonic()
         if now - self._pinged >= 1.0:
             self._pinged = now

@@ -151,7 +151,9 @@ class Sentinel:
             f"port {self.port}\nbind 127.0.0.1\ndir {self.dir}\n"
             f"logfile {self.dir / f'sentinel-{self.port}.log'}\n"
             f"sentinel monitor {self.service} 127.0.0.1 {self.primary_port} {self.quorum}\n"
-            f"sentinel down-after-milliseconds {self.service} 1000\n"
+            # 1 s was seen to fail over a second time on a loaded 2-core machine (the new
+            # primary missed its pings while the old host resynced from it).
+            f"sentinel down-after-milliseconds {self.service} 2500\n"
             f"sentinel failover-timeout {self.service} 5000\n"
             f"sentinel parallel-syncs {self.service} 1\n")
         self.proc = subprocess.Popen([binary, str(conf), "--sentinel"],
