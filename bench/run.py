@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -105,10 +106,10 @@ class Stack:
     """Redis + store + gateway + workers for one database."""
 
     def __init__(self, name: str, db_url: str, redis_url: str, work: Path, workers: int,
-                 numbers: int) -> None:
+                 numbers: int, settings: dict[str, dict[str, Any]] | None = None) -> None:
         self.name, self.work = name, work
         self.port = free_port()
-        self.config = write_config(work / f"{name}.toml", {
+        sections: dict[str, dict[str, Any]] = {
             "smpp": {"port": self.port, "reconnect_min": 0.2, "reconnect_max": 1.0,
                      "submit_window": 100},
             "redis": {"url": redis_url, "key_prefix": f"bench-{name}"},
@@ -119,7 +120,10 @@ class Stack:
             "metrics": {"gateway_port": 0, "worker_port": 0},
             # The level operators run (the default): what the logging costs is measured.
             "log": {"format": "json", "level": "info"},
-        })
+        }
+        for section, values in (settings or {}).items():
+            sections.setdefault(section, {}).update(values)
+        self.config = write_config(work / f"{name}.toml", sections)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("SMSGW_")}
         self.env["SMSGW_CONFIG"] = str(self.config)
         self.workers = workers
@@ -286,8 +290,27 @@ def _fmt(v: Any) -> str:
     return "-" if v is None else str(v)
 
 
+def parse_sets(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``--set queue.batch_wait_ms=5`` → {"queue": {"batch_wait_ms": 5}} (values read as
+    TOML scalars: numbers, true/false, else a string)."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not sep or not dot or not section or not name:
+            raise SystemExit(f"--set {item!r}: expected SECTION.KEY=VALUE")
+        try:
+            value: Any = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        out.setdefault(section, {})[name] = value
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="a setting for the gateway and workers of every stack (repeatable)")
     ap.add_argument("--quick", action="store_true", default=bool(os.environ.get("BENCH_QUICK")))
     ap.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     ap.add_argument("--workers", type=int, default=2)
@@ -322,7 +345,8 @@ def main() -> int:
             dbs.append(("postgresql", create_database(admin, f"bench_{int(time.time())}")))
         rates = [float(x) for x in args.rates.split(",") if x]
         for name, url in dbs:
-            stack = Stack(name, url, redis_srv.url, work, args.workers, NUMBERS)
+            stack = Stack(name, url, redis_srv.url, work, args.workers, NUMBERS,
+                          parse_sets(args.set))
             assert redis_srv.proc is not None
             servers = {"redis": redis_srv.proc.pid}
             pg_pid = None if pg is None else procstat.postmaster_pid(pg.dir / "data")

@@ -183,7 +183,7 @@ class PostgresServer:
     def _run(self, args: list[str], **kw: object) -> subprocess.CompletedProcess[bytes]:
         if self._user:
             args = ["runuser", "-u", self._user, "--", *args]
-        return subprocess.run(args, check=True, capture_output=True, **kw)  # type: ignore[call-overload]
+        return subprocess.run(args, check=True, capture_output=True, **kw)  # type: ignore[call-overload,no-any-return]
 
     def init(self) -> None:
         if os.geteuid() == 0:
