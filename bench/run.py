@@ -36,7 +36,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from bench import procstat
+from bench import procstat, stages
 from tests.support.pipeline import write_config
 from tests.support.servers import (
     PostgresServer,
@@ -169,6 +169,8 @@ class Stack:
         cpu_start = {k: procstat.cpu_seconds(v) for k, v in groups.items()}
         # The simulator is this process's only child that ends during the step.
         sim_start = resource.getrusage(resource.RUSAGE_CHILDREN)
+        logs = stages.offsets(self.work / f"{self.name}-gateway.log",
+                              self.work / f"{self.name}-workers.log")
         sim = subprocess.run(sim_cmd(
             self.port, "load", "--count", str(count), "--numbers", str(self.numbers),
             "--rate", str(rate), "--window", "100", "--drain-timeout", "60",
@@ -184,6 +186,7 @@ class Stack:
         data["rss_start_kib"] = rss_start
         data["rss_end_kib"] = {k: procstat.rss_kib(groups[k]) for k in ("gateway", "workers")}
         data["cpu_s"] = {k: round(v, 3) for k, v in cpu.items()}
+        data["stages_ms"] = stages.stage_latency(logs)
         return data
 
     def stop(self) -> None:
@@ -222,6 +225,8 @@ def row(db: str, rate: float, r: dict[str, Any]) -> dict[str, Any]:
            for k in CPU_GROUPS},
         "cpu_ms_total": round(1000 * sum(cpu.values()) / texts, 3),
         "round_trip_per_s": [t["end_to_end_per_s"] for t in r.get("round_trip") or []],
+        **{f"{stage}_{q}_ms": v.get(q) for stage, v in (r.get("stages_ms") or {}).items()
+           for q in ("p50", "p99")},
     }
 
 
@@ -242,10 +247,10 @@ def _losses(r: dict[str, Any]) -> dict[str, int]:
 
 
 def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> None:
-    widths = [max(len(h), *(len(_fmt(r[c])) for r in rows)) for h, c in columns]
+    widths = [max(len(h), *(len(_fmt(r.get(c))) for r in rows)) for h, c in columns]
     print("  ".join(h.rjust(w) for (h, _), w in zip(columns, widths, strict=True)))
     for r in rows:
-        print("  ".join(_fmt(r[c]).rjust(w) for (_, c), w in zip(columns, widths, strict=True)))
+        print("  ".join(_fmt(r.get(c)).rjust(w) for (_, c), w in zip(columns, widths, strict=True)))
 
 
 def print_table(rows: list[dict[str, Any]], sim_ceiling: float) -> None:
@@ -265,6 +270,12 @@ def print_table(rows: list[dict[str, Any]], sim_ceiling: float) -> None:
                   ("workers", "cpu_ms_workers"), ("postgresql", "cpu_ms_postgresql"),
                   ("redis", "cpu_ms_redis"), ("simulator", "cpu_ms_simulator"),
                   ("total", "cpu_ms_total")])
+    print("\nWhere a text's time goes (from the info lines' correlation ids, bench/stages.py):")
+    _table(rows, [("db", "db"), ("offered/s", "offered_rate"),
+                  ("queued→applied p50", "queued_to_applied_p50_ms"),
+                  ("p99", "queued_to_applied_p99_ms"),
+                  ("applied→reply accepted p50", "applied_to_accepted_p50_ms"),
+                  ("p99", "applied_to_accepted_p99_ms")])
     print(f"\nsimulator ceiling: {sim_ceiling:.0f} deliver_sm/s (ack-only ESME)")
     print("round-trip ceiling: smpplib ESME, deliver_sm_resp + one submit_sm per text, no "
           "queue, no database; measured just before and just after each saturation step")
