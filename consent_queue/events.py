@@ -296,7 +296,8 @@ class EventQueue:
         seen = _Seen(now_us=int(secs) * 1_000_000 + int(micros))
         for i, n in enumerate(numbers):
             entries, last, seq = replies[1 + 3 * i: 4 + 3 * i]
-            others = [e.decode() for e in entries if not e.decode().startswith(conn_id + "|")]
+            others = [e for e in (x.decode() for x in entries)
+                      if not e.startswith(conn_id + "|")]
             if others:
                 seen.foreign[n] = others
             if last is not None:

@@ -55,18 +55,11 @@ for _, it in ipairs(items) do redis.call('RPUSH', KEYS[2], it) end
 return items
 """
 
-# KEYS: replies, inflight. Hands every in-flight reply back to the head of the queue.
+# KEYS: replies, inflight[, the instance's status]. Hands every in-flight reply back to the
+# head of the queue; with a status key, only when it has expired (the instance silent for
+# 60 s: gone), checked in the same script.
 _RESTORE = """
-local items = redis.call('LRANGE', KEYS[2], 0, -1)
-for i = #items, 1, -1 do redis.call('LPUSH', KEYS[1], items[i]) end
-redis.call('DEL', KEYS[2])
-return #items
-"""
-
-# KEYS: replies, inflight, the instance's status. As _RESTORE, but only for an instance whose
-# status has expired (silent for 60 s: gone), checked in the same script.
-_ADOPT = """
-if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+if #KEYS >= 3 and redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 local items = redis.call('LRANGE', KEYS[2], 0, -1)
 for i = #items, 1, -1 do redis.call('LPUSH', KEYS[1], items[i]) end
 redis.call('DEL', KEYS[2])
@@ -82,7 +75,6 @@ class ReplyQueue:
         self._push = client.register_script(_PUSH)
         self._take = client.register_script(_TAKE)
         self._restore = client.register_script(_RESTORE)
-        self._adopt = client.register_script(_ADOPT)
 
     def push(
         self,
@@ -127,7 +119,7 @@ class ReplyQueue:
             other = raw.decode() if isinstance(raw, bytes) else str(raw)
             if other == me:
                 continue
-            n = int(self._adopt(keys=[self._keys.replies, self._keys.inflight(other),
+            n = int(self._restore(keys=[self._keys.replies, self._keys.inflight(other),
                                       self._keys.link_state(other)]))
             if n:
                 adopted[other] = n
