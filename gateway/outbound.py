@@ -33,6 +33,7 @@ from smpp import constants as c
 from smpp import session as sm
 
 log = structlog.get_logger("gateway.outbound")
+TAKE_BLOCK_S = 0.5  # the taker's longest wait in BLMOVE; stopping waits for it at most this
 
 
 @dataclass(slots=True)
@@ -73,6 +74,7 @@ class Outbound:
         self._accepted_ids: list[str] = []  # correlation ids accepted since the last flush
         self._tokens = 0.0
         self._tok_at = time.monotonic()
+        self._taker: threading.Thread | None = None
         self.sent = 0
 
     # ------------------------------------------------------------ control
@@ -98,6 +100,11 @@ class Outbound:
         with self._cond:
             self._stop = True
             self._cond.notify_all()
+        # A reply the taker moves into our in-flight list after this would wait there until
+        # the next start (or another gateway's adoption): let its last BLMOVE return first.
+        taker = self._taker
+        if taker is not None and taker is not threading.current_thread():
+            taker.join(TAKE_BLOCK_S + 2.0)
 
     def idle(self) -> bool:
         with self._cond:
@@ -113,6 +120,9 @@ class Outbound:
 
     # ------------------------------------------------------------ loop
     def run(self) -> None:
+        taker = threading.Thread(target=self._take_loop, name="outbound-take", daemon=True)
+        self._taker = taker
+        taker.start()
         window = self._s.smpp.submit_window
         last_flush = 0.0
         while True:
@@ -128,40 +138,55 @@ class Outbound:
                 link = self._link
                 room = window - len(self._inflight)
                 paused = now < self._pause_until
-                # Refill when fewer than a window's worth of parts wait: one Redis round trip
-                # per window, not per reply.
-                want_more = self._taking and link is not None and len(self._ready) < window
             room = min(room, link.window_free) if link is not None else 0
-            if link is None or not link.bound:
+            if link is None or not link.bound or paused or room <= 0 or not self._ready:
                 with self._cond:
-                    self._cond.wait(0.1)
-                continue
-            if want_more:
-                self._take(window * 2 - len(self._ready),
-                           block=not self._ready and room > 0 and not self._finished)
-            if paused or room <= 0 or not self._ready:
-                with self._cond:
-                    timeout = max(0.001, self._pause_until - time.monotonic()) if paused else 0.02
-                    if not self._stop and (paused or room <= 0 or not self._ready):
+                    if paused:
+                        timeout = max(0.001, self._pause_until - time.monotonic())
+                    else:
+                        timeout = 0.02 if self._finished else 0.1
+                    if not self._stop and (link is None or paused or room <= 0
+                                           or not self._ready):
                         self._cond.wait(timeout)
                 continue
             self._submit_some(link, room)
 
-    def _take(self, n: int, block: bool) -> None:
-        try:
-            raws = self._replies.take(self._instance, max(1, n))
-            if not raws and block:
-                # Idle: block briefly so a new reply goes out the moment a worker pushes it.
-                # Redis ≥ 6 takes a fractional timeout; redis-py's stubs say int.
-                item = self._r.blmove(self._s_keys_replies, self._s_keys_inflight,
-                                      0.2, "LEFT", "RIGHT")  # type: ignore[arg-type]
-                raws = [item.decode() if isinstance(item, bytes) else str(item)] if item else []
-        except redis.RedisError as exc:
-            log.warning("replies.unavailable", error=str(exc), action="retrying in 1s")
-            time.sleep(1.0)
-            return
-        for raw in raws:
-            self._admit(raw)
+    def _take_loop(self) -> None:
+        """Move replies from the queue into this gateway's in-flight list while fewer than
+        two windows' worth of parts wait to be submitted.
+
+        Its own thread, blocked in BLMOVE while the queue is empty, so a reply a worker
+        pushes is picked up at once rather than at the sender's next look (issue 15: the
+        sender polled every 20 ms while accepted replies waited to be flushed, which was
+        most of the time at a few hundred texts a second). One round trip takes up to a
+        window's worth once something is there.
+        """
+        window = self._s.smpp.submit_window
+        while True:
+            with self._cond:
+                while not self._stop and self._taking and not (
+                        self._link is not None and self._link.bound
+                        and len(self._ready) < window):
+                    self._cond.wait(0.1)
+                if self._stop or not self._taking:
+                    return
+                want = window * 2 - len(self._ready)
+            try:
+                raws = self._replies.take(self._instance, max(1, want))
+                if not raws:
+                    # Redis >= 6 takes a fractional timeout; redis-py's stubs say int.
+                    item = self._r.blmove(self._s_keys_replies, self._s_keys_inflight,
+                                          TAKE_BLOCK_S, "LEFT", "RIGHT")  # type: ignore[arg-type]
+                    raws = [item.decode() if isinstance(item, bytes) else str(item)] if item else []
+            except redis.RedisError as exc:
+                log.warning("replies.unavailable", error=str(exc), action="retrying in 1s")
+                time.sleep(1.0)
+                continue
+            for raw in raws:
+                self._admit(raw)
+            if raws:
+                with self._cond:
+                    self._cond.notify_all()
 
     def _admit(self, raw: str) -> None:
         try:
@@ -204,6 +229,8 @@ class Outbound:
                 token = next(self._tokens_ids)
                 self._inflight[token] = (out, idx)
                 batch.append((partial(self._frame, out=out, idx=idx), token))
+            if batch:
+                self._cond.notify_all()  # room in the ready queue: the taker may refill it
         if not batch:
             if rate > 0:
                 time.sleep(min(0.01, 1.0 / rate))
