@@ -129,21 +129,29 @@ class ConsentStore:
 
     def apply_batch(self, requests: Sequence[ChangeRequest], *, catalog: Catalog,
                     lang: str | None = None,
-                    confirm_window: timedelta = DEFAULT_CONFIRM_WINDOW) -> list[AppliedChange]:
+                    confirm_window: timedelta = DEFAULT_CONFIRM_WINDOW,
+                    submits: Sequence[tuple[Any, ...]] = (),
+                    receipts: Sequence[tuple[Any, ...]] = ()) -> list[AppliedChange]:
         """Apply ``requests`` in order in one transaction; one ``AppliedChange`` each.
 
         An event id already in the ledger (or earlier in the batch) returns its first
         outcome with ``replayed=True`` and changes nothing. A JĀ within ``confirm_window``
-        of a near-miss give applies it (docs/commands.md).
+        of a near-miss give applies it (docs/commands.md). ``submits`` and ``receipts``
+        (as ``record_deliveries`` takes them) are recorded after the changes in the same
+        transaction: one commit per batch, not two.
         """
-        if not requests:
+        if not requests and not submits and not receipts:
             return []
         reqs = list(requests)
+        subs, recs = _delivery_rows(submits, receipts)
 
         def work(conn: Connection) -> list[AppliedChange]:
-            return apply_in_transaction(conn, reqs, catalog=catalog, lang=lang or self.lang,
-                                        now=self.clock(), pseudonym=self.pseudonym,
-                                        confirm_window=confirm_window)
+            applied = apply_in_transaction(conn, reqs, catalog=catalog, lang=lang or self.lang,
+                                           now=self.clock(), pseudonym=self.pseudonym,
+                                           confirm_window=confirm_window) if reqs else []
+            if subs or recs:
+                upkeep.record_deliveries(conn, subs, recs)
+            return applied
 
         result: list[AppliedChange] = self._write(work)
         return result
@@ -377,12 +385,7 @@ class ConsentStore:
         (message_id, stat, at[, smsc, msisdn]) in one transaction: what the SMSC said about
         our replies. A receipt with its number (and SMSC) matches only the reply sent to
         that number through that SMSC."""
-        subs = [{"b_event_id": t[0], "b_message_id": t[1], "b_status": t[2],
-                 "b_at": as_utc(t[3]), "b_smsc": (t[4] if len(t) > 4 else None) or None}
-                for t in submits]
-        recs = [{"b_message_id": t[0], "b_stat": t[1], "b_at": as_utc(t[2]),
-                 "b_smsc": (t[3] if len(t) > 3 else None) or None,
-                 "b_msisdn": (t[4] if len(t) > 4 else None) or None} for t in receipts]
+        subs, recs = _delivery_rows(submits, receipts)
         self._write(lambda conn: upkeep.record_deliveries(conn, subs, recs))
 
     def record_receipt(self, message_id: str, stat: str, at: datetime) -> int:
@@ -390,6 +393,17 @@ class ConsentStore:
         n: int = self._write(lambda conn: upkeep.record_receipt(conn, message_id, stat,
                                                                 as_utc(at)))
         return n
+
+
+def _delivery_rows(submits: Sequence[tuple[Any, ...]], receipts: Sequence[tuple[Any, ...]],
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    subs = [{"b_event_id": t[0], "b_message_id": t[1], "b_status": t[2],
+             "b_at": as_utc(t[3]), "b_smsc": (t[4] if len(t) > 4 else None) or None}
+            for t in submits]
+    recs = [{"b_message_id": t[0], "b_stat": t[1], "b_at": as_utc(t[2]),
+             "b_smsc": (t[3] if len(t) > 3 else None) or None,
+             "b_msisdn": (t[4] if len(t) > 4 else None) or None} for t in receipts]
+    return subs, recs
 
 
 def _as_row(row: SubscriberRow | tuple[str, str, bool]) -> SubscriberRow:
