@@ -98,6 +98,11 @@ class ReplyQueue:
         items = self._take(keys=[self._keys.replies, self._keys.inflight(instance)], args=[n])
         return [i.decode() if isinstance(i, bytes) else i for i in items]
 
+    def in_flight(self, instance: str) -> list[str]:
+        """What ``instance``'s in-flight list holds (taken, not yet accepted by the SMSC)."""
+        items = self._r.lrange(self._keys.inflight(instance), 0, -1)
+        return [i.decode() if isinstance(i, bytes) else str(i) for i in items]
+
     def done(self, instance: str, raw: list[str]) -> None:
         if not raw:
             return

@@ -25,6 +25,10 @@ class GatewayMetrics:
             "smsgw_replies_sent_total", "replies accepted by the SMSC", registry=r)
         self.replies_failed = Counter(
             "smsgw_replies_failed_total", "replies given up after a permanent error", registry=r)
+        self.replies_resynced = Counter(
+            "smsgw_replies_resynced_total", "replies found in this gateway's in-flight list "
+            "after a Redis error (taken by a call whose answer was lost), submitted then",
+            registry=r)
         self.reply_latency = Histogram(
             "smsgw_reply_latency_seconds", "text received to reply accepted by the SMSC",
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60), registry=r)

@@ -75,6 +75,7 @@ class Outbound:
         self._tokens = 0.0
         self._tok_at = time.monotonic()
         self._taker: threading.Thread | None = None
+        self._flush_lock = threading.Lock()  # finished replies leaving Redis; _resync
         self.sent = 0
 
     # ------------------------------------------------------------ control
@@ -162,6 +163,7 @@ class Outbound:
         window's worth once something is there.
         """
         window = self._s.smpp.submit_window
+        resync = False
         while True:
             with self._cond:
                 while not self._stop and self._taking and not (
@@ -172,6 +174,9 @@ class Outbound:
                     return
                 want = window * 2 - len(self._ready)
             try:
+                if resync:
+                    self._resync()
+                    resync = False
                 raws = self._replies.take(self._instance, max(1, want))
                 if not raws:
                     # Redis >= 6 takes a fractional timeout; redis-py's stubs say int.
@@ -180,6 +185,10 @@ class Outbound:
                     raws = [item.decode() if isinstance(item, bytes) else str(item)] if item else []
             except redis.RedisError as exc:
                 log.warning("replies.unavailable", error=str(exc), action="retrying in 1s")
+                # The take may have run with its answer lost on the way (Redis shut down
+                # right after it): what it moved would wait in our in-flight list until
+                # the next start. Once Redis answers again, look (_resync).
+                resync = True
                 time.sleep(1.0)
                 continue
             for raw in raws:
@@ -187,6 +196,25 @@ class Outbound:
             if raws:
                 with self._cond:
                     self._cond.notify_all()
+
+    def _resync(self) -> None:
+        """Admit the replies in our in-flight list that this process does not hold: moved
+        there by a take whose answer never arrived. Under the flush lock, so a reply
+        accepted and being removed from the list is not taken for one of those."""
+        with self._flush_lock:
+            listed = self._replies.in_flight(self._instance)
+            with self._cond:
+                held = {o.raw for o, _ in self._ready}
+                held.update(o.raw for o, _ in self._inflight.values())
+                held.update(self._finished)
+            missing = [raw for raw in listed if raw not in held]
+        if missing:
+            self._m.replies_resynced.inc(len(missing))
+            log.warning("replies.resynced", count=len(missing),
+                        reason="taken from the queue by a call whose answer was lost",
+                        action="submitting them now")
+        for raw in missing:
+            self._admit(raw)
 
     def _admit(self, raw: str) -> None:
         try:
@@ -356,19 +384,21 @@ class Outbound:
                                               _iso(self._clock())))
 
     def _flush_finished(self) -> None:
-        with self._cond:
-            done, self._finished = self._finished, []
-            ids, self._accepted_ids = self._accepted_ids, []
-        if ids:
-            log.info("mt.accepted", count=len(ids), correlation_ids=ids)
-        if not done:
-            return
-        try:
-            self._replies.done(self._instance, done)
-        except redis.RedisError:
+        with self._flush_lock:
             with self._cond:
-                self._finished[:0] = done
-            time.sleep(0.5)
+                done, self._finished = self._finished, []
+                ids, self._accepted_ids = self._accepted_ids, []
+            if ids:
+                log.info("mt.accepted", count=len(ids), correlation_ids=ids)
+            if not done:
+                return
+            try:
+                self._replies.done(self._instance, done)
+                return
+            except redis.RedisError:
+                with self._cond:
+                    self._finished[:0] = done
+        time.sleep(0.5)
 
     @property
     def _s_keys_replies(self) -> str:

@@ -1,0 +1,82 @@
+"""A reply moved into the gateway's in-flight list by a take whose answer was lost (Redis
+shut down right after running it) is submitted once Redis answers again, not left there
+until the gateway's next start (found by the Redis-outage fault test, 2026-12-03)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from consent_queue.keys import Keys
+from consent_queue.replies import ReplyQueue
+from consent_queue.wire import Reply
+from gateway.metrics import GatewayMetrics
+from gateway.outbound import Outbound
+from tests.gateway.test_driver import FakeLink, inbound, settings
+from tests.support import servers
+
+
+class SubmittingLink(FakeLink):
+    def __init__(self) -> None:
+        super().__init__()
+        self.submitted: list[bytes] = []
+
+    def submit(self, frames: list[tuple[Callable[[int], bytes], Any]], timeout: float) -> list[int]:
+        seqs = []
+        for i, (frame_for, _context) in enumerate(frames, start=len(self.submitted) + 1):
+            self.submitted.append(frame_for(i))
+            seqs.append(i)
+        return seqs
+
+
+def _reply(n: int) -> Reply:
+    return Reply(f"e{n}", "37129123456", f"Paldies {n}", f"c{n}", "2026-01-01T00:00:00Z")
+
+
+def _until(check: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
+
+
+def test_a_reply_stranded_in_flight_by_a_lost_answer_is_submitted_after_the_outage(
+        own_redis: servers.RedisServer) -> None:
+    s = settings(redis={"url": own_redis.url})
+    client = redis.Redis.from_url(own_redis.url, socket_timeout=2)
+    keys = Keys("resync", "q", 1)
+    client.delete(keys.replies, keys.inflight("gw"))
+    ib, _ = inbound(s)
+    metrics = GatewayMetrics()
+    ob = Outbound(s, ReplyQueue(client, keys), client, ib, metrics, "gw")
+    link = SubmittingLink()
+    ob.attach(link)  # type: ignore[arg-type]
+    sender = threading.Thread(target=ob.run, daemon=True)
+    sender.start()
+    try:
+        ReplyQueue(client, keys).push([_reply(1)], per_minute=0, per_day=0, now=time.time())
+        assert _until(lambda: len(link.submitted) == 1, 5), "the queued reply was not sent"
+        # What a take whose answer never arrived leaves: a reply in our in-flight list
+        # that this process does not hold.
+        client.rpush(keys.inflight("gw"), _reply(2).dumps())
+        own_redis.stop()
+        time.sleep(1.5)  # the taker meets the outage
+        own_redis.start()
+        assert _until(lambda: len(link.submitted) == 2, 10), \
+            "the stranded reply stayed in the in-flight list"
+        assert b"Paldies 2" in link.submitted[1]
+        assert metrics.replies_resynced._value.get() == 1
+        # Held replies are not taken for stranded ones: nothing is submitted twice.
+        time.sleep(1.0)
+        assert len(link.submitted) == 2
+    finally:
+        ob.stop_taking()
+        ob.stop()
+        sender.join(5)
+        client.close()
