@@ -18,6 +18,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.outbound import Outbound
 from tests.gateway.test_driver import FakeLink, inbound, settings
 from tests.support import servers
+from tests.support.pipeline import wait_until
 
 
 class SubmittingLink(FakeLink):
@@ -37,15 +38,6 @@ def _reply(n: int) -> Reply:
     return Reply(f"e{n}", "37129123456", f"Paldies {n}", f"c{n}", "2026-01-01T00:00:00Z")
 
 
-def _until(check: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
-
-
 def test_a_reply_stranded_in_flight_by_a_lost_answer_is_submitted_after_the_outage(
         own_redis: servers.RedisServer) -> None:
     s = settings(redis={"url": own_redis.url})
@@ -61,14 +53,14 @@ def test_a_reply_stranded_in_flight_by_a_lost_answer_is_submitted_after_the_outa
     sender.start()
     try:
         ReplyQueue(client, keys).push([_reply(1)], per_minute=0, per_day=0, now=time.time())
-        assert _until(lambda: len(link.submitted) == 1, 5), "the queued reply was not sent"
+        assert wait_until(lambda: len(link.submitted) == 1, 5), "the queued reply was not sent"
         # What a take whose answer never arrived leaves: a reply in our in-flight list
         # that this process does not hold.
         client.rpush(keys.inflight("gw"), _reply(2).dumps())
         own_redis.stop()
         time.sleep(1.5)  # the taker meets the outage
         own_redis.start()
-        assert _until(lambda: len(link.submitted) == 2, 10), \
+        assert wait_until(lambda: len(link.submitted) == 2, 10), \
             "the stranded reply stayed in the in-flight list"
         assert b"Paldies 2" in link.submitted[1]
         assert metrics.replies_resynced._value.get() == 1
