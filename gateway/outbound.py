@@ -139,15 +139,15 @@ class Outbound:
                 link = self._link
                 room = window - len(self._inflight)
                 paused = now < self._pause_until
-            room = min(room, link.window_free) if link is not None else 0
-            if link is None or not link.bound or paused or room <= 0 or not self._ready:
+            room = min(room, link.window_free) if link is not None and link.bound else 0
+            if link is None or paused or room <= 0 or not self._ready:
                 with self._cond:
                     if paused:
                         timeout = max(0.001, self._pause_until - time.monotonic())
                     else:
                         timeout = 0.02 if self._finished else 0.1
-                    if not self._stop and (link is None or paused or room <= 0
-                                           or not self._ready):
+                    # room is 0 without a bound link; only _ready moves meanwhile
+                    if not self._stop and (paused or room <= 0 or not self._ready):
                         self._cond.wait(timeout)
                 continue
             self._submit_some(link, room)

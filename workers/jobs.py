@@ -191,12 +191,10 @@ def _apply(rt: runtime.Runtime, requests: list[dict[str, Any]],
                                            f"a minute, {limits.replies_per_day} a day)"))
     if withheld:
         # The reply row says what really happened instead of staying pending for ever.
-        _with_db_retry(lambda: rt.store.record_suppressed(withheld),
-                       budget=max(1.0, rt.settings.queue.job_timeout - 10))
-    if deliveries and not together:
-        record_deliveries(deliveries)
-    elif together:
-        _count_receipts(receipts)
+        _with_db_retry(lambda: rt.store.record_suppressed(withheld), budget=budget)
+    if not together:  # the updates parsed above, in their own transaction
+        _store_deliveries(rt, submits, receipts)
+    _count_receipts(receipts)
     return {"events": len(reqs), "replayed": sum(r.replayed for r in results),
             "replies": statuses.count("queued"), "deliveries": len(deliveries or [])}
 
@@ -256,11 +254,7 @@ def record_deliveries(updates: list[dict[str, Any]]) -> dict[str, int]:
     rt = runtime.current()
     started = time.perf_counter()
     submits, receipts = _parse_deliveries(updates)
-
-    def work() -> None:
-        rt.store.record_deliveries(submits, receipts)
-
-    _with_db_retry(work, budget=max(1.0, rt.settings.queue.job_timeout - 10))
+    _store_deliveries(rt, submits, receipts)
     _count_receipts(receipts)
     runtime.JOB_SECONDS.labels(job="record_deliveries").observe(time.perf_counter() - started)
     return {"submits": len(submits), "receipts": len(receipts)}
@@ -285,6 +279,12 @@ def _parse_deliveries(updates: list[dict[str, Any]],
         elif isinstance(u, ReceiptUpdate):
             receipts.append((u.message_id, u.stat, at, u.smsc, u.msisdn))
     return submits, receipts
+
+
+def _store_deliveries(rt: runtime.Runtime, submits: list[tuple[Any, ...]],
+                      receipts: list[tuple[Any, ...]]) -> None:
+    _with_db_retry(lambda: rt.store.record_deliveries(submits, receipts),
+                   budget=max(1.0, rt.settings.queue.job_timeout - 10))
 
 
 def _count_receipts(receipts: list[tuple[Any, ...]]) -> None:
