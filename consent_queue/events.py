@@ -155,14 +155,8 @@ class EventQueue:
         SMSC was told we hold it. WAIT counts the writes of its own connection; the marker
         written on the same connection just before makes it cover every earlier write,
         whichever pooled connection made them."""
-        wanted = self._opt.min_replicas_ack
-        if not wanted:
-            return 0
-        with self._r.pipeline(transaction=False) as p:
-            p.incr(self._keys.replicated)
-            p.wait(wanted, self._opt.wait_timeout_ms)
-            _, held = p.execute()
-        return int(held)
+        return replicas_holding(self._r, self._keys, self._opt.min_replicas_ack,
+                                self._opt.wait_timeout_ms)
 
     def _enqueue_once(self, texts: Sequence[QueuedText], deliveries: Sequence[dict[str, Any]],
                       batch_id: str, conn_id: str,
@@ -351,3 +345,16 @@ class EventQueue:
             counts = p.execute()
         return {q.name: int(c) for q, c in zip(self._queues, counts, strict=True)}
 
+
+def replicas_holding(client: redis.Redis, keys: Keys, wanted: int, timeout_ms: int) -> int:
+    """How many replicas (up to ``wanted``) hold every write the primary took before this
+    call, by whichever client: a marker written and WAITed for on one connection (WAIT
+    counts its own connection's writes; replication keeps the primary's order, so a
+    replica holding the marker holds everything before it). 0 when ``wanted`` is 0."""
+    if not wanted:
+        return 0
+    with client.pipeline(transaction=False) as p:
+        p.incr(keys.replicated)
+        p.wait(wanted, timeout_ms)
+        _, held = p.execute()
+    return int(held)

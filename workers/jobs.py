@@ -21,6 +21,7 @@ from rq.serializers import JSONSerializer
 
 from consent_queue import rq_port
 from consent_queue.backlog import sms_texts
+from consent_queue.events import ReplicasBehind, replicas_holding
 from consent_queue.keys import APPLY_EVENTS_JOB, RECORD_DELIVERIES_JOB
 from consent_queue.outcomes import is_reset, publish_outcomes, wants_outcome
 from consent_queue.wire import (
@@ -66,6 +67,7 @@ def apply_events(requests: list[dict[str, Any]],
         else:  # a deliveries-only job
             deliveries = [*(deliveries or []), *job.args[0]]
     try:
+        _await_replicas(rt)
         result = _apply(rt, requests, deliveries)
     except Exception:
         # Hand the jobs taken along back to the queue's front, so a failing job fails alone
@@ -78,6 +80,36 @@ def apply_events(requests: list[dict[str, Any]],
     runtime.JOB_SECONDS.labels(job="apply_events").observe(time.perf_counter() - started)
     result["absorbed_jobs"] = len(absorbed)
     return result
+
+
+def _await_replicas(rt: runtime.Runtime) -> None:
+    """With ``redis.min_replicas_ack``, apply only jobs the replicas hold too.
+
+    A gateway queues a batch on the primary, then WAITs for the replicas; when they do not
+    confirm in time it gives the SMSC a temporary error and the SMSC sends the texts again.
+    If the primary then dies before the batch reached a replica, the new primary knows
+    neither the batch nor its redelivery entries, so the copies are queued as new texts —
+    and a worker that had already applied the batch from the old primary applied them
+    twice (seen in the failover test). The marker WAITed for here is written after this
+    job and the jobs taken along were queued (and after the absorb script moved them), so
+    a replica holding it holds them. While the replicas are behind, the job waits: the
+    gateways refuse new texts then too. A Redis error fails the job (it may have come
+    from a primary that is gone); its job timeout bounds the wait."""
+    wanted = rt.settings.redis.min_replicas_ack
+    if not wanted:
+        return
+    timeout_ms = rt.settings.redis.wait_timeout_ms
+    announced = False
+    while replicas_holding(rt.redis, rt.keys, wanted, timeout_ms) < wanted:
+        if not announced:
+            runtime.REPLICA_WAITS.inc()
+            job = get_current_job()
+            log.warning("job.replicas_behind", job_id=job.id if job else None, wanted=wanted,
+                        action="applied once the replicas hold it")
+            announced = True
+        if runtime.STOPPING.is_set():
+            raise ReplicasBehind(f"fewer than {wanted} replicas hold the job; stopping")
+        runtime.STOPPING.wait(0.1)
 
 
 def _off_backlog(rt: runtime.Runtime, counted: list[tuple[str, int]]) -> None:

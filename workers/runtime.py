@@ -30,6 +30,8 @@ JOB_SECONDS = Histogram("smsgw_worker_job_duration_seconds", "time to apply one 
 DB_RETRIES = Counter("smsgw_worker_db_retries_total", "batches retried after a database error")
 REDIS_RETRIES = Counter("smsgw_worker_redis_retries_total",
                         "post-commit Redis steps (replies, outcomes) retried after a Redis error")
+REPLICA_WAITS = Counter("smsgw_worker_replica_waits_total",
+                        "jobs held back until redis.min_replicas_ack replicas held them")
 BAD_EVENTS = Counter("smsgw_worker_bad_events_total", "queued events that could not be read")
 RECEIPTS = Counter("smsgw_worker_receipts_total",
                    "delivery receipts of our replies recorded, by their stat (DELIVRD, UNDELIV, "
