@@ -28,7 +28,12 @@ def _queue(redis_url: str, texts: list[object], deliveries: list[dict[str, objec
 
 
 def _history(p: Pipeline) -> list[dict[str, object]]:
-    data = json.loads(p.ctl("history", N1, "--json").stdout)
+    return _events(p.ctl("history", N1, "--json").stdout)
+
+
+def _events(history_json: str) -> list[dict[str, object]]:
+    """The events of ``consentctl history --json`` output."""
+    data = json.loads(history_json)
     return data if isinstance(data, list) else list(data["events"])
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 from tests.ctl.test_jobs_status import N1, directory, event
 from tests.support import servers
 from tests.support.pipeline import Pipeline, wait_until
-from tests.workers.test_deliveries_apart import _history, _queue
+from tests.workers.test_deliveries_apart import _events, _queue
 
 
 def test_a_job_waits_for_a_replica_then_is_applied(tmp_path: Path, postgres_url: str) -> None:
-    primary = servers.RedisServer(_dir(tmp_path, "primary"))
-    replica = servers.RedisServer(_dir(tmp_path, "replica"),
+    primary = servers.RedisServer(servers.new_tempdir("smsgw-replica-wait-primary-"))
+    replica = servers.RedisServer(servers.new_tempdir("smsgw-replica-wait-replica-"),
                                   replica_of=primary.port)
     primary.start()
     p = Pipeline(tmp_path, servers.free_port(), primary.url, postgres_url,
@@ -28,18 +28,11 @@ def test_a_job_waits_for_a_replica_then_is_applied(tmp_path: Path, postgres_url:
         assert _texts(p) == []  # not applied while only the primary holds it
 
         replica.start()
-        assert wait_until(lambda: _texts(p) == ["VIETA"], 30), \
-            p.logs()[-3000:]
+        assert wait_until(lambda: _texts(p) == ["VIETA"], 30), p.logs()[-3000:]
     finally:
         p.stop()
         replica.stop()
         primary.stop()
-
-
-def _dir(tmp_path: Path, name: str) -> Path:
-    path = tmp_path / name
-    path.mkdir()
-    return path
 
 
 def _texts(p: Pipeline) -> list[object]:
@@ -47,4 +40,5 @@ def _texts(p: Pipeline) -> list[object]:
     shown = p.ctl("history", N1, "--json", check=False)
     if shown.returncode == 1 and "no recorded events" in shown.stderr:
         return []
-    return [e["text"] for e in _history(p)]
+    shown.check_returncode()
+    return [e["text"] for e in _events(shown.stdout)]
