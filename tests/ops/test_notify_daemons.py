@@ -87,9 +87,11 @@ def test_worker_is_ready_only_once_it_holds_its_shard_then_watchdog_and_stopping
     client.set("smsgw:shard-lock:0", "other-host.1", ex=60)
     wk = p.worker("--shard", "0")
     try:
-        before = drain(notify_socket, 3.0)
+        # Waiting, not hung: it feeds the watchdog (once a second) once it has started,
+        # which takes a few seconds on a loaded host, and never says READY meanwhile.
+        before = notify_socket.wait_for("WATCHDOG", 30) + drain(notify_socket, 2.5)
         assert not any("READY" in m for m in before), before
-        assert any(m.get("WATCHDOG") == "1" for m in before), before  # waiting, not hung
+        assert sum(m.get("WATCHDOG") == "1" for m in before) >= 2, before
 
         client.delete("smsgw:shard-lock:0")
         ready = notify_socket.wait_for("READY", 20)[-1]
