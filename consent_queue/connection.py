@@ -52,9 +52,9 @@ def redis_client(rs: RedisSettings, *, health_check_interval: int = 0,
     if not rs.sentinels:
         return redis.Redis.from_url(url, **common)
     node, sentinel_kwargs = _sentinel_parts(rs)
-    sentinel = Sentinel(sentinel_addresses(rs), sentinel_kwargs=sentinel_kwargs,  # type: ignore[no-untyped-call]
+    sentinel = Sentinel(sentinel_addresses(rs), sentinel_kwargs=sentinel_kwargs,  # type: ignore[no-untyped-call,unused-ignore]
                         **common, **node)
-    primary: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+    primary: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call,unused-ignore]
         rs.service_name, connection_class=_PrimaryConnection, **common, **node)
     return primary
 
@@ -69,7 +69,7 @@ def async_redis_client(rs: RedisSettings, *, socket_timeout: float | None = None
     if not rs.sentinels:
         return redis.asyncio.Redis.from_url(rs.url.get_secret_value(), **common)
     node, sentinel_kwargs = _sentinel_parts(rs)
-    sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+    sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call,unused-ignore]
         sentinel_addresses(rs), sentinel_kwargs=sentinel_kwargs, **common, **node)
     primary: redis.asyncio.Redis = sentinel.master_for(
         rs.service_name, **common, **node)
@@ -85,7 +85,7 @@ def _common(rs: RedisSettings, socket_timeout: float | None,
 
 def _sentinel_parts(rs: RedisSettings) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the data nodes' db/password/username from ``rs.url``, the sentinels' own options)."""
-    from_url = parse_url(rs.url.get_secret_value())  # type: ignore[no-untyped-call]
+    from_url = parse_url(rs.url.get_secret_value())  # type: ignore[no-untyped-call,unused-ignore]
     node = {k: from_url[k] for k in ("db", "password", "username") if k in from_url}
     sentinel_kwargs: dict[str, Any] = {"socket_timeout": rs.socket_timeout,
                                        "socket_connect_timeout": rs.socket_timeout}
