@@ -1,25 +1,45 @@
 """The consent store: the ledger of every consent change, the current state derived from
-it, the subscriber directory and reply tracking, on SQLite or PostgreSQL (docs/store.md)."""
+it, the subscriber directory and reply tracking, on SQLite or PostgreSQL (docs/store.md).
 
-from consent_store.engine import make_engine, upgrade
-from consent_store.errors import (
-    BadRequest,
-    ConflictRetriesExhausted,
-    NotFound,
-    SchemaError,
-    StoreError,
-    StoreUnavailable,
-)
-from consent_store.requests import AppliedChange, ChangeRequest
-from consent_store.store import ConsentStore
-from consent_store.views import (
-    ConsentStatus,
-    ErasureReport,
-    LapseCandidate,
-    LedgerEntry,
-    NumberState,
-    SubscriberRow,
-)
+The names below are loaded on first use, so importing a light submodule (``errors``,
+``timeutil``) does not import SQLAlchemy and the whole store (``consentctl`` start-up).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from consent_store.engine import make_engine, upgrade
+    from consent_store.errors import (
+        BadRequest,
+        ConflictRetriesExhausted,
+        NotFound,
+        SchemaError,
+        StoreError,
+        StoreUnavailable,
+    )
+    from consent_store.requests import AppliedChange, ChangeRequest
+    from consent_store.store import ConsentStore
+    from consent_store.views import (
+        ConsentStatus,
+        ErasureReport,
+        LapseCandidate,
+        LedgerEntry,
+        NumberState,
+        SubscriberRow,
+    )
+
+_WHERE = {
+    "make_engine": "engine", "upgrade": "engine",
+    "BadRequest": "errors", "ConflictRetriesExhausted": "errors", "NotFound": "errors",
+    "SchemaError": "errors", "StoreError": "errors", "StoreUnavailable": "errors",
+    "AppliedChange": "requests", "ChangeRequest": "requests",
+    "ConsentStore": "store",
+    "ConsentStatus": "views", "ErasureReport": "views", "LapseCandidate": "views",
+    "LedgerEntry": "views", "NumberState": "views", "SubscriberRow": "views",
+}
 
 __all__ = [
     "AppliedChange",
@@ -40,3 +60,12 @@ __all__ = [
     "make_engine",
     "upgrade",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'consent_store' has no attribute {name!r}")
+    value = getattr(import_module(f"consent_store.{module}"), name)
+    globals()[name] = value
+    return value

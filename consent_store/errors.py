@@ -6,8 +6,6 @@ in ``AppliedChange``; only what stops the store from doing its job is an excepti
 
 from __future__ import annotations
 
-from sqlalchemy.engine import make_url
-
 from consent_queue.wire import BadRequest as _WireBadRequest
 
 
@@ -44,6 +42,8 @@ class ConflictRetriesExhausted(StoreError):
 def safe_url(url: str) -> str:
     """``url`` with the password replaced by ``***`` (for messages and logs)."""
     try:
+        from sqlalchemy.engine import make_url  # here: consentctl imports errors early
+
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # an unparseable URL may still hold a secret: show only the scheme
         return url.split(":", 1)[0] + ":…"

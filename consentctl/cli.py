@@ -9,6 +9,11 @@ and adds its subparsers with ``parents=[common]`` and ``set_defaults(handler=fn)
 found by name (``pkgutil``), so no change to this file is needed (``consentctl/jobs.py``
 for ``jobs failed``/``jobs requeue``, ``consentctl/status.py`` for ``status``, …).
 
+Start-up: a run imports only the module of the command it was given, found in
+``COMMAND_MODULES`` (``consentctl show`` does not load Redis, RQ or structlog); help, a
+mistyped or unlisted command and shell completion load them all. Adding a command to
+``COMMAND_MODULES`` is therefore only a speed-up; a test keeps the table true.
+
 Exit codes: ``EXIT_CODES`` below is the one table; ``--help`` and the README print it.
 """
 
@@ -73,6 +78,15 @@ shell completion (bash): eval "$(register-python-argcomplete consentctl)"
 # Built in here, in help order; other modules of the package are discovered after them.
 _BUILTIN = ("database", "directory", "consents")
 _NOT_COMMANDS = frozenset({"cli", "__main__", "output", "progress"})
+
+# Top-level command -> the module that registers it (only what to import for a run).
+COMMAND_MODULES: dict[str, str] = {
+    "db": "database", "subscribers": "directory",
+    **dict.fromkeys(("show", "history", "grant", "withdraw", "export", "reset", "erase",
+                     "lapse"), "consents"),
+    "api-token": "access", "agent": "access", "check-config": "configcheck",
+    "contact": "contacts", "jobs": "jobs", "verify": "ledger", "status": "status",
+}
 
 
 class UsageError(Exception):
@@ -157,7 +171,9 @@ def consent_arg(text: str) -> str:
     return name
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv`` naming a listed command, only that command's module is
+    imported (see the module docstring), otherwise every command's."""
     common = argparse.ArgumentParser(add_help=False)
     # Also accepted after the subcommand; SUPPRESS keeps the global value when absent.
     common.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
@@ -174,19 +190,40 @@ def build_parser() -> argparse.ArgumentParser:
                              "/etc/sms-gateway/gateway.toml)")
     add_version_argument(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in _command_modules():
+    for module in _command_modules(_only_module(argv)):
         register = getattr(module, "register", None)
         if callable(register):
             register(sub, common)
     return parser
 
 
-def _command_modules() -> list[Any]:
+def _only_module(argv: Sequence[str] | None) -> str | None:
+    """The module of the command ``argv`` gives, or None when all must be loaded (no
+    command, ``--help``/``--version`` before it, a command not in ``COMMAND_MODULES``)."""
+    if argv is None:
+        return None
+    words = iter(argv)
+    for word in words:
+        if word == "--config":
+            next(words, None)
+        elif word.startswith("--config="):
+            continue
+        elif word.startswith("-"):
+            return None
+        else:
+            return COMMAND_MODULES.get(word)
+    return None
+
+
+def _command_modules(only: str | None = None) -> list[Any]:
     from pathlib import Path
 
-    names = list(_BUILTIN)
-    names += sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])
-                    if m.name not in _NOT_COMMANDS and m.name not in _BUILTIN)
+    if only is not None:
+        names = [only]
+    else:
+        names = list(_BUILTIN)
+        names += sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])
+                        if m.name not in _NOT_COMMANDS and m.name not in _BUILTIN)
     modules = []
     for name in names:
         try:
@@ -205,12 +242,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    import os
+
     from consent_core.catalog import CatalogError
     from consent_store.errors import BadRequest, NotFound, StoreError, StoreUnavailable, UnsupportedDatabase
 
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else list(argv)
+    # Shell completion needs every command; a normal run only the one it was given.
+    parser = build_parser(None if "_ARGCOMPLETE" in os.environ else words)
     _complete(parser)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(words)
     ctx = Context(args.config)
     try:
         code: int = args.handler(args, ctx)
