@@ -31,9 +31,10 @@ browser-check:
 promtool-check: $(STAMP)
 	@sh scripts/need-promtool.sh $(VENV)
 
-# Two test processes (one per core here); a test file stays in one process, so its
-# module-scoped stack is built once. TEST_PROCS=0 runs everything in this process.
-TEST_PROCS ?= 2
+# Three test processes on this 2-core machine: much of a test is waiting on the servers
+# and processes it started (6 min 37 s against 7 min 55 s with two). A test file stays in
+# one process, so its module-scoped stack is built once. TEST_PROCS=0 runs everything here.
+TEST_PROCS ?= 3
 
 test: $(STAMP) servers-check browser-check promtool-check
 	$(BIN)/pytest -n $(TEST_PROCS) --dist loadfile
