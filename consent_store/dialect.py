@@ -128,19 +128,28 @@ def _unnest_source(dialect: Any, table: Table, columns: tuple[str, ...]) -> tupl
 
 def _unnest_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
                    conflict: str, *, returning: bool = False) -> list[Row[Any]] | None:
-    columns = list(rows[0])
-    q = conn.dialect.identifier_preparer.quote
-    source, select = unnest_source(conn, table, columns)
+    columns = tuple(rows[0])
+    stmt = _unnest_statement(conn.dialect, table, columns, conflict, returning)
+    result = conn.execute(stmt, arrays(conn, table, rows, columns))
+    return list(result) if returning else None
+
+
+@lru_cache(maxsize=128)
+def _unnest_statement(dialect: Any, table: Table, columns: tuple[str, ...], conflict: str,
+                      returning: bool) -> Any:
+    # Built once per statement shape: a batch's statement is the same text every time,
+    # and making the TextClause (a regex over the text) and its cache key each time cost
+    # a few percent of the worker's CPU.
+    q = dialect.identifier_preparer.quote
+    source, select = _unnest_source(dialect, table, columns)
     # ORDER BY ord: the ledger's ids follow the batch's order (history reads by id).
     # Only identifiers of our own tables go into the text; every value is a parameter.
     sql = (f"INSERT INTO {q(table.name)} ({', '.join(q(c) for c in columns)}) "  # noqa: S608
            f"SELECT {select} FROM {source} ORDER BY u.ord {conflict}")
     if returning:
         sql += " RETURNING " + ", ".join(q(c.name) for c in table.columns)
-        stmt = text(sql).columns(*table.columns)
-        return list(conn.execute(stmt, arrays(conn, table, rows, columns)))
-    conn.execute(text(sql), arrays(conn, table, rows, columns))
-    return None
+        return text(sql).columns(*table.columns)
+    return text(sql)
 
 
 def _bind(conn: Connection, col: Column[Any]) -> Callable[[Any], Any] | None:
