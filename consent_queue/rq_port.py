@@ -9,21 +9,62 @@ RQ (read at 2.x/3.0) gives no public call for three things the product needs:
 - **Taking the following jobs along** (a worker behind on its shard applies them in the
   same transaction): the queue's Redis list is read and trimmed atomically by a script.
 Every other use of RQ (enqueue, work, failed registry, requeue) goes through its API.
+
+It also knows RQ's per-job log lines (``PerJobLinesAtDebug``): the worker logs one info
+line per batch of its own (``batch.applied``, every correlation id), so RQ's two or three
+lines about every job are debug detail.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import redis
 import structlog
 from rq import Queue
+from rq.defaults import DEFAULT_WORKER_TTL
 from rq.intermediate_queue import IntermediateQueue
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 log = structlog.get_logger("worker")
+
+# RQ 2.x's worker blocks in BLMOVE for worker_ttl - 15 s and wants its connection's
+# socket timeout 10 s above that. It raises the pool's setting itself, but that reaches
+# only connections made afterwards, and redis-py 8 connects at client creation: the
+# worker's client is made with this timeout from the start.
+RQ_WORKER_SOCKET_TIMEOUT = float(max(1, DEFAULT_WORKER_TTL - 15) + 10)
+
+# The message templates of RQ 2.x's info lines about one job (dequeued, done, result
+# kept); its lifecycle lines (started, listening, shutting down) have other templates.
+RQ_PER_JOB_TEMPLATES = frozenset({
+    "Worker %s: %s: %s (%s)",  # "<queue>: <description> (<id>)" and "<queue>: Job OK (<id>)"
+    "Worker %s: %s: %s",  # "<queue>: <id>" (log_job_description off)
+    "Worker %s: job %s result is kept for %s seconds",
+    "Worker %s: job %s result discarded immediately",
+    "Successfully completed %s job in %ss on worker %s",
+    "Successfully completed job %s in %ss on worker %s",
+})
+
+
+class PerJobLinesAtDebug(logging.Filter):
+    """On RQ's worker logger: its info lines about each job become debug lines (dropped
+    unless the log level is debug). Everything else passes unchanged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or record.msg not in RQ_PER_JOB_TEMPLATES:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+def quiet_per_job_lines(logger_name: str = "rq.worker") -> None:
+    """Install ``PerJobLinesAtDebug`` on RQ's worker logger (once)."""
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, PerJobLinesAtDebug) for f in logger.filters):
+        logger.addFilter(PerJobLinesAtDebug())
 
 # KEYS: the shard's RQ queue, this job's absorbed list. ARGV: how many jobs at most.
 # Moves the next jobs of the queue into the absorbed list, atomically; when the list

@@ -34,10 +34,10 @@ from config.notify import Notifier
 from config.settings import ConfigError, Settings, settings_for
 from config.version import add_version_argument
 from consent_queue.backlog import sms_texts
-from consent_queue.connection import redis_where
+from consent_queue.connection import redis_client, redis_where
 from consent_queue.keys import APPLY_EVENTS_JOB
 from consent_queue.persistence import PersistenceRefused, PersistenceWatch, check_at_start
-from consent_queue.rq_port import recover_abandoned
+from consent_queue.rq_port import RQ_WORKER_SOCKET_TIMEOUT, quiet_per_job_lines, recover_abandoned
 from consent_store.errors import StoreError
 from workers import runtime
 from workers.health import QueueCollector
@@ -122,6 +122,17 @@ class ConsentWorker(SimpleWorker):
 
     notifier: Notifier = Notifier()
     _pinged = 0.0
+
+    def subscribe(self) -> None:
+        # No RQ command channel (rq:pubsub:<worker>): a worker is stopped by its signals
+        # (systemd), and nothing here sends RQ commands. Its listening thread also held
+        # every exit: redis-py 8.2's PubSubWorkerThread.stop() joins the thread, which
+        # RQ 2.x starts with a 60 s read timeout, so a burst run or a SIGTERM waited up to
+        # a minute after the last job (seen in make test on a loaded host).
+        return None
+
+    def unsubscribe(self) -> None:
+        return None
 
     def request_stop(self, signum: Any, frame: Any) -> None:
         runtime.STOPPING.set()  # a job retrying a database outage stops waiting
@@ -268,7 +279,10 @@ def run_worker(settings: Settings, *, burst: bool, shards: list[int] | None,
         watch.start(None)
     locks.start()
     serving.set()
-    queues = [Queue(rt.keys.event_queue(s), connection=rt.redis, serializer=JSONSerializer)
+    # RQ's loop gets a client of its own, with the socket timeout its blocking dequeue
+    # needs (rq_port.RQ_WORKER_SOCKET_TIMEOUT); the runtime's keeps redis.socket_timeout.
+    rq_redis = redis_client(settings.redis, socket_timeout=RQ_WORKER_SOCKET_TIMEOUT)
+    queues = [Queue(rt.keys.event_queue(s), connection=rq_redis, serializer=JSONSerializer)
               for s in shards]
     recovered = recover_abandoned(rt.redis, queues)
 
@@ -281,7 +295,8 @@ def run_worker(settings: Settings, *, burst: bool, shards: list[int] | None,
                       action="keeping the catalog loaded before")
 
     signal.signal(signal.SIGHUP, reload_catalog)
-    worker = ConsentWorker(queues, connection=rt.redis,
+    quiet_per_job_lines()  # one info line per batch is ours (batch.applied)
+    worker = ConsentWorker(queues, connection=rq_redis,
                            serializer=JSONSerializer, name=f"consent-worker.{me}")
     where = _safe(settings.database.url.get_secret_value())
     database_ok = database()  # the first probe; /healthz repeats it (unhealthy while down)
