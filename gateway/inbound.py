@@ -33,7 +33,7 @@ from consent_core.decode import DecodeError, decode_text
 from consent_core.model import CONSENTS, Give, Withdraw
 from consent_core.msisdn import BadSender, is_short_number, mask, normalise
 from consent_core.parse import parse
-from consent_queue.events import EventQueue, QueuedText, ReplicasBehind
+from consent_queue.events import Contended, EventQueue, QueuedText, ReplicasBehind
 from consent_queue.parts import HeldSet, Part, PartStore
 from consent_queue.wire import BadRequest, ChangeRequest, DeliveryUpdate, ReceiptUpdate
 from gateway.metrics import GatewayMetrics
@@ -94,6 +94,9 @@ class Inbound:
         self._parts = parts
         self._next_sweep = 0.0  # monotonic time of the next look for due sets of parts
         self._burst = settings.queue.batch_max
+        # Per link: how many enqueues ended in a Redis error with their outcome unknown
+        # (see _pending_conn).
+        self._unknown_outcomes: dict[str, int] = {}
         self._stop = False
         self.received = 0
         self.queued = 0
@@ -203,6 +206,25 @@ class Inbound:
             else:
                 self._queue(b)
 
+    def _pending_conn(self, link: SmppLink | None) -> str:
+        """The connection name the batch's pending entries are filed under. A text the
+        same connection queued is never taken for a redelivery (the SMSC redelivers only
+        what it had no positive answer for), except after an enqueue whose outcome is
+        unknown: Redis may have run the transaction and lost only its answer, the SMSC got
+        the temporary error and will redeliver on this very bind. From then on the link
+        files under a new name, so those entries are another connection's and the
+        redelivery is recognised under the latest-text rule (docs/guarantees.md)."""
+        if link is None:
+            return "-"
+        n = self._unknown_outcomes.get(link.conn_id, 0)
+        return f"{link.conn_id}~{n}" if n else link.conn_id
+
+    def _outcome_unknown(self, link: SmppLink) -> None:
+        self._unknown_outcomes[link.conn_id] = self._unknown_outcomes.get(link.conn_id, 0) + 1
+        if len(self._unknown_outcomes) > 1000:  # links come and go; keep only the newest
+            for old in list(self._unknown_outcomes)[:500]:
+                del self._unknown_outcomes[old]
+
     def _over_backlog(self, b: _Batch) -> None:
         """At saturation the backlog is a decision (gateway.max_backlog): beyond the bound
         the batch's texts get the temporary error and the SMSC keeps them; receipts and
@@ -233,13 +255,15 @@ class Inbound:
         held_any = any(st == ok_status for _, st in part_status)
         replicas_ok = True
         queued = True
-        conn = b.link.conn_id if b.link else "-"
+        conn = self._pending_conn(b.link)
         if b.texts or b.deliveries:
             try:
                 self._events.enqueue(b.texts, b.deliveries, uuid.uuid4().hex, conn,
                                      wait_also=held_any)
             except redis.RedisError as exc:
                 queued = False
+                if b.link is not None and not isinstance(exc, (ReplicasBehind, Contended)):
+                    self._outcome_unknown(b.link)
                 # Parts are held whatever became of the batch, but maybe not on the replicas.
                 replicas_ok = not self._s.redis.min_replicas_ack \
                     and not isinstance(exc, ReplicasBehind)
