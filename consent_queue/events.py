@@ -290,8 +290,7 @@ class EventQueue:
         seen = _Seen(now_us=int(secs) * 1_000_000 + int(micros))
         for i, n in enumerate(numbers):
             entries, last, seq = replies[1 + 3 * i: 4 + 3 * i]
-            others = [e for e in (x.decode() for x in entries)
-                      if not e.startswith(conn_id + "|")]
+            others = [e for e in (x.decode() for x in entries) if _may_match(e, conn_id)]
             if others:
                 seen.foreign[n] = others
             if last is not None:
@@ -358,3 +357,19 @@ def replicas_holding(client: redis.Redis, keys: Keys, wanted: int, timeout_ms: i
         p.wait(wanted, timeout_ms)
         _, held = p.execute()
     return int(held)
+
+
+def _may_match(entry: str, conn_id: str) -> bool:
+    """Whether a pending entry may be taken for a redelivery of a text ``conn_id`` got.
+
+    Never one this connection filed itself: the SMSC redelivers only what it had no
+    positive answer for. A link that met an enqueue with an unknown outcome files under
+    ``<link>~<n>`` from then on (gateway/inbound.py); of its own earlier entries only those
+    never acknowledged (``|q``) may match: Redis may have queued that batch and lost only
+    the answer, and the SMSC redelivers it on this very bind."""
+    if entry.startswith(conn_id + "|"):
+        return False
+    link = conn_id.split("~", 1)[0]
+    if entry.startswith(link + "|") or entry.startswith(link + "~"):
+        return entry.endswith("|q")
+    return True

@@ -212,8 +212,8 @@ class Inbound:
         what it had no positive answer for), except after an enqueue whose outcome is
         unknown: Redis may have run the transaction and lost only its answer, the SMSC got
         the temporary error and will redeliver on this very bind. From then on the link
-        files under a new name, so those entries are another connection's and the
-        redelivery is recognised under the latest-text rule (docs/guarantees.md)."""
+        files under a new name, and its earlier entries never acknowledged may match that
+        redelivery (events._may_match; docs/guarantees.md "Redelivery")."""
         if link is None:
             return "-"
         n = self._unknown_outcomes.get(link.conn_id, 0)

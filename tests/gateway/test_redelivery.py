@@ -93,3 +93,27 @@ def test_acknowledged_text_redelivered_after_the_link_died_is_recognised(
     again = text("VIETA")
     q.enqueue([again], [], "b2", "conn2")
     assert again.duplicate
+
+
+def test_after_an_unknown_outcome_only_the_links_unacknowledged_entries_match(
+        queue: tuple[EventQueue, FixedClock]) -> None:
+    """A link that met an enqueue error with an unknown outcome files under ``<link>~1``:
+    the batch Redis may have queued (never acknowledged) is recognised when the SMSC
+    redelivers it on the same bind; a text this link got acknowledged is not."""
+    q, _clock = queue
+    lost = text("VIETA STOP")
+    q.enqueue([lost], [], "b1", "conn1")  # queued; its answer never came back
+    again = text("VIETA STOP")
+    q.enqueue([again], [], "b2", "conn1~1")
+    assert again.duplicate
+
+    n = "37129000003"
+    done = text("VIETA", n)
+    q.enqueue([done], [], "b3", "conn1~1")
+    q.acknowledged([done])
+    retyped = text("VIETA", n)
+    q.enqueue([retyped], [], "b4", "conn1~2")
+    assert not retyped.duplicate
+    same_epoch = text("VIETA", n)
+    q.enqueue([same_epoch], [], "b5", "conn1~2")  # the same link and name: never a match
+    assert not same_epoch.duplicate
