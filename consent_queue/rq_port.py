@@ -18,6 +18,7 @@ lines about every job are debug detail.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -91,22 +92,13 @@ def safety_list_key(name: str) -> str:
     return str(IntermediateQueue.get_intermediate_queue_key(queue_key(name)))
 
 
-def recover_abandoned(client: redis.Redis, queues: list[Queue]) -> int:
+def recover_abandoned(client: redis.Redis, queues: Sequence[Queue]) -> int:
     """Put jobs a dead worker had taken back at the front of their queue, oldest first:
     first those it had started, then those still in RQ's safety list (moved there by
     LMOVE at dequeue, before the started registry knew of them)."""
     n = 0
     for q in queues:
-        safety = safety_list_key(q.name)
-        taken = [_text(j) for j in client.lrange(safety, 0, -1)]
-        for job_id in reversed(taken):
-            with client.pipeline(transaction=True) as p:
-                p.lrem(safety, 1, job_id)
-                p.lpush(q.key, job_id)
-                p.execute()
-            n += 1
-            log.warning("worker.job_recovered", job_id=job_id, queue=q.name, source="safety list",
-                        action="requeued at the front; replayed events change nothing")
+        n += put_back_taken(client, q)
         registry = StartedJobRegistry(queue=q)
         for job_id in reversed(registry.get_job_ids(cleanup=False)):
             try:
@@ -123,6 +115,37 @@ def recover_abandoned(client: redis.Redis, queues: list[Queue]) -> int:
             log.warning("worker.job_recovered", job_id=job.id, queue=q.name,
                         action="requeued at the front; replayed events change nothing")
     return n
+
+
+def put_back_taken(client: redis.Redis, q: Queue) -> int:
+    """Put the jobs in ``q``'s safety list back at the front of the queue, oldest first;
+    how many. Only for the one worker serving ``q``, between its jobs: then a job in the
+    list is one whose dequeue's answer was lost (Redis stopped, or the link to it broke,
+    right after the LMOVE), which nobody would run for RQ's ten minutes of maintenance
+    interval and then only as a failure."""
+    safety = safety_list_key(q.name)
+    taken = [_text(j) for j in client.lrange(safety, 0, -1)]
+    for job_id in reversed(taken):
+        with client.pipeline(transaction=True) as p:
+            p.lrem(safety, 1, job_id)
+            p.lpush(q.key, job_id)
+            p.execute()
+        log.warning("worker.job_recovered", job_id=job_id, queue=q.name, source="safety list",
+                    action="requeued at the front; replayed events change nothing")
+    return len(taken)
+
+
+class RecoveringQueue(Queue):
+    """The queue class of a worker that alone serves its queues (the shard lock): before
+    each dequeue, jobs left in the safety list by a dequeue whose answer was lost go back
+    to the front (``put_back_taken``). One LRANGE per dequeue."""
+
+    @classmethod
+    def dequeue_any(cls, queues: Any, timeout: Any, connection: Any, *args: Any,
+                    **kwargs: Any) -> Any:
+        for q in queues:
+            put_back_taken(connection, q)
+        return super().dequeue_any(queues, timeout, connection, *args, **kwargs)
 
 
 def forget_started(registry: StartedJobRegistry, job_id: str) -> None:

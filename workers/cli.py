@@ -37,7 +37,12 @@ from consent_queue.backlog import sms_texts
 from consent_queue.connection import redis_client, redis_where
 from consent_queue.keys import APPLY_EVENTS_JOB
 from consent_queue.persistence import PersistenceRefused, PersistenceWatch, check_at_start
-from consent_queue.rq_port import RQ_WORKER_SOCKET_TIMEOUT, quiet_per_job_lines, recover_abandoned
+from consent_queue.rq_port import (
+    RQ_WORKER_SOCKET_TIMEOUT,
+    RecoveringQueue,
+    quiet_per_job_lines,
+    recover_abandoned,
+)
 from consent_store.errors import StoreError
 from workers import runtime
 from workers.health import QueueCollector
@@ -282,8 +287,8 @@ def run_worker(settings: Settings, *, burst: bool, shards: list[int] | None,
     # RQ's loop gets a client of its own, with the socket timeout its blocking dequeue
     # needs (rq_port.RQ_WORKER_SOCKET_TIMEOUT); the runtime's keeps redis.socket_timeout.
     rq_redis = redis_client(settings.redis, socket_timeout=RQ_WORKER_SOCKET_TIMEOUT)
-    queues = [Queue(rt.keys.event_queue(s), connection=rq_redis, serializer=JSONSerializer)
-              for s in shards]
+    queues = [RecoveringQueue(rt.keys.event_queue(s), connection=rq_redis,
+                              serializer=JSONSerializer) for s in shards]
     recovered = recover_abandoned(rt.redis, queues)
 
     def reload_catalog(signum: int, frame: Any) -> None:
@@ -296,7 +301,8 @@ def run_worker(settings: Settings, *, burst: bool, shards: list[int] | None,
 
     signal.signal(signal.SIGHUP, reload_catalog)
     quiet_per_job_lines()  # one info line per batch is ours (batch.applied)
-    worker = ConsentWorker(queues, connection=rq_redis,
+    # RecoveringQueue: a job whose dequeue's answer a Redis stop lost goes back at once.
+    worker = ConsentWorker(queues, connection=rq_redis, queue_class=RecoveringQueue,
                            serializer=JSONSerializer, name=f"consent-worker.{me}")
     where = _safe(settings.database.url.get_secret_value())
     database_ok = database()  # the first probe; /healthz repeats it (unhealthy while down)

@@ -51,3 +51,35 @@ def test_a_batch_redis_ran_but_whose_answer_was_lost_is_applied_and_answered_onc
     finally:
         pipelines.stop()
         proxy.close()
+
+
+def test_a_job_whose_dequeue_answer_was_lost_is_applied_at_once(
+        sim: SimulatorThread, redis_url: str, postgres_url: str, tmp_path: Path) -> None:
+    """The worker's BLMOVE ran (the job moved to RQ's safety list) but its answer never came
+    back. The job must not wait there for RQ's maintenance (ten minutes, and then only as a
+    failure whose retry applied it a second time): the worker puts it back before its next
+    dequeue."""
+    n = "37129460003"
+    proxy = RedisCutProxy(redis_url)
+    pipelines = Pipelines(tmp_path, sim.port)
+    # The worker talks to Redis through the proxy; the gateway directly.
+    p = pipelines.make(redis_url, postgres_url, {})
+    try:
+        (tmp_path / "dir.csv").write_text(f"msisdn,client_group,independent\n{n},lmt,true\n")
+        p.ctl("subscribers", "import", str(tmp_path / "dir.csv"))
+        p.gateway()
+        p.env = {**p.env, "SMSGW_REDIS__URL": proxy.url}
+        p.worker()
+        assert sim.wait_for_bind(20), p.logs()[-3000:]
+        assert wait_until(lambda: "Listening on" in p.logs(), 20), p.logs()[-3000:]
+
+        proxy.cut_answer_to(b"BLMOVE", hold_s=3.0)
+        sim.send_mo(n, "VIETA")
+        assert wait_until(lambda: len(sim.replies_for(n)) >= 1, 40), p.logs()[-3000:]
+        assert proxy.cuts == 1
+        assert "worker.job_recovered" in p.logs()
+        assert [row.text for row in events_of(postgres_url, n)] == ["VIETA"]
+        assert len(sim.replies_for(n)) == 1
+    finally:
+        pipelines.stop()
+        proxy.close()
