@@ -8,29 +8,9 @@ The names below are loaded on first use, so importing a light submodule (``error
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from consent_store.engine import make_engine, upgrade
-    from consent_store.errors import (
-        BadRequest,
-        ConflictRetriesExhausted,
-        NotFound,
-        SchemaError,
-        StoreError,
-        StoreUnavailable,
-    )
-    from consent_store.requests import AppliedChange, ChangeRequest
-    from consent_store.store import ConsentStore
-    from consent_store.views import (
-        ConsentStatus,
-        ErasureReport,
-        LapseCandidate,
-        LedgerEntry,
-        NumberState,
-        SubscriberRow,
-    )
-
+# Each public name and the submodule that defines it.
 _WHERE = {
     "make_engine": "engine", "upgrade": "engine",
     "BadRequest": "errors", "ConflictRetriesExhausted": "errors", "NotFound": "errors",
@@ -41,25 +21,7 @@ _WHERE = {
     "LedgerEntry": "views", "NumberState": "views", "SubscriberRow": "views",
 }
 
-__all__ = [
-    "AppliedChange",
-    "BadRequest",
-    "ChangeRequest",
-    "ConflictRetriesExhausted",
-    "ConsentStatus",
-    "ConsentStore",
-    "ErasureReport",
-    "LapseCandidate",
-    "LedgerEntry",
-    "NotFound",
-    "NumberState",
-    "SchemaError",
-    "StoreError",
-    "StoreUnavailable",
-    "SubscriberRow",
-    "make_engine",
-    "upgrade",
-]
+__all__ = sorted(_WHERE)
 
 
 def __getattr__(name: str) -> Any:
