@@ -138,7 +138,9 @@ def put_back_taken(client: redis.Redis, q: Queue) -> int:
 class RecoveringQueue(Queue):
     """The queue class of a worker that alone serves its queues (the shard lock): before
     each dequeue, jobs left in the safety list by a dequeue whose answer was lost go back
-    to the front (``put_back_taken``). One LRANGE per dequeue."""
+    to the front (``put_back_taken``). One LRANGE per dequeue, not only after a failed
+    one: redis-py retries a command whose connection broke (ten times by default), so a
+    lost answer to BLMOVE need not reach RQ as an error at all."""
 
     @classmethod
     def dequeue_any(cls, queues: Any, timeout: Any, connection: Any, *args: Any,

@@ -94,9 +94,6 @@ class Inbound:
         self._parts = parts
         self._next_sweep = 0.0  # monotonic time of the next look for due sets of parts
         self._burst = settings.queue.batch_max
-        # Per link: how many enqueues ended in a Redis error with their outcome unknown
-        # (see _pending_conn).
-        self._unknown_outcomes: dict[str, int] = {}
         self._stop = False
         self.received = 0
         self.queued = 0
@@ -216,14 +213,8 @@ class Inbound:
         redelivery (events._may_match; docs/guarantees.md "Redelivery")."""
         if link is None:
             return "-"
-        n = self._unknown_outcomes.get(link.conn_id, 0)
+        n = link.unknown_outcomes
         return f"{link.conn_id}~{n}" if n else link.conn_id
-
-    def _outcome_unknown(self, link: SmppLink) -> None:
-        self._unknown_outcomes[link.conn_id] = self._unknown_outcomes.get(link.conn_id, 0) + 1
-        if len(self._unknown_outcomes) > 1000:  # links come and go; keep only the newest
-            for old in list(self._unknown_outcomes)[:500]:
-                del self._unknown_outcomes[old]
 
     def _over_backlog(self, b: _Batch) -> None:
         """At saturation the backlog is a decision (gateway.max_backlog): beyond the bound
@@ -263,7 +254,7 @@ class Inbound:
             except redis.RedisError as exc:
                 queued = False
                 if b.link is not None and not isinstance(exc, (ReplicasBehind, Contended)):
-                    self._outcome_unknown(b.link)
+                    b.link.unknown_outcomes += 1
                 # Parts are held whatever became of the batch, but maybe not on the replicas.
                 replicas_ok = not self._s.redis.min_replicas_ack \
                     and not isinstance(exc, ReplicasBehind)

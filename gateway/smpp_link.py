@@ -53,6 +53,9 @@ class SmppLink:
         self.where = f"{host}:{port}"
         self.smsc = self.where  # the SMSC's identity for receipts; + system_id once bound
         self.conn_id = conn_id
+        # Enqueues of this link's texts that ended with their outcome unknown; the inbound
+        # side files pending entries under a new name after each (Inbound._pending_conn).
+        self.unknown_outcomes = 0
         self._h = handler
         self._clock = clock
         self.session = sm.Session(sm.Role.ESME, window=window,

@@ -27,6 +27,7 @@ from smpp import session as sm
 class FakeLink:
     def __init__(self, conn_id: str = "c1") -> None:
         self.conn_id = conn_id
+        self.unknown_outcomes = 0  # as SmppLink
         self.smsc = "127.0.0.1:2775/consentgw"
         self.written: list[tuple[int, int]] = []
         self.closed = ""
