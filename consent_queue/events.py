@@ -11,13 +11,14 @@ never written (the connection died first): the SMSC must redeliver that text, so
 matches whenever the redelivery comes. Otherwise (the gateway died between answering and
 clearing the entry, so the SMSC may have had the answer) it matches only while it is still
 the number's latest queued text: a person who types the same command again after sending
-something else is never taken for a redelivery.
+something else is never taken for a redelivery. An entry of a batch whose enqueue ended
+with its outcome unknown counts as unanswered too (``UnsureEntries``).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,10 +49,50 @@ class QueuedText:
     duplicate: bool = False
     held: HeldSet | None = None  # a long text whose parts wait in Redis (parts.py)
     _entry: str = field(default="", repr=False)
+    # Entries this text had before a refile whose outcome may be unknown (one of them is
+    # in Redis, whichever the refile left).
+    _earlier: list[str] = field(default_factory=list, repr=False)
+    # Entries of earlier tries of this enqueue, which may have run (EventQueue.enqueue).
+    _tried: list[str] = field(default_factory=list, repr=False)
 
     @property
     def msisdn(self) -> str:
         return str(self.request["msisdn"])
+
+    def maybe_pending(self) -> list[str]:
+        """The pending entries that may stand for this text in Redis now."""
+        return [e for e in (self._entry, *self._earlier, *self._tried) if e]
+
+
+class UnsureEntries:
+    """The pending entries of one link's texts whose enqueue ended with its outcome unknown:
+    Redis stopped, or the link to it broke, after it may have run the transaction. The
+    texts got the temporary error, so the SMSC redelivers them, on this very bind too. Such
+    an entry, if Redis has it, stands for a text the SMSC never had a positive answer for:
+    it matches the redelivery like an unanswered entry (whatever the number sent in
+    between), although this link filed it. An entry exists only if its transaction ran, so
+    a text that was never queued is simply queued on redelivery.
+
+    Bounded: the oldest are forgotten beyond ``limit`` (their redelivery is then matched,
+    if at all, under the latest-text rule)."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._entries: dict[str, None] = {}
+        self._limit = limit
+
+    def add(self, texts: Iterable[QueuedText]) -> None:
+        for t in texts:
+            for entry in t.maybe_pending():
+                self._entries.pop(entry, None)
+                self._entries[entry] = None
+        while len(self._entries) > self._limit:
+            del self._entries[next(iter(self._entries))]
+
+    def __contains__(self, entry: object) -> bool:
+        return entry in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +114,17 @@ class _Seen:
     latest: dict[str, str] = field(default_factory=dict)  # number -> latest queued event id
     last_seq: dict[str, int] = field(default_factory=dict)  # number -> last ingest sequence
     tokens: dict[str, str] = field(default_factory=dict)  # set of parts -> its claim
+
+
+@dataclass(frozen=True, slots=True)
+class _Either:
+    """Entries in either of two collections."""
+
+    first: Container[str]
+    second: Container[str]
+
+    def __contains__(self, entry: object) -> bool:
+        return entry in self.first or entry in self.second
 
 
 class Contended(redis.RedisError):
@@ -105,6 +157,7 @@ class EventQueue:
         conn_id: str,
         *,
         wait_also: bool = False,
+        unsure: Container[str] = (),
     ) -> None:
         """Queue ``texts`` received on connection ``conn_id`` (marking redeliveries of texts
         an earlier connection queued as duplicates) and delivery updates, each text with its
@@ -116,19 +169,29 @@ class EventQueue:
         transaction is refused and runs again with the first one's sequence in view. A
         number's texts are thus numbered in the order their transactions ran, whatever the
         instances' clocks say. ``wait_also``: the caller wrote other things (held parts)
-        that must reach ``min_replicas_ack`` replicas too.
+        that must reach ``min_replicas_ack`` replicas too. ``unsure``: entries of this
+        connection's earlier batches whose outcome it does not know (``UnsureEntries``).
 
         Raises a redis error when nothing could be queued; then nothing was.
         """
         new: list[QueuedText] = []
         dups: list[QueuedText] = []
+        tried: set[str] = set()
         for _attempt in range(MAX_ATTEMPTS):
             try:
-                new, dups = self._enqueue_once(texts, deliveries, batch_id, conn_id)
+                new, dups = self._enqueue_once(texts, deliveries, batch_id, conn_id,
+                                               _Either(unsure, tried) if tried else unsure)
                 break
             except redis.WatchError:
+                # Refused — or redis-py's word for a connection that broke while watching,
+                # perhaps after EXEC ran (the transaction is then queued and only its answer
+                # lost). The next try takes this one's entries, if Redis has them, for the
+                # texts' own (an entry exists only if its transaction ran).
                 for t in texts:
-                    t.duplicate, t._entry = False, ""
+                    if t._entry.startswith(conn_id + "|"):
+                        t._tried.append(t._entry)
+                        tried.add(t._entry)
+                    t.duplicate, t._entry, t._earlier = False, "", []
         else:
             raise Contended(f"{MAX_ATTEMPTS} tries to queue a batch lost to other writers of "
                             f"the same numbers")
@@ -159,7 +222,7 @@ class EventQueue:
                                 self._opt.wait_timeout_ms)
 
     def _enqueue_once(self, texts: Sequence[QueuedText], deliveries: Sequence[dict[str, Any]],
-                      batch_id: str, conn_id: str,
+                      batch_id: str, conn_id: str, unsure: Container[str],
                       ) -> tuple[list[QueuedText], list[QueuedText]]:
         now = self._clock().timestamp()
         numbers = sorted({t.msisdn for t in texts})
@@ -169,7 +232,7 @@ class EventQueue:
         with self._r.pipeline(transaction=True) as p:
             if watched:
                 p.watch(*watched)  # type: ignore[no-untyped-call]
-            seen = self._read(numbers, [h.key for h in sets], conn_id)
+            seen = self._read(numbers, [h.key for h in sets], conn_id, unsure)
             p.multi()
             by_shard: dict[int, list[dict[str, Any]]] = defaultdict(list)
             new: list[QueuedText] = []
@@ -185,10 +248,15 @@ class EventQueue:
                     match = None
                 else:
                     match = self._redelivery_of(t, seen.foreign.get(t.msisdn, []),
-                                                seen.latest.get(t.msisdn), now)
+                                                seen.latest.get(t.msisdn), now, unsure)
                 if match is not None:
                     seen.foreign[t.msisdn].remove(match)
-                    t.duplicate, t._entry = True, match
+                    # The entry passes to this connection (same event and first queueing):
+                    # from here on it is this connection's to acknowledge, and to be
+                    # remembered if the transaction's outcome stays unknown.
+                    _, fp, eid, at, _ = match.split("|")
+                    t.duplicate, t._earlier = True, [match]
+                    t._entry = f"{conn_id}|{fp}|{eid}|{at}|q"
                     dups.append(t)
                     continue
                 event_id = t.request["event_id"]
@@ -238,7 +306,9 @@ class EventQueue:
                 if seq != seen.last_seq.get(n):
                     p.set(self._keys.sequence(n), seq, ex=SEQUENCE_TTL)
             for t in dups:
-                p.lrem(self._keys.pending(t.msisdn), 1, t._entry)
+                p.lrem(self._keys.pending(t.msisdn), 1, t._earlier[0])
+                p.rpush(self._keys.pending(t.msisdn), t._entry)
+                p.expire(self._keys.pending(t.msisdn), self._opt.pending_ttl)
             for held in settled:
                 parts.settle(p, self._keys, held, self._opt.pending_ttl)
             self.backlog.counted_in(p, len(new))
@@ -250,21 +320,22 @@ class EventQueue:
         dies right then (seen in the link-drop fault test) leaves the SMSC without it, and
         it redelivers on the next bind. So the entries stay, marked ``a``, until the window
         ends, and match a redelivery under the latest-text rule (_redelivery_of)."""
-        fresh = [t for t in texts if not t.duplicate and t._entry.endswith("|q")]
+        fresh = [t for t in texts if t._entry.endswith("|q")]
         if not fresh:
             return
         self._refile(fresh, lambda entry: entry[:-1] + "a", transaction=False)
 
     def _redelivery_of(self, t: QueuedText, waiting: list[str], latest: str | None,
-                       now: float) -> str | None:
+                       now: float, unsure: Container[str]) -> str | None:
         """The pending entry ``t`` is a redelivery of, if any. Only the number's latest
         queued text qualifies (a later text proves the person moved on, so the same words
-        again are typed anew), and only inside the window."""
+        again are typed anew) unless the SMSC never had a positive answer for the entry
+        (unanswered, or its enqueue's outcome unknown), and only inside the window."""
         for entry in waiting:
             fields = entry.split("|")
             if len(fields) != 5 or fields[1] != t.fingerprint:
                 continue
-            if fields[4] != "u" and fields[2] != latest:
+            if fields[4] != "u" and fields[2] != latest and entry not in unsure:
                 continue
             try:
                 age = now - float(fields[3])
@@ -274,7 +345,8 @@ class EventQueue:
                 return entry
         return None
 
-    def _read(self, numbers: list[str], set_keys: list[str], conn_id: str) -> _Seen:
+    def _read(self, numbers: list[str], set_keys: list[str], conn_id: str,
+              unsure: Container[str]) -> _Seen:
         """What the batch's transaction depends on, read after WATCH (on another connection:
         a change after the WATCH still refuses the transaction)."""
         with self._r.pipeline(transaction=False) as p:
@@ -290,7 +362,10 @@ class EventQueue:
         seen = _Seen(now_us=int(secs) * 1_000_000 + int(micros))
         for i, n in enumerate(numbers):
             entries, last, seq = replies[1 + 3 * i: 4 + 3 * i]
-            others = [e for e in (x.decode() for x in entries) if _may_match(e, conn_id)]
+            # Never an entry this connection filed itself (the SMSC redelivers only what it
+            # had no positive answer for), unless its outcome is unknown to it.
+            others = [e for e in (x.decode() for x in entries)
+                      if not e.startswith(conn_id + "|") or e in unsure]
             if others:
                 seen.foreign[n] = others
             if last is not None:
@@ -309,11 +384,13 @@ class EventQueue:
 
     def _refile(self, texts: Sequence[QueuedText], new_entry: Callable[[str], str],
                 transaction: bool = True) -> None:
-        """Replace each text's pending entry by ``new_entry(old)`` (same list, at its end)."""
+        """Replace each text's pending entry by ``new_entry(old)`` (same list, at its end).
+        The old one is kept in ``_earlier``: if the answer is lost, either may be in Redis."""
         with self._r.pipeline(transaction=transaction) as p:
             for t in texts:
                 key = self._keys.pending(t.msisdn)
                 p.lrem(key, 1, t._entry)
+                t._earlier.append(t._entry)
                 t._entry = new_entry(t._entry)
                 p.rpush(key, t._entry)
                 p.expire(key, self._opt.pending_ttl)
@@ -322,7 +399,7 @@ class EventQueue:
     def unanswered(self, texts: Sequence[QueuedText]) -> None:
         """Queued, but their deliver_sm_resp was never written: the SMSC will redeliver
         them, and the redelivery must be recognised whatever came in between."""
-        fresh = [t for t in texts if not t.duplicate and t._entry.endswith("|q")]
+        fresh = [t for t in texts if t._entry.endswith("|q")]
         if not fresh:
             return
         try:
@@ -358,18 +435,3 @@ def replicas_holding(client: redis.Redis, keys: Keys, wanted: int, timeout_ms: i
         _, held = p.execute()
     return int(held)
 
-
-def _may_match(entry: str, conn_id: str) -> bool:
-    """Whether a pending entry may be taken for a redelivery of a text ``conn_id`` got.
-
-    Never one this connection filed itself: the SMSC redelivers only what it had no
-    positive answer for. A link that met an enqueue with an unknown outcome files under
-    ``<link>~<n>`` from then on (gateway/inbound.py); of its own earlier entries only those
-    never acknowledged (``|q``) may match: Redis may have queued that batch and lost only
-    the answer, and the SMSC redelivers it on this very bind."""
-    if entry.startswith(conn_id + "|"):
-        return False
-    link = conn_id.split("~", 1)[0]
-    if entry.startswith(link + "|") or entry.startswith(link + "~"):
-        return entry.endswith("|q")
-    return True

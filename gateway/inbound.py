@@ -33,7 +33,7 @@ from consent_core.decode import DecodeError, decode_text
 from consent_core.model import CONSENTS, Give, Withdraw
 from consent_core.msisdn import BadSender, is_short_number, mask, normalise
 from consent_core.parse import parse
-from consent_queue.events import Contended, EventQueue, QueuedText, ReplicasBehind
+from consent_queue.events import EventQueue, QueuedText, ReplicasBehind
 from consent_queue.parts import HeldSet, Part, PartStore
 from consent_queue.wire import BadRequest, ChangeRequest, DeliveryUpdate, ReceiptUpdate
 from gateway.metrics import GatewayMetrics
@@ -203,19 +203,6 @@ class Inbound:
             else:
                 self._queue(b)
 
-    def _pending_conn(self, link: SmppLink | None) -> str:
-        """The connection name the batch's pending entries are filed under. A text the
-        same connection queued is never taken for a redelivery (the SMSC redelivers only
-        what it had no positive answer for), except after an enqueue whose outcome is
-        unknown: Redis may have run the transaction and lost only its answer, the SMSC got
-        the temporary error and will redeliver on this very bind. From then on the link
-        files under a new name, and its earlier entries never acknowledged may match that
-        redelivery (events._may_match; docs/guarantees.md "Redelivery")."""
-        if link is None:
-            return "-"
-        n = link.unknown_outcomes
-        return f"{link.conn_id}~{n}" if n else link.conn_id
-
     def _over_backlog(self, b: _Batch) -> None:
         """At saturation the backlog is a decision (gateway.max_backlog): beyond the bound
         the batch's texts get the temporary error and the SMSC keeps them; receipts and
@@ -246,15 +233,19 @@ class Inbound:
         held_any = any(st == ok_status for _, st in part_status)
         replicas_ok = True
         queued = True
-        conn = self._pending_conn(b.link)
+        conn = b.link.conn_id if b.link is not None else "-"
         if b.texts or b.deliveries:
             try:
                 self._events.enqueue(b.texts, b.deliveries, uuid.uuid4().hex, conn,
-                                     wait_also=held_any)
+                                     wait_also=held_any,
+                                     unsure=b.link.unsure if b.link is not None else ())
             except redis.RedisError as exc:
                 queued = False
-                if b.link is not None and not isinstance(exc, (ReplicasBehind, Contended)):
-                    b.link.unknown_outcomes += 1
+                if b.link is not None:
+                    # Redis may have run the transaction (or a try of it) and lost only
+                    # its answer: the SMSC gets the temporary error and redelivers these on
+                    # this very bind, where their entries (if Redis has them) must match.
+                    b.link.unsure.add(b.texts)
                 # Parts are held whatever became of the batch, but maybe not on the replicas.
                 replicas_ok = not self._s.redis.min_replicas_ack \
                     and not isinstance(exc, ReplicasBehind)

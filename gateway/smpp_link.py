@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from consent_queue.events import UnsureEntries
 from gateway.errors import BindRefused, LinkError
 from smpp import constants as c
 from smpp import session as sm
@@ -53,9 +54,9 @@ class SmppLink:
         self.where = f"{host}:{port}"
         self.smsc = self.where  # the SMSC's identity for receipts; + system_id once bound
         self.conn_id = conn_id
-        # Enqueues of this link's texts that ended with their outcome unknown; the inbound
-        # side files pending entries under a new name after each (Inbound._pending_conn).
-        self.unknown_outcomes = 0
+        # Pending entries of this link's texts whose enqueue ended with its outcome unknown
+        # (Inbound._queue): they match their redelivery on this very bind.
+        self.unsure = UnsureEntries()
         self._h = handler
         self._clock = clock
         self.session = sm.Session(sm.Role.ESME, window=window,

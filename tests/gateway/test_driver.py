@@ -11,7 +11,7 @@ import redis
 
 from config.logs import configure_logging
 from config.settings import LogSettings, Settings
-from consent_queue.events import EventQueue, JobOptions
+from consent_queue.events import EventQueue, JobOptions, UnsureEntries
 from consent_queue.keys import Keys
 from consent_queue.parts import PartStore
 from consent_queue.replies import ReplyQueue
@@ -27,7 +27,7 @@ from smpp import session as sm
 class FakeLink:
     def __init__(self, conn_id: str = "c1") -> None:
         self.conn_id = conn_id
-        self.unknown_outcomes = 0  # as SmppLink
+        self.unsure = UnsureEntries()  # as SmppLink
         self.smsc = "127.0.0.1:2775/consentgw"
         self.written: list[tuple[int, int]] = []
         self.closed = ""

@@ -4,12 +4,14 @@ a pending text only absorbs a redelivery while it cannot hide a newer text."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import fakeredis
 import pytest
+import redis
 
 from consent_core.clock import FixedClock
-from consent_queue.events import EventQueue, JobOptions, QueuedText
+from consent_queue.events import EventQueue, JobOptions, QueuedText, UnsureEntries
 from consent_queue.keys import Keys
 
 N = "37129123456"
@@ -95,25 +97,89 @@ def test_acknowledged_text_redelivered_after_the_link_died_is_recognised(
     assert again.duplicate
 
 
-def test_after_an_unknown_outcome_only_the_links_unacknowledged_entries_match(
+def test_after_an_unknown_outcome_the_links_own_entries_match_their_redelivery(
         queue: tuple[EventQueue, FixedClock]) -> None:
-    """A link that met an enqueue error with an unknown outcome files under ``<link>~1``:
-    the batch Redis may have queued (never acknowledged) is recognised when the SMSC
-    redelivers it on the same bind; a text this link got acknowledged is not."""
+    """An enqueue whose answer was lost: Redis holds the batch, the SMSC got the temporary
+    error and redelivers on the same bind — after the number's next text, as in the Redis
+    failover test (the next text was queued before the redelivery's 8 s were up). The
+    link remembers the entries (UnsureEntries), so the redelivery is recognised whatever
+    came in between; without them it is not (the link's own entries never match)."""
     q, _clock = queue
+    unsure = UnsureEntries()
     lost = text("VIETA STOP")
-    q.enqueue([lost], [], "b1", "conn1")  # queued; its answer never came back
+    q.enqueue([lost], [], "b1", "conn1")  # Redis ran it; pretend its answer never came
+    unsure.add([lost])
+    q.enqueue([text("JAUNUMI")], [], "b2", "conn1")  # the number's next text, acknowledged
+    forgetful = text("VIETA STOP")
+    q.enqueue([forgetful], [], "b3", "conn1")  # the same link without its memory
+    assert not forgetful.duplicate
     again = text("VIETA STOP")
-    q.enqueue([again], [], "b2", "conn1~1")
+    q.enqueue([again], [], "b4", "conn1", unsure=unsure)
     assert again.duplicate
 
-    n = "37129000003"
-    done = text("VIETA", n)
-    q.enqueue([done], [], "b3", "conn1~1")
+
+def test_a_link_never_matches_an_entry_it_filed_and_knows_the_outcome_of(
+        queue: tuple[EventQueue, FixedClock]) -> None:
+    """What this link got acknowledged (or never queued) is no redelivery on this link: the
+    same words typed again are a new text, even with entries of its own remembered."""
+    q, _clock = queue
+    unsure = UnsureEntries()
+    never_ran = text("VIETA STOP")
+    never_ran._entry = f"conn1|{never_ran.fingerprint}|{never_ran.request['event_id']}|1.0|q"
+    unsure.add([never_ran])  # the transaction did not run: no such entry in Redis
+    done = text("VIETA STOP")
+    q.enqueue([done], [], "b1", "conn1", unsure=unsure)
+    assert not done.duplicate
     q.acknowledged([done])
-    retyped = text("VIETA", n)
-    q.enqueue([retyped], [], "b4", "conn1~2")
+    retyped = text("VIETA STOP")
+    q.enqueue([retyped], [], "b2", "conn1", unsure=unsure)
     assert not retyped.duplicate
-    same_epoch = text("VIETA", n)
-    q.enqueue([same_epoch], [], "b5", "conn1~2")  # the same link and name: never a match
-    assert not same_epoch.duplicate
+
+
+def test_a_recognised_redelivery_whose_outcome_is_unknown_is_recognised_again(
+        queue: tuple[EventQueue, FixedClock]) -> None:
+    """conn1 died with a text pending; conn2 got its redelivery, but that enqueue's answer
+    was lost (its transaction had taken over conn1's entry). The SMSC redelivers on conn2
+    again: the taken-over entry matches, and the text is queued once in all."""
+    q, _clock = queue
+    q.enqueue([text("VIETA STOP")], [], "b1", "conn1")
+    unsure = UnsureEntries()
+    second = text("VIETA STOP")
+    q.enqueue([second], [], "b2", "conn2", unsure=unsure)
+    assert second.duplicate
+    unsure.add([second])  # pretend the answer to b2 was lost
+    q.enqueue([text("JAUNUMI")], [], "b3", "conn2", unsure=unsure)
+    third = text("VIETA STOP")
+    q.enqueue([third], [], "b4", "conn2", unsure=unsure)
+    assert third.duplicate
+    assert q.depths() == {"q-0": 2}  # VIETA STOP and JAUNUMI, once each
+
+
+def test_a_try_whose_answer_was_lost_is_not_queued_again_by_the_next(
+        queue: tuple[EventQueue, FixedClock], monkeypatch: pytest.MonkeyPatch) -> None:
+    """redis-py reports a connection that broke while watching as a WatchError, also when
+    EXEC had run (tests/faults/test_lost_exec_answer.py cuts the answer so). The enqueue's
+    next try must find the batch queued, not queue it a second time."""
+    q, _clock = queue
+    real = q._r.pipeline
+    cut = [True]
+
+    def pipeline(transaction: bool = True, shard_hint: Any = None) -> Any:
+        p = real(transaction=transaction, shard_hint=shard_hint)
+        if transaction and cut[0]:
+            run = p.execute
+
+            def execute_then_lose_answer(raise_on_error: bool = True) -> Any:
+                run(raise_on_error)
+                cut[0] = False
+                raise redis.WatchError("A ConnectionError occurred while watching one or "
+                                       "more keys")
+            p.execute = execute_then_lose_answer  # type: ignore[method-assign]
+        return p
+
+    monkeypatch.setattr(q._r, "pipeline", pipeline)
+    t = text("VIETA STOP")
+    q.enqueue([t], [], "b1", "conn1")
+    assert not cut[0]
+    assert q.depths() == {"q-0": 1}
+    assert t.duplicate  # the second try recognised the first one's batch
