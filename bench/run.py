@@ -3,7 +3,15 @@
 For SQLite and PostgreSQL in turn: a private Redis (AOF, fsync every second, as the README
 recommends), the store with a directory of 50,000 numbers, ``sms-gateway run`` and the
 workers; then ``smsc-sim load`` at offered rates of 100, 500, 1,000, 2,000/s and as fast
-as the window allows. Prints one table and writes it as JSON under bench/results/.
+as the window allows; then, unless ``--no-one-shard-saturation``, a saturation step more
+with one shard and one worker (the default ``queue.shards``), over the same database. Prints
+one table and writes it as JSON under bench/results/.
+
+Why two shard counts: on a machine where the gateway, the workers and the database share
+few cores, one worker at saturation applies batches several times as large (its backlog
+grows until it takes ``queue.absorb_max_jobs`` jobs at once), at a lower CPU cost per text
+and a higher throughput; two workers keep latency lower at moderate rates, their
+transactions' round trips to the database overlapping (README "Performance").
 
 Two ceilings are measured in the same run, so the figures can be read as shares on any
 machine (and on one that other work is using at the same time): the simulator's own
@@ -203,12 +211,12 @@ class Stack:
 CPU_GROUPS = ("gateway", "workers", "postgresql", "redis", "simulator")
 
 
-def row(db: str, rate: float, r: dict[str, Any]) -> dict[str, Any]:
+def row(db: str, rate: float, r: dict[str, Any], shards: int) -> dict[str, Any]:
     lat = r.get("latency_ms") or {}
     texts = max(int(r.get("acknowledged") or 0), 1)
     cpu = r.get("cpu_s") or {}
     return {
-        "db": db, "offered_rate": rate or "max", "count": r.get("offered"),
+        "db": db, "shards": shards, "offered_rate": rate or "max", "count": r.get("offered"),
         "achieved_mo_per_s": round(float(r.get("mo_per_s_acknowledged") or 0), 1),
         "replies_per_s": round(float(r.get("replies_per_s") or 0), 1),
         "end_to_end_per_s": round(end_to_end_rate(r), 1),
@@ -254,7 +262,8 @@ def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> None:
 
 
 def print_table(rows: list[dict[str, Any]], sim_ceiling: float) -> None:
-    _table(rows, [("db", "db"), ("offered/s", "offered_rate"), ("texts", "count"),
+    _table(rows, [("db", "db"), ("shards", "shards"), ("offered/s", "offered_rate"),
+                  ("texts", "count"),
                   ("achieved/s", "achieved_mo_per_s"), ("replies/s", "replies_per_s"),
                   ("p50 ms", "p50_ms"), ("p90 ms", "p90_ms"), ("p99 ms", "p99_ms"),
                   ("max ms", "max_ms"), ("lost", "lost"), ("doubled", "doubled"),
@@ -266,12 +275,13 @@ def print_table(rows: list[dict[str, Any]], sim_ceiling: float) -> None:
           "from the totals; mispaired: replies the simulator paired with another text of "
           "the same number, several being in flight)")
     print("\nCPU ms per text, by process (utime+stime of each process tree, /proc):")
-    _table(rows, [("db", "db"), ("offered/s", "offered_rate"), ("gateway", "cpu_ms_gateway"),
+    _table(rows, [("db", "db"), ("shards", "shards"), ("offered/s", "offered_rate"),
+                  ("gateway", "cpu_ms_gateway"),
                   ("workers", "cpu_ms_workers"), ("postgresql", "cpu_ms_postgresql"),
                   ("redis", "cpu_ms_redis"), ("simulator", "cpu_ms_simulator"),
                   ("total", "cpu_ms_total")])
     print("\nWhere a text's time goes (from the info lines' correlation ids, bench/stages.py):")
-    _table(rows, [("db", "db"), ("offered/s", "offered_rate"),
+    _table(rows, [("db", "db"), ("shards", "shards"), ("offered/s", "offered_rate"),
                   ("queued→applied p50", "queued_to_applied_p50_ms"),
                   ("p99", "queued_to_applied_p99_ms"),
                   ("applied→reply accepted p50", "applied_to_accepted_p50_ms"),
@@ -286,7 +296,9 @@ def print_table(rows: list[dict[str, Any]], sim_ceiling: float) -> None:
         ceiling_rate = sum(trips) / len(trips)
         share = r["end_to_end_per_s"] / ceiling_rate if ceiling_rate else 0
         sim_share = r["end_to_end_per_s"] / sim_ceiling if sim_ceiling else 0
-        print(f"{r['db']}: saturation {r['end_to_end_per_s']:.0f} texts/s end to end = "
+        shards = r.get("shards", 1)
+        print(f"{r['db']}, {shards} shard{'s' if shards != 1 else ''}: saturation "
+              f"{r['end_to_end_per_s']:.0f} texts/s end to end = "
               f"{share:.1%} of the round-trip ceiling ({trips[0]:.0f} before, {trips[1]:.0f} "
               f"after; {sim_share:.1%} of the simulator's)")
 
@@ -327,6 +339,9 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--saturation-count", type=int, default=100_000)
     ap.add_argument("--rates", default="100,500,1000,2000")
+    ap.add_argument("--one-shard-saturation", action=argparse.BooleanOptionalAction,
+                    default=True, help="also a saturation step with one shard and one "
+                    "worker (the default queue.shards), after the --workers stack's steps")
     args = ap.parse_args()
     scale = 0.2 if args.quick else 1.0
     work = Path(tempfile.mkdtemp(prefix="smsgw-bench-"))
@@ -355,9 +370,13 @@ def main() -> int:
                 admin = pg.admin_url
             dbs.append(("postgresql", create_database(admin, f"bench_{int(time.time())}")))
         rates = [float(x) for x in args.rates.split(",") if x]
-        for name, url in dbs:
-            stack = Stack(name, url, redis_srv.url, work, args.workers, NUMBERS,
-                          parse_sets(args.set))
+        variants = [args.workers] + ([1] if args.one_shard_saturation and args.workers != 1
+                                     else [])
+        for (name, url), shards in ((d, n) for d in dbs for n in variants):
+            main_stack = shards == args.workers
+            # The one-shard stack has its own queues and keys over the same database.
+            stack = Stack(name if main_stack else f"{name}-1shard", url, redis_srv.url, work,
+                          shards, NUMBERS, parse_sets(args.set))
             assert redis_srv.proc is not None
             servers = {"redis": redis_srv.proc.pid}
             pg_pid = None if pg is None else procstat.postmaster_pid(pg.dir / "data")
@@ -367,23 +386,23 @@ def main() -> int:
                 stack.prepare()
                 stack.start_workers()
                 stack.start_gateway()
-                for step, rate in enumerate(rates, start=1):
+                for step, rate in enumerate(rates if main_stack else [], start=1):
                     count = max(500, int(rate * 20 * scale))
                     r = stack.load(count, rate, step, servers)
                     raw[f"{name}-{rate}"] = r
-                    rows.append(row(name, rate, r))
+                    rows.append(row(name, rate, r, shards))
                     print(f"   {name} offered {rate:.0f}/s: {rows[-1]}", flush=True)
                 count = int(args.saturation_count * scale)
                 trips = [round_trip_ceiling(count)]
-                r = stack.load(count, 0, len(rates) + 1, servers)
+                r = stack.load(count, 0, len(rates) + (1 if main_stack else 2), servers)
                 trips.append(round_trip_ceiling(count))
                 r["round_trip"] = trips
-                print(f"   {name} round-trip ceiling before/after saturation: "
-                      f"{trips[0]['end_to_end_per_s']:.0f}/{trips[1]['end_to_end_per_s']:.0f} "
-                      "texts/s", flush=True)
-                raw[f"{name}-max"] = r
-                rows.append(row(name, 0, r))
-                print(f"   {name} saturation: {rows[-1]}", flush=True)
+                print(f"   {name} ({shards} shards) round-trip ceiling before/after "
+                      f"saturation: {trips[0]['end_to_end_per_s']:.0f}/"
+                      f"{trips[1]['end_to_end_per_s']:.0f} texts/s", flush=True)
+                raw[f"{name}-max" if main_stack else f"{name}-max-1shard"] = r
+                rows.append(row(name, 0, r, shards))
+                print(f"   {name} ({shards} shards) saturation: {rows[-1]}", flush=True)
             finally:
                 stack.stop()
     finally:
