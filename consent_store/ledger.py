@@ -8,7 +8,7 @@ eligibility against the directory) and records the result.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -161,9 +161,15 @@ def apply_in_transaction(conn: Connection, requests: Sequence[ChangeRequest], *,
                          catalog: Catalog, lang: str, now: datetime,
                          pseudonym: Callable[[str], str] | None = None,
                          confirm_window: timedelta = DEFAULT_CONFIRM_WINDOW,
+                         stored_digests: Set[str] = frozenset(),
+                         wrote_digests: set[str] | None = None,
                          ) -> list[AppliedChange]:
     """Apply ``requests`` in order on ``conn`` (inside a write transaction). ``pseudonym``
-    names a number's erased rows (a back-dated entry must see an erasure after it)."""
+    names a number's erased rows (a back-dated entry must see an erasure after it).
+    ``stored_digests``: descriptions known to be in ``consent_descriptions`` already (a
+    committed transaction wrote them; rows there are never deleted), not written again;
+    the digests this transaction writes are added to ``wrote_digests``, for the caller to
+    add to its set once the transaction has committed."""
     # Texts the gateway did not read as an exact command are read here, at apply time:
     # what they do depends on the number's state (a bare STOP, a JĀ answering a near miss).
     readings = _read_texts(requests, catalog)
@@ -253,7 +259,10 @@ def apply_in_transaction(conn: Connection, requests: Sequence[ChangeRequest], *,
         known[req.event_id] = applied  # the same id twice in one batch is a replay too
         results.append(applied)
 
-    insert_ignore(conn, consent_descriptions, list(described.values()))
+    fresh = [row for digest, row in described.items() if digest not in stored_digests]
+    insert_ignore(conn, consent_descriptions, fresh)
+    if wrote_digests is not None:
+        wrote_digests.update(row["digest"] for row in fresh)
     append_events(conn, events)
     insert_rows(conn, replies, reply_rows)
     write_states(conn, list(states.values()))

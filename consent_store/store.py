@@ -76,6 +76,9 @@ class ConsentStore:
         self.clock = clock
         # Transactions run again after a concurrent writer got in the way (for metrics).
         self.conflict_retries = 0
+        # Digests of the descriptions committed to consent_descriptions by this store (the
+        # table is append-only: a batch need not write them again; one statement less).
+        self._stored_digests: set[str] = set()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -145,16 +148,20 @@ class ConsentStore:
         reqs = list(requests)
         subs, recs = _delivery_rows(submits, receipts)
 
-        def work(conn: Connection) -> list[AppliedChange]:
+        def work(conn: Connection) -> tuple[list[AppliedChange], set[str]]:
+            wrote: set[str] = set()
             applied = apply_in_transaction(conn, reqs, catalog=catalog, lang=lang or self.lang,
                                            now=self.clock(), pseudonym=self.pseudonym,
-                                           confirm_window=confirm_window) if reqs else []
+                                           confirm_window=confirm_window,
+                                           stored_digests=self._stored_digests,
+                                           wrote_digests=wrote) if reqs else []
             if subs or recs:
                 upkeep.record_deliveries(conn, subs, recs)
-            return applied
+            return applied, wrote
 
-        result: list[AppliedChange] = self._write(work)
-        return result
+        result, wrote = self._write(work)
+        self._stored_digests |= wrote  # committed: _write returned
+        return list(result)
 
     def apply(self, request: ChangeRequest, *, catalog: Catalog,
               lang: str | None = None) -> AppliedChange:
