@@ -11,7 +11,7 @@ Why two shard counts: on a machine where the gateway, the workers and the databa
 few cores, one worker at saturation applies batches several times as large (its backlog
 grows until it takes ``queue.absorb_max_jobs`` jobs at once), at a lower CPU cost per text
 and a higher throughput; two workers keep latency lower at moderate rates, their
-transactions' round trips to the database overlapping (README "Performance").
+transactions' round trips to the database overlapping (docs/performance.md).
 
 Two ceilings are measured in the same run, so the figures can be read as shares on any
 machine (and on one that other work is using at the same time): the simulator's own
