@@ -65,13 +65,14 @@ class QueuedText:
 
 
 class UnsureEntries:
-    """The pending entries of one link's texts whose enqueue ended with its outcome unknown:
-    Redis stopped, or the link to it broke, after it may have run the transaction. The
-    texts got the temporary error, so the SMSC redelivers them, on this very bind too. Such
-    an entry, if Redis has it, stands for a text the SMSC never had a positive answer for:
-    it matches the redelivery like an unanswered entry (whatever the number sent in
-    between), although this link filed it. An entry exists only if its transaction ran, so
-    a text that was never queued is simply queued on redelivery.
+    """The pending entries of a gateway's texts whose enqueue ended with its outcome
+    unknown: Redis stopped, or the link to it broke, after it may have run the transaction.
+    The texts got the temporary error, so the SMSC redelivers them, on the same bind or a
+    later one. Such an entry, if Redis has it, stands for a text the SMSC never had a
+    positive answer for: it matches the redelivery like an unanswered entry (whatever the
+    number sent in between), even on the connection that filed it. An entry exists only if
+    its transaction ran, so a text that was never queued is simply queued on redelivery.
+    An entry names its connection, so one set serves all of a gateway's links.
 
     Bounded: the oldest are forgotten beyond ``limit`` (their redelivery is then matched,
     if at all, under the latest-text rule)."""

@@ -33,7 +33,7 @@ from consent_core.decode import DecodeError, decode_text
 from consent_core.model import CONSENTS, Give, Withdraw
 from consent_core.msisdn import BadSender, is_short_number, mask, normalise
 from consent_core.parse import parse
-from consent_queue.events import EventQueue, QueuedText, ReplicasBehind
+from consent_queue.events import EventQueue, QueuedText, ReplicasBehind, UnsureEntries
 from consent_queue.parts import HeldSet, Part, PartStore
 from consent_queue.wire import BadRequest, ChangeRequest, DeliveryUpdate, ReceiptUpdate
 from gateway.metrics import GatewayMetrics
@@ -93,6 +93,9 @@ class Inbound:
         self._updates: list[dict[str, Any]] = []
         self._parts = parts
         self._next_sweep = 0.0  # monotonic time of the next look for due sets of parts
+        # Pending entries of batches whose enqueue ended with its outcome unknown, on any of
+        # this gateway's links: they match their redelivery whichever bind it comes on.
+        self._unsure = UnsureEntries()
         self._burst = settings.queue.batch_max
         self._stop = False
         self.received = 0
@@ -238,14 +241,13 @@ class Inbound:
             try:
                 self._events.enqueue(b.texts, b.deliveries, uuid.uuid4().hex, conn,
                                      wait_also=held_any,
-                                     unsure=b.link.unsure if b.link is not None else ())
+                                     unsure=self._unsure)
             except redis.RedisError as exc:
                 queued = False
-                if b.link is not None:
-                    # Redis may have run the transaction (or a try of it) and lost only
-                    # its answer: the SMSC gets the temporary error and redelivers these on
-                    # this very bind, where their entries (if Redis has them) must match.
-                    b.link.unsure.add(b.texts)
+                # Redis may have run the transaction (or a try of it) and lost only its
+                # answer: the SMSC gets the temporary error and redelivers these, on this
+                # very bind or the next, where their entries (if Redis has them) must match.
+                self._unsure.add(b.texts)
                 # Parts are held whatever became of the batch, but maybe not on the replicas.
                 replicas_ok = not self._s.redis.min_replicas_ack \
                     and not isinstance(exc, ReplicasBehind)

@@ -20,7 +20,6 @@ from typing import Any, Protocol
 
 import structlog
 
-from consent_queue.events import UnsureEntries
 from gateway.errors import BindRefused, LinkError
 from smpp import constants as c
 from smpp import session as sm
@@ -54,9 +53,6 @@ class SmppLink:
         self.where = f"{host}:{port}"
         self.smsc = self.where  # the SMSC's identity for receipts; + system_id once bound
         self.conn_id = conn_id
-        # Pending entries of this link's texts whose enqueue ended with its outcome unknown
-        # (Inbound._queue): they match their redelivery on this very bind.
-        self.unsure = UnsureEntries()
         self._h = handler
         self._clock = clock
         self.session = sm.Session(sm.Role.ESME, window=window,

@@ -11,7 +11,7 @@ import redis
 
 from config.logs import configure_logging
 from config.settings import LogSettings, Settings
-from consent_queue.events import EventQueue, JobOptions, UnsureEntries
+from consent_queue.events import EventQueue, JobOptions
 from consent_queue.keys import Keys
 from consent_queue.parts import PartStore
 from consent_queue.replies import ReplyQueue
@@ -27,7 +27,6 @@ from smpp import session as sm
 class FakeLink:
     def __init__(self, conn_id: str = "c1") -> None:
         self.conn_id = conn_id
-        self.unsure = UnsureEntries()  # as SmppLink
         self.smsc = "127.0.0.1:2775/consentgw"
         self.written: list[tuple[int, int]] = []
         self.closed = ""
@@ -159,3 +158,42 @@ def test_generic_nack_is_never_acceptance_and_replies_due_become_a_stall() -> No
     assert ob.sent == 1 and not ob.stalled(ob._due_since + 100)
     [update] = ob._inbound._updates
     assert (update["message_id"], update["smsc"]) == ("m-1", "127.0.0.1:2775/consentgw")
+
+
+def test_a_batch_whose_enqueue_answer_was_lost_is_recognised_on_a_later_bind() -> None:
+    """Redis ran the enqueue's transaction but its answer was lost: the text got the
+    temporary error. The number's next text is queued on the same bind; the bind dies; the
+    SMSC redelivers the first text on a new one. That copy is the redelivery (acknowledged,
+    not queued again), although the number sent something in between."""
+    configure_logging(LogSettings(format="json"), service="test", stream=io.StringIO())
+    ib, r = inbound(settings())
+    real = r.pipeline
+    cut = [True]
+
+    def pipeline(transaction: bool = True, shard_hint: Any = None) -> Any:
+        p = real(transaction=transaction, shard_hint=shard_hint)
+        if transaction and cut[0]:
+            run = p.execute
+
+            def execute_then_lose_answer(raise_on_error: bool = True) -> Any:
+                run(raise_on_error)
+                cut[0] = False
+                raise redis.ConnectionError("answer lost (test)")
+            p.execute = execute_then_lose_answer
+        return p
+
+    r.pipeline = pipeline
+
+    def send(link: FakeLink, seq: int, words: bytes) -> None:
+        b = _Batch(link)  # type: ignore[arg-type]
+        ev = deliver(seq, words)
+        ib._classify(Arrival(link, ev.sm, ev.kind, 0.0), b)  # type: ignore[arg-type]
+        ib._queue(b)
+
+    first, later = FakeLink("c1"), FakeLink("c2")
+    send(first, 1, b"VIETA STOP")
+    send(first, 2, b"JAUNUMI")
+    assert first.written == [(1, 0x64), (2, 0)]
+    send(later, 7, b"VIETA STOP")
+    assert later.written == [(7, 0)]
+    assert r.llen("rq:queue:q-0") == 2  # VIETA STOP (the first copy) and JAUNUMI

@@ -183,3 +183,19 @@ def test_a_try_whose_answer_was_lost_is_not_queued_again_by_the_next(
     assert not cut[0]
     assert q.depths() == {"q-0": 1}
     assert t.duplicate  # the second try recognised the first one's batch
+
+
+def test_an_unknown_outcome_is_recognised_on_the_next_bind_too(
+        queue: tuple[EventQueue, FixedClock]) -> None:
+    """The bind that met the unknown outcome died before the SMSC redelivered: the copy
+    comes on a new connection, after the number's next text. The gateway's memory of the
+    entry (one UnsureEntries for all its links) still makes it the redelivery."""
+    q, _clock = queue
+    unsure = UnsureEntries()
+    lost = text("VIETA STOP")
+    q.enqueue([lost], [], "b1", "conn1")  # Redis ran it; its answer never came back
+    unsure.add([lost])
+    q.enqueue([text("JAUNUMI")], [], "b2", "conn1")
+    again = text("VIETA STOP")
+    q.enqueue([again], [], "b3", "conn2", unsure=unsure)
+    assert again.duplicate
