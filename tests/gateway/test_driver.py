@@ -22,6 +22,7 @@ from gateway.outbound import Outbound
 from smpp import codec
 from smpp import constants as c
 from smpp import session as sm
+from tests.support.lost_answer import lose_next_transaction_answer
 
 
 class FakeLink:
@@ -167,22 +168,7 @@ def test_a_batch_whose_enqueue_answer_was_lost_is_recognised_on_a_later_bind() -
     not queued again), although the number sent something in between."""
     configure_logging(LogSettings(format="json"), service="test", stream=io.StringIO())
     ib, r = inbound(settings())
-    real = r.pipeline
-    cut = [True]
-
-    def pipeline(transaction: bool = True, shard_hint: Any = None) -> Any:
-        p = real(transaction=transaction, shard_hint=shard_hint)
-        if transaction and cut[0]:
-            run = p.execute
-
-            def execute_then_lose_answer(raise_on_error: bool = True) -> Any:
-                run(raise_on_error)
-                cut[0] = False
-                raise redis.ConnectionError("answer lost (test)")
-            p.execute = execute_then_lose_answer
-        return p
-
-    r.pipeline = pipeline
+    lose_next_transaction_answer(r, redis.ConnectionError("answer lost (test)"))
 
     def send(link: FakeLink, seq: int, words: bytes) -> None:
         b = _Batch(link)  # type: ignore[arg-type]

@@ -4,7 +4,6 @@ a pending text only absorbs a redelivery while it cannot hide a newer text."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import fakeredis
 import pytest
@@ -13,6 +12,7 @@ import redis
 from consent_core.clock import FixedClock
 from consent_queue.events import EventQueue, JobOptions, QueuedText, UnsureEntries
 from consent_queue.keys import Keys
+from tests.support.lost_answer import lose_next_transaction_answer
 
 N = "37129123456"
 
@@ -156,28 +156,13 @@ def test_a_recognised_redelivery_whose_outcome_is_unknown_is_recognised_again(
 
 
 def test_a_try_whose_answer_was_lost_is_not_queued_again_by_the_next(
-        queue: tuple[EventQueue, FixedClock], monkeypatch: pytest.MonkeyPatch) -> None:
+        queue: tuple[EventQueue, FixedClock]) -> None:
     """redis-py reports a connection that broke while watching as a WatchError, also when
     EXEC had run (tests/faults/test_lost_exec_answer.py cuts the answer so). The enqueue's
     next try must find the batch queued, not queue it a second time."""
     q, _clock = queue
-    real = q._r.pipeline
-    cut = [True]
-
-    def pipeline(transaction: bool = True, shard_hint: Any = None) -> Any:
-        p = real(transaction=transaction, shard_hint=shard_hint)
-        if transaction and cut[0]:
-            run = p.execute
-
-            def execute_then_lose_answer(raise_on_error: bool = True) -> Any:
-                run(raise_on_error)
-                cut[0] = False
-                raise redis.WatchError("A ConnectionError occurred while watching one or "
-                                       "more keys")
-            p.execute = execute_then_lose_answer  # type: ignore[method-assign]
-        return p
-
-    monkeypatch.setattr(q._r, "pipeline", pipeline)
+    cut = lose_next_transaction_answer(q._r, redis.WatchError(
+        "A ConnectionError occurred while watching one or more keys"))
     t = text("VIETA STOP")
     q.enqueue([t], [], "b1", "conn1")
     assert not cut[0]
