@@ -296,11 +296,14 @@ def print_table(rows: list[dict[str, Any]], sim_ceiling: float) -> None:
         ceiling_rate = sum(trips) / len(trips)
         share = r["end_to_end_per_s"] / ceiling_rate if ceiling_rate else 0
         sim_share = r["end_to_end_per_s"] / sim_ceiling if sim_ceiling else 0
-        shards = r.get("shards", 1)
-        print(f"{r['db']}, {shards} shard{'s' if shards != 1 else ''}: saturation "
+        print(f"{r['db']}, {_shards(r.get('shards', 1))}: saturation "
               f"{r['end_to_end_per_s']:.0f} texts/s end to end = "
               f"{share:.1%} of the round-trip ceiling ({trips[0]:.0f} before, {trips[1]:.0f} "
               f"after; {sim_share:.1%} of the simulator's)")
+
+
+def _shards(n: int) -> str:
+    return f"{n} shard{'' if n == 1 else 's'}"
 
 
 def _loads(v: tuple[float, float, float]) -> str:
@@ -397,12 +400,12 @@ def main() -> int:
                 r = stack.load(count, 0, len(rates) + (1 if main_stack else 2), servers)
                 trips.append(round_trip_ceiling(count))
                 r["round_trip"] = trips
-                print(f"   {name} ({shards} shards) round-trip ceiling before/after "
+                print(f"   {name} ({_shards(shards)}) round-trip ceiling before/after "
                       f"saturation: {trips[0]['end_to_end_per_s']:.0f}/"
                       f"{trips[1]['end_to_end_per_s']:.0f} texts/s", flush=True)
                 raw[f"{name}-max" if main_stack else f"{name}-max-1shard"] = r
                 rows.append(row(name, 0, r, shards))
-                print(f"   {name} ({shards} shards) saturation: {rows[-1]}", flush=True)
+                print(f"   {name} ({_shards(shards)}) saturation: {rows[-1]}", flush=True)
             finally:
                 stack.stop()
     finally:

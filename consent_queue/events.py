@@ -177,8 +177,8 @@ class EventQueue:
         """
         new: list[QueuedText] = []
         dups: list[QueuedText] = []
-        tried: set[str] = set()
         for _attempt in range(MAX_ATTEMPTS):
+            tried = {e for t in texts for e in t._tried}
             try:
                 new, dups = self._enqueue_once(texts, deliveries, batch_id, conn_id,
                                                _Either(unsure, tried) if tried else unsure)
@@ -191,7 +191,6 @@ class EventQueue:
                 for t in texts:
                     if t._entry.startswith(conn_id + "|"):
                         t._tried.append(t._entry)
-                        tried.add(t._entry)
                     t.duplicate, t._entry, t._earlier = False, "", []
         else:
             raise Contended(f"{MAX_ATTEMPTS} tries to queue a batch lost to other writers of "

@@ -159,9 +159,10 @@ class ConsentStore:
                 upkeep.record_deliveries(conn, subs, recs)
             return applied, wrote
 
+        result: list[AppliedChange]
         result, wrote = self._write(work)
         self._stored_digests |= wrote  # committed: _write returned
-        return list(result)
+        return result
 
     def apply(self, request: ChangeRequest, *, catalog: Catalog,
               lang: str | None = None) -> AppliedChange:
