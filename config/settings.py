@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,11 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 DEFAULT_CONFIG_PATH = Path("/etc/sms-gateway/gateway.toml")
 ENV_PREFIX = "SMSGW_"
+# Keys that were once settings and are read no more: a file that still has one starts, with
+# one line on stderr saying it can go (the shipped example had it).
+RETIRED_KEYS = {
+    ("queue", "retry_intervals"): "never read: the worker retries inside a job, with backoff",
+}
 
 
 class ConfigError(Exception):
@@ -118,7 +124,6 @@ class QueueSettings(_Section):
     batch_wait_ms: float = Field(20.0, ge=0, le=1000)
     job_timeout: int = Field(60, ge=1, le=3600)
     retry_max: int = Field(5, ge=0, le=100)
-    retry_intervals: list[int] = [1, 2, 5, 10, 30]
     redelivery_window: int = Field(600, ge=1, le=86400)
     absorb_max_jobs: int = Field(20, ge=0, le=1000)
 
@@ -309,10 +314,20 @@ def load_settings(path: str | Path | None = None, *, explicit: bool = True) -> S
             raise ConfigError(f"config file {p}: not valid TOML: {exc}") from None
         except OSError as exc:
             raise ConfigError(f"config file {p}: cannot read: {exc.strerror}") from None
+        _drop_retired(data, p)
     try:
         return Settings(**data)
     except ValidationError as exc:
         raise ConfigError(_first_error(exc, path)) from None
+
+
+def _drop_retired(data: dict[str, Any], path: Path) -> None:
+    for (section, key), why in RETIRED_KEYS.items():
+        table = data.get(section)
+        if isinstance(table, dict) and key in table:
+            del table[key]
+            print(f"config key {section}.{key} in {path}: no longer a setting ({why}); "
+                  f"remove it", file=sys.stderr)
 
 
 def _first_error(exc: ValidationError, path: str | Path | None) -> str:

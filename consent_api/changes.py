@@ -22,8 +22,8 @@ from fastapi.concurrency import run_in_threadpool
 from consent_api import metrics
 from consent_api.problems import Problem
 from consent_api.services import Services
+from consent_core.changes import ChangeRequest
 from consent_store.errors import BadRequest
-from consent_store.requests import ChangeRequest
 
 # API field -> ChangeRequest field: ``at`` is when the subscriber made the change (a paper
 # form entered later), recorded beside the instant it was entered; ``reason`` is the note.

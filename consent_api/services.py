@@ -72,7 +72,7 @@ def build(settings: Settings, clock: Clock = system_clock) -> Services:
     waiter = redis_client(rs, socket_timeout=settings.api.change_wait + rs.socket_timeout)
     async_waiter = async_redis_client(
         rs, socket_timeout=settings.api.change_wait + rs.socket_timeout)
-    keys = Keys(settings.redis.key_prefix, settings.queue.name, settings.queue.shards)
+    keys = Keys.from_settings(settings)
     q = settings.queue
     options = JobOptions(timeout=q.job_timeout, retry_max=q.retry_max,
                          pending_ttl=q.redelivery_window)

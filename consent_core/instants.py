@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 
 def as_utc(value: datetime) -> datetime:
@@ -17,10 +18,25 @@ def parse_instant(text: str) -> datetime:
     return as_utc(datetime.fromisoformat(text.strip().replace("z", "Z")))
 
 
-def iso(value: datetime | None) -> str | None:
-    """``2026-11-24T20:01:02Z`` (fraction only when there is one), or None."""
+@overload
+def iso(value: datetime, timespec: str | None = None) -> str: ...
+
+
+@overload
+def iso(value: None, timespec: str | None = None) -> None: ...
+
+
+def iso(value: datetime | None, timespec: str | None = None) -> str | None:
+    """``2026-11-24T20:01:02Z`` (fraction only when there is one), or None. The one ISO 8601
+    formatter of the tree; ``timespec`` (``"seconds"`` for status lines) fixes the
+    precision as ``datetime.isoformat`` takes it."""
     if value is None:
         return None
     value = as_utc(value)
-    spec = "microseconds" if value.microsecond else "seconds"
+    spec = timespec or ("microseconds" if value.microsecond else "seconds")
     return value.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+
+
+def iso_at(seconds: float, timespec: str | None = None) -> str:
+    """``iso`` of a POSIX timestamp."""
+    return iso(datetime.fromtimestamp(seconds, UTC), timespec)

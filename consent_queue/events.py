@@ -19,13 +19,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Container, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any
 
 import redis
 from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 
+from consent_core.changes import ChangeRequest, DeliveryUpdate
 from consent_core.clock import Clock, system_clock
 from consent_queue import parts
 from consent_queue.backlog import Backlog
@@ -40,28 +42,76 @@ MAX_ATTEMPTS = 20
 SEQUENCE_TTL = 86400
 
 
+class EntryState(StrEnum):
+    """Where a pending text stands with the SMSC (the last field of its entry)."""
+
+    QUEUED = "q"  # queued; its deliver_sm_resp not yet written
+    ACKNOWLEDGED = "a"  # deliver_sm_resp 0 written (perhaps never received)
+    UNANSWERED = "u"  # the SMSC never had a positive answer: it redelivers
+
+
+# The connection of entries re-filed under none (replicas behind: the redelivery may come on
+# the very connection that filed them).
+NO_CONNECTION = "held"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEntry:
+    """A queued text listed under its number until its deliver_sm_resp is written: which
+    connection received it, the text as the SMSC sent it, its event and when it was queued
+    (milliseconds, Unix time), and its state. In Redis one string,
+    ``conn|fingerprint|event_id|seconds.mmm|state``."""
+
+    conn: str
+    fingerprint: str
+    event_id: str
+    at_ms: int
+    state: EntryState
+
+    def dumps(self) -> str:
+        seconds, ms = divmod(self.at_ms, 1000)
+        return f"{self.conn}|{self.fingerprint}|{self.event_id}|{seconds}.{ms:03d}|{self.state}"
+
+    @classmethod
+    def loads(cls, raw: str) -> PendingEntry | None:
+        """The entry, or None for a string that is not one (never matched, left to expire)."""
+        fields = raw.split("|")
+        if len(fields) != 5:
+            return None
+        conn, fp, event_id, at, state = fields
+        seconds, _, ms = at.partition(".")
+        try:
+            return cls(conn, fp, event_id, int(seconds) * 1000 + int((ms + "000")[:3]),
+                       EntryState(state))
+        except ValueError:
+            return None
+
+    def as_state(self, state: EntryState) -> PendingEntry:
+        return replace(self, state=state)
+
+
 @dataclass(slots=True)
 class QueuedText:
     """One subscriber text on its way to the queue."""
 
-    request: dict[str, Any]  # a consent_store ChangeRequest as JSON-able dict
+    request: ChangeRequest  # its ingest_seq is set when the batch's transaction is built
     fingerprint: str  # identifies the text as the SMSC sent it (number, coding, bytes)
     duplicate: bool = False
     held: HeldSet | None = None  # a long text whose parts wait in Redis (parts.py)
-    _entry: str = field(default="", repr=False)
+    _entry: PendingEntry | None = field(default=None, repr=False)
     # Entries this text had before a refile whose outcome may be unknown (one of them is
     # in Redis, whichever the refile left).
-    _earlier: list[str] = field(default_factory=list, repr=False)
+    _earlier: list[PendingEntry] = field(default_factory=list, repr=False)
     # Entries of earlier tries of this enqueue, which may have run (EventQueue.enqueue).
-    _tried: list[str] = field(default_factory=list, repr=False)
+    _tried: list[PendingEntry] = field(default_factory=list, repr=False)
 
     @property
     def msisdn(self) -> str:
-        return str(self.request["msisdn"])
+        return self.request.msisdn
 
-    def maybe_pending(self) -> list[str]:
+    def maybe_pending(self) -> list[PendingEntry]:
         """The pending entries that may stand for this text in Redis now."""
-        return [e for e in (self._entry, *self._earlier, *self._tried) if e]
+        return [e for e in (self._entry, *self._earlier, *self._tried) if e is not None]
 
 
 class UnsureEntries:
@@ -78,7 +128,7 @@ class UnsureEntries:
     if at all, under the latest-text rule)."""
 
     def __init__(self, limit: int = 100_000) -> None:
-        self._entries: dict[str, None] = {}
+        self._entries: dict[PendingEntry, None] = {}
         self._limit = limit
 
     def add(self, texts: Iterable[QueuedText]) -> None:
@@ -111,7 +161,8 @@ class JobOptions:
 @dataclass(slots=True)
 class _Seen:
     now_us: int  # Redis's clock, microseconds
-    foreign: dict[str, list[str]] = field(default_factory=dict)  # pending, other connections
+    # pending, other connections
+    foreign: dict[str, list[PendingEntry]] = field(default_factory=dict)
     latest: dict[str, str] = field(default_factory=dict)  # number -> latest queued event id
     last_seq: dict[str, int] = field(default_factory=dict)  # number -> last ingest sequence
     tokens: dict[str, str] = field(default_factory=dict)  # set of parts -> its claim
@@ -121,8 +172,8 @@ class _Seen:
 class _Either:
     """Entries in either of two collections."""
 
-    first: Container[str]
-    second: Container[str]
+    first: Container[PendingEntry]
+    second: Container[PendingEntry]
 
     def __contains__(self, entry: object) -> bool:
         return entry in self.first or entry in self.second
@@ -153,12 +204,12 @@ class EventQueue:
     def enqueue(
         self,
         texts: Sequence[QueuedText],
-        deliveries: Sequence[dict[str, Any]],
+        deliveries: Sequence[DeliveryUpdate],
         batch_id: str,
         conn_id: str,
         *,
         wait_also: bool = False,
-        unsure: Container[str] = (),
+        unsure: Container[PendingEntry] = (),
     ) -> None:
         """Queue ``texts`` received on connection ``conn_id`` (marking redeliveries of texts
         an earlier connection queued as duplicates) and delivery updates, each text with its
@@ -189,9 +240,9 @@ class EventQueue:
                 # lost). The next try takes this one's entries, if Redis has them, for the
                 # texts' own (an entry exists only if its transaction ran).
                 for t in texts:
-                    if t._entry.startswith(conn_id + "|"):
+                    if t._entry is not None and t._entry.conn == conn_id:
                         t._tried.append(t._entry)
-                    t.duplicate, t._entry, t._earlier = False, "", []
+                    t.duplicate, t._entry, t._earlier = False, None, []
         else:
             raise Contended(f"{MAX_ATTEMPTS} tries to queue a batch lost to other writers of "
                             f"the same numbers")
@@ -221,10 +272,10 @@ class EventQueue:
         return replicas_holding(self._r, self._keys, self._opt.min_replicas_ack,
                                 self._opt.wait_timeout_ms)
 
-    def _enqueue_once(self, texts: Sequence[QueuedText], deliveries: Sequence[dict[str, Any]],
-                      batch_id: str, conn_id: str, unsure: Container[str],
+    def _enqueue_once(self, texts: Sequence[QueuedText], deliveries: Sequence[DeliveryUpdate],
+                      batch_id: str, conn_id: str, unsure: Container[PendingEntry],
                       ) -> tuple[list[QueuedText], list[QueuedText]]:
-        now = self._clock().timestamp()
+        now_ms = int(self._clock().timestamp() * 1000)
         numbers = sorted({t.msisdn for t in texts})
         sets = [t.held for t in texts if t.held is not None]
         watched = [self._keys.sequence(n) for n in numbers] \
@@ -248,29 +299,29 @@ class EventQueue:
                     match = None
                 else:
                     match = self._redelivery_of(t, seen.foreign.get(t.msisdn, []),
-                                                seen.latest.get(t.msisdn), now, unsure)
+                                                seen.latest.get(t.msisdn), now_ms, unsure)
                 if match is not None:
                     seen.foreign[t.msisdn].remove(match)
                     # The entry passes to this connection (same event and first queueing):
                     # from here on it is this connection's to acknowledge, and to be
                     # remembered if the transaction's outcome stays unknown.
-                    _, fp, eid, at, _ = match.split("|")
                     t.duplicate, t._earlier = True, [match]
-                    t._entry = f"{conn_id}|{fp}|{eid}|{at}|q"
+                    t._entry = replace(match, conn=conn_id, state=EntryState.QUEUED)
                     dups.append(t)
                     continue
-                event_id = t.request["event_id"]
+                event_id = t.request.event_id
                 seq = max(last_seq.get(t.msisdn, 0) + 1, seen.now_us)
                 last_seq[t.msisdn] = seq
-                t.request["ingest_seq"] = seq
+                t.request = t.request.sequenced(seq)
                 if t.held is None:
-                    t._entry = f"{conn_id}|{t.fingerprint}|{event_id}|{now:.3f}|q"
+                    t._entry = PendingEntry(conn_id, t.fingerprint, event_id, now_ms,
+                                            EntryState.QUEUED)
                 seen.latest[t.msisdn] = event_id
                 new.append(t)
-                by_shard[self._keys.shard_of(t.msisdn)].append(t.request)
+                by_shard[self._keys.shard_of(t.msisdn)].append(t.request.to_dict())
             # Delivery updates ride along with the first event job of the batch (one job,
             # not two; a separate deliveries queue would starve behind busy shards).
-            riders = list(deliveries)
+            riders = [u.to_wire() for u in deliveries]
             for shard, requests in sorted(by_shard.items()):
                 kwargs = {"deliveries": riders} if riders else None
                 data = Queue.prepare_data(
@@ -297,17 +348,18 @@ class EventQueue:
                 # queues RQ 3 uses LPOP, and a worker killed right then loses the job).
                 self._queues[0].enqueue_many([data], pipeline=p)
             for t in new:
-                if t.held is None:
-                    p.rpush(self._keys.pending(t.msisdn), t._entry)
+                if t._entry is not None:
+                    p.rpush(self._keys.pending(t.msisdn), t._entry.dumps())
                     p.expire(self._keys.pending(t.msisdn), self._opt.pending_ttl)
-                p.set(self._keys.latest(t.msisdn), t.request["event_id"],
+                p.set(self._keys.latest(t.msisdn), t.request.event_id,
                       ex=self._opt.pending_ttl)
             for n, seq in last_seq.items():
                 if seq != seen.last_seq.get(n):
                     p.set(self._keys.sequence(n), seq, ex=SEQUENCE_TTL)
             for t in dups:
-                p.lrem(self._keys.pending(t.msisdn), 1, t._earlier[0])
-                p.rpush(self._keys.pending(t.msisdn), t._entry)
+                assert t._entry is not None
+                p.lrem(self._keys.pending(t.msisdn), 1, t._earlier[0].dumps())
+                p.rpush(self._keys.pending(t.msisdn), t._entry.dumps())
                 p.expire(self._keys.pending(t.msisdn), self._opt.pending_ttl)
             for held in settled:
                 parts.settle(p, self._keys, held, self._opt.pending_ttl)
@@ -320,33 +372,29 @@ class EventQueue:
         dies right then (seen in the link-drop fault test) leaves the SMSC without it, and
         it redelivers on the next bind. So the entries stay, marked ``a``, until the window
         ends, and match a redelivery under the latest-text rule (_redelivery_of)."""
-        fresh = [t for t in texts if t._entry.endswith("|q")]
+        fresh = [t for t in texts if t._entry is not None and t._entry.state == EntryState.QUEUED]
         if not fresh:
             return
-        self._refile(fresh, lambda entry: entry[:-1] + "a", transaction=False)
+        self._refile(fresh, lambda e: e.as_state(EntryState.ACKNOWLEDGED), transaction=False)
 
-    def _redelivery_of(self, t: QueuedText, waiting: list[str], latest: str | None,
-                       now: float, unsure: Container[str]) -> str | None:
+    def _redelivery_of(self, t: QueuedText, waiting: list[PendingEntry], latest: str | None,
+                       now_ms: int, unsure: Container[PendingEntry]) -> PendingEntry | None:
         """The pending entry ``t`` is a redelivery of, if any. Only the number's latest
         queued text qualifies (a later text proves the person moved on, so the same words
         again are typed anew) unless the SMSC never had a positive answer for the entry
         (unanswered, or its enqueue's outcome unknown), and only inside the window."""
         for entry in waiting:
-            fields = entry.split("|")
-            if len(fields) != 5 or fields[1] != t.fingerprint:
+            if entry.fingerprint != t.fingerprint:
                 continue
-            if fields[4] != "u" and fields[2] != latest and entry not in unsure:
+            if entry.state != EntryState.UNANSWERED and entry.event_id != latest \
+                    and entry not in unsure:
                 continue
-            try:
-                age = now - float(fields[3])
-            except ValueError:
-                continue
-            if age <= self._opt.pending_ttl:
+            if now_ms - entry.at_ms <= self._opt.pending_ttl * 1000:
                 return entry
         return None
 
     def _read(self, numbers: list[str], set_keys: list[str], conn_id: str,
-              unsure: Container[str]) -> _Seen:
+              unsure: Container[PendingEntry]) -> _Seen:
         """What the batch's transaction depends on, read after WATCH (on another connection:
         a change after the WATCH still refuses the transaction)."""
         with self._r.pipeline(transaction=False) as p:
@@ -364,8 +412,9 @@ class EventQueue:
             entries, last, seq = replies[1 + 3 * i: 4 + 3 * i]
             # Never an entry this connection filed itself (the SMSC redelivers only what it
             # had no positive answer for), unless its outcome is unknown to it.
-            others = [e for e in (x.decode() for x in entries)
-                      if not e.startswith(conn_id + "|") or e in unsure]
+            listed = (PendingEntry.loads(x.decode()) for x in entries)
+            others = [e for e in listed
+                      if e is not None and (e.conn != conn_id or e in unsure)]
             if others:
                 seen.foreign[n] = others
             if last is not None:
@@ -380,30 +429,34 @@ class EventQueue:
     def _held_back(self, texts: Sequence[QueuedText]) -> None:
         """Queued, but answered with the temporary error (replicas behind): the redelivery may
         come on this very connection, so the entries are re-filed under no connection."""
-        self._refile(texts, lambda entry: "held|" + entry.split("|", 1)[1][:-1] + "u")
+        self._refile(texts, lambda e: replace(e, conn=NO_CONNECTION,
+                                              state=EntryState.UNANSWERED))
 
-    def _refile(self, texts: Sequence[QueuedText], new_entry: Callable[[str], str],
+    def _refile(self, texts: Sequence[QueuedText],
+                new_entry: Callable[[PendingEntry], PendingEntry],
                 transaction: bool = True) -> None:
         """Replace each text's pending entry by ``new_entry(old)`` (same list, at its end).
         The old one is kept in ``_earlier``: if the answer is lost, either may be in Redis."""
         with self._r.pipeline(transaction=transaction) as p:
             for t in texts:
+                if t._entry is None:
+                    continue
                 key = self._keys.pending(t.msisdn)
-                p.lrem(key, 1, t._entry)
+                p.lrem(key, 1, t._entry.dumps())
                 t._earlier.append(t._entry)
                 t._entry = new_entry(t._entry)
-                p.rpush(key, t._entry)
+                p.rpush(key, t._entry.dumps())
                 p.expire(key, self._opt.pending_ttl)
             p.execute()
 
     def unanswered(self, texts: Sequence[QueuedText]) -> None:
         """Queued, but their deliver_sm_resp was never written: the SMSC will redeliver
         them, and the redelivery must be recognised whatever came in between."""
-        fresh = [t for t in texts if t._entry.endswith("|q")]
+        fresh = [t for t in texts if t._entry is not None and t._entry.state == EntryState.QUEUED]
         if not fresh:
             return
         try:
-            self._refile(fresh, lambda entry: entry[:-1] + "u")
+            self._refile(fresh, lambda e: e.as_state(EntryState.UNANSWERED))
         except redis.RedisError:
             pass  # the entries stay as they were: matched under the stricter rule
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 # Job functions are enqueued by name so the gateway never imports worker code.
 APPLY_EVENTS_JOB = "workers.jobs.apply_events"
@@ -16,6 +20,12 @@ class Keys:
     queue_name: str
     shards: int
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Keys:
+        """The keys of the configured prefix, queue name and shard count (every process
+        builds them here)."""
+        return cls(settings.redis.key_prefix, settings.queue.name, settings.queue.shards)
+
     def shard_of(self, msisdn: str) -> int:
         """Stable shard of a number: all of a number's events go through one queue."""
         if self.shards == 1:
@@ -26,13 +36,9 @@ class Keys:
         return f"{self.queue_name}-{shard}"
 
     @property
-    def delivery_queue(self) -> str:
-        return f"{self.queue_name}-deliveries"
-
-    @property
     def rq_queues(self) -> list[str]:
-        """Every RQ queue in use: the event shards in order, then the deliveries queue."""
-        return [self.event_queue(s) for s in range(self.shards)] + [self.delivery_queue]
+        """Every RQ queue in use: the event shards in order (delivery updates ride in them)."""
+        return [self.event_queue(s) for s in range(self.shards)]
 
     @property
     def replies(self) -> str:
@@ -102,7 +108,3 @@ class Keys:
     @property
     def gateways(self) -> str:
         return f"{self.prefix}:gateways"
-
-    @property
-    def prefix_star(self) -> str:
-        return f"{self.prefix}:*"

@@ -28,6 +28,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import redis
@@ -115,6 +116,12 @@ class Part:
                    float(d["at"]), dict(d.get("sm") or {}))
 
 
+class HowClaimed(StrEnum):
+    COMPLETED = "completed"  # its last part came here
+    EXPIRED = "expired"  # not whole after gateway.concat_timeout
+    CLAIMED = "claimed"  # taken over from an instance that did not queue it in time
+
+
 @dataclass(frozen=True, slots=True)
 class HeldSet:
     """A set claimed by this instance, to be queued as one text."""
@@ -125,7 +132,7 @@ class HeldSet:
     total: int
     parts: tuple[Part, ...]  # in part order; gaps when it expired incomplete
     token: str
-    how: str  # "completed" here, "expired" (timeout), "claimed" (from a lapsed claim)
+    how: HowClaimed
 
     @property
     def complete(self) -> bool:
@@ -136,13 +143,21 @@ class HeldSet:
         return join_parts(p.text for p in self.parts)
 
 
+class HoldStatus(StrEnum):
+    """What became of one part (the hold script's answer)."""
+
+    HELD = "held"  # acknowledge it
+    DUPLICATE = "duplicate"  # held before: acknowledge it
+    BUSY = "busy"  # its set is being queued without it: the temporary error, so the SMSC
+    # brings it again
+    COMPLETE = "complete"  # held, and its set is this instance's to queue
+
+
 @dataclass(frozen=True, slots=True)
 class HoldResult:
-    """What became of one part: ``held`` (or ``duplicate``: held before) — acknowledge it;
-    ``busy`` — its set is being queued without it, answer the temporary error so the SMSC
-    brings it again; ``complete`` — held, and ``completed`` is this instance's to queue."""
+    """What became of one part; ``completed`` is the set when ``status`` is ``COMPLETE``."""
 
-    status: str
+    status: HoldStatus
     completed: HeldSet | None = None
 
 
@@ -173,13 +188,14 @@ class PartStore:
             replies = p.execute()
         out = []
         for (msisdn, concat, _part), token, reply in zip(parts, tokens, replies, strict=True):
-            status = _s(reply[0])
-            if status != "complete":
+            status = HoldStatus(_s(reply[0]))
+            if status != HoldStatus.COMPLETE:
                 out.append(HoldResult(status))
                 continue
             key = self._set_key(msisdn, concat)
             out.append(HoldResult(status, _held_set(key, msisdn, concat.ref, concat.total,
-                                                    reply[1], token, "completed")))
+                                                    reply[1], token,
+                                                    HowClaimed.COMPLETED)))
         return out
 
     def claim_due(self, limit: int = SWEEP_LIMIT) -> list[HeldSet]:
@@ -192,7 +208,7 @@ class PartStore:
         for raw_key, state, fields in found:
             key = _s(raw_key)
             _, msisdn, _bits, ref, total = key.rsplit(":", 4)
-            how = "claimed" if _s(state) == "claimed" else "expired"
+            how = HowClaimed.CLAIMED if _s(state) == "claimed" else HowClaimed.EXPIRED
             out.append(_held_set(key, msisdn, int(ref), int(total), fields, token, how))
         return out
 
@@ -214,7 +230,7 @@ def settle(p: Any, keys: Keys, held: HeldSet, done_ttl: int) -> None:
 
 
 def _held_set(key: str, msisdn: str, ref: int, total: int, flat: list[Any], token: str,
-              how: str) -> HeldSet:
+              how: HowClaimed) -> HeldSet:
     fields = dict(zip((_s(x) for x in flat[0::2]), flat[1::2], strict=True))
     parts = sorted((Part.from_json(v) for k, v in fields.items() if k.startswith("p")),
                    key=lambda part: part.seq)

@@ -4,19 +4,50 @@ A reply is pushed at most once per event (a retried job does not queue it again)
 subject to the per-number reply limits. A gateway moves replies it takes into its own
 in-flight list and removes them only once the SMSC accepted them, so a gateway killed
 mid-submit hands them back on restart (at-least-once towards the SMSC; see README
-"Guarantees").
+"Guarantees"). The payload is ``Reply``, built with the class, sent with ``dumps`` and read
+back with ``loads``; nobody writes the JSON by hand.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import redis
 
+from consent_core.instants import iso, parse_instant
 from consent_queue.keys import Keys
-from consent_queue.wire import Reply
 
 __all__ = ["Reply", "ReplyQueue"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A confirmation text to send, worker → gateway (the reply queue's payload)."""
+
+    event_id: str
+    msisdn: str
+    text: str
+    correlation_id: str
+    received_at: datetime  # of the text it answers, for latency
+
+    def dumps(self) -> str:
+        return json.dumps({"event_id": self.event_id, "msisdn": self.msisdn, "text": self.text,
+                           "correlation_id": self.correlation_id,
+                           "received_at": iso(self.received_at)},
+                          ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def loads(cls, raw: bytes | str) -> Reply:
+        """Raises ``ValueError`` (or ``TypeError``) for what is not a reply."""
+        data: dict[str, Any] = json.loads(raw)
+        try:
+            return cls(str(data["event_id"]), str(data["msisdn"]), str(data["text"]),
+                       str(data["correlation_id"]), parse_instant(str(data["received_at"])))
+        except KeyError as exc:
+            raise ValueError(f"a reply without {exc.args[0]}") from None
 
 # ARGV: prefix, done_ttl, per_minute, per_day, minute_bucket, day_bucket,
 #       then (event_id, msisdn, payload) triples. Returns one status per reply.

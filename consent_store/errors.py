@@ -6,7 +6,7 @@ in ``AppliedChange``; only what stops the store from doing its job is an excepti
 
 from __future__ import annotations
 
-from consent_queue.wire import BadRequest as _WireBadRequest
+from consent_core.changes import BadRequest as _ChangeBadRequest
 
 
 class StoreError(Exception):
@@ -30,9 +30,9 @@ class NotFound(StoreError):
     """Nothing is held about the number (no directory row, no ledger row)."""
 
 
-# A change request or import row that cannot be applied as given. Defined with the wire
-# schema that raises it (a ValueError, not a StoreError: callers catch it by name).
-BadRequest = _WireBadRequest
+# A change request or import row that cannot be applied as given. Defined with the values
+# that raise it (a ValueError, not a StoreError: callers catch it by name).
+BadRequest = _ChangeBadRequest
 
 
 class ConflictRetriesExhausted(StoreError):

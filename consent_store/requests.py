@@ -1,8 +1,8 @@
 """The values that cross into and out of the store: ``ChangeRequest`` and ``AppliedChange``.
 
-``ChangeRequest`` is defined once, in the wire schema (``consent_queue.wire``), which the
-gateway and the API build and the workers read back; it is re-exported here. Both travel as
-JSON-able dicts (``to_dict``/``from_dict``) on the queue.
+``ChangeRequest`` is defined once, with the other values producers hand to the store
+(``consent_core.changes``), and re-exported here. Both travel as JSON-able dicts
+(``to_dict``/``from_dict``) on the queue.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from consent_core.model import Outcome
-from consent_queue.wire import (
+from consent_core.changes import (
     CHANNELS,
     GUARDIAN_CHANNELS,
     ON_BEHALF,
@@ -19,6 +18,7 @@ from consent_queue.wire import (
     ChangeRequest,
     storable,
 )
+from consent_core.model import Outcome
 
 __all__ = ["CHANNELS", "GUARDIAN_CHANNELS", "ON_BEHALF", "REQUEST_ACTIONS", "AppliedChange",
            "ChangeRequest", "storable"]

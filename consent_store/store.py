@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
 from consent_core.catalog import Catalog
+from consent_core.changes import ReceiptUpdate, SubmitResult
 from consent_core.clock import Clock, system_clock
 from consent_core.decide import DEFAULT_CONFIRM_WINDOW
 from consent_core.model import CONSENTS
@@ -33,7 +34,7 @@ from consent_store.errors import (
 from consent_store.ledger import apply_in_transaction
 from consent_store.requests import CHANNELS, AppliedChange, ChangeRequest, storable
 from consent_store.schema import consent_events
-from consent_store.timeutil import as_utc
+from consent_store.timeutil import as_utc, iso
 from consent_store.views import (
     NONE,
     ErasureReport,
@@ -133,8 +134,8 @@ class ConsentStore:
     def apply_batch(self, requests: Sequence[ChangeRequest], *, catalog: Catalog,
                     lang: str | None = None,
                     confirm_window: timedelta = DEFAULT_CONFIRM_WINDOW,
-                    submits: Sequence[tuple[Any, ...]] = (),
-                    receipts: Sequence[tuple[Any, ...]] = ()) -> list[AppliedChange]:
+                    submits: Sequence[SubmitResult] = (),
+                    receipts: Sequence[ReceiptUpdate] = ()) -> list[AppliedChange]:
         """Apply ``requests`` in order in one transaction; one ``AppliedChange`` each.
 
         An event id already in the ledger (or earlier in the batch) returns its first
@@ -210,11 +211,11 @@ class ConsentStore:
             contacts = queries.contact_rows(conn, msisdn, None if start is None else start[1])
         return {
             "msisdn": msisdn,
-            "exported_at": _iso(self.clock()),
-            "holder_since": None if start is None else _iso(start[1]),
+            "exported_at": iso(self.clock()),
+            "holder_since": None if start is None else iso(start[1]),
             "subscriber": None if sub is None else {
                 "client_group": sub.client_group, "independent": bool(sub.independent),
-                "updated_at": _iso(sub.updated_at)},
+                "updated_at": iso(sub.updated_at)},
             "consents": {c: consents.get(c, NONE).to_dict() for c in CONSENTS},
             "receipts": _receipts(entries, texts),
             "history": [e.to_dict() for e in entries],
@@ -292,8 +293,8 @@ class ConsentStore:
         as_of = as_utc(as_of)
         now = self.clock()
         if as_of > now and not dry_run:
-            raise BadRequest(f"cannot lapse as of {_iso(as_of)}: it is in the future "
-                             f"(now {_iso(now)}); preview it with a dry run")
+            raise BadRequest(f"cannot lapse as of {iso(as_of)}: it is in the future "
+                             f"(now {iso(now)}); preview it with a dry run")
         cutoff = as_of - period
         days = period.total_seconds() / 86400
         out: list[LapseCandidate] = []
@@ -333,12 +334,12 @@ class ConsentStore:
         if not msisdn.isdigit() or not 3 <= len(msisdn) <= 15:
             raise BadRequest(f"msisdn {msisdn!r} must be 3..15 digits")
         if when > now:
-            raise BadRequest(f"a contact at {_iso(when)} is in the future (now {_iso(now)}); "
+            raise BadRequest(f"a contact at {iso(when)} is in the future (now {iso(now)}); "
                              "record it when it has happened")
         row = {"msisdn": msisdn, "channel": channel, "occurred_at": when, "recorded_at": now,
                "note": storable(note)}
         self._write(lambda conn: upkeep.record_contact(conn, row))
-        return {k: _iso(v) if isinstance(v, datetime) else v for k, v in row.items()}
+        return {k: iso(v) if isinstance(v, datetime) else v for k, v in row.items()}
 
     def record_suppressed(self, withheld: Sequence[tuple[str, str]]) -> int:
         """Replies (event_id, reason) that were not sent (e.g. the per-number limit): their
@@ -387,10 +388,9 @@ class ConsentStore:
             lambda conn: upkeep.record_submit(conn, event_id, message_id, status, when))
         return found
 
-    def record_deliveries(self, submits: Sequence[tuple[Any, ...]],
-                          receipts: Sequence[tuple[Any, ...]]) -> None:
-        """Many ``record_submit`` (event_id, message_id, status, at[, smsc]) and receipts
-        (message_id, stat, at[, smsc, msisdn]) in one transaction: what the SMSC said about
+    def record_deliveries(self, submits: Sequence[SubmitResult],
+                          receipts: Sequence[ReceiptUpdate]) -> None:
+        """Many ``record_submit`` and receipts in one transaction: what the SMSC said about
         our replies. A receipt with its number (and SMSC) matches only the reply sent to
         that number through that SMSC."""
         subs, recs = _delivery_rows(submits, receipts)
@@ -403,14 +403,12 @@ class ConsentStore:
         return n
 
 
-def _delivery_rows(submits: Sequence[tuple[Any, ...]], receipts: Sequence[tuple[Any, ...]],
+def _delivery_rows(submits: Sequence[SubmitResult], receipts: Sequence[ReceiptUpdate],
                    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    subs = [{"b_event_id": t[0], "b_message_id": t[1], "b_status": t[2],
-             "b_at": as_utc(t[3]), "b_smsc": (t[4] if len(t) > 4 else None) or None}
-            for t in submits]
-    recs = [{"b_message_id": t[0], "b_stat": t[1], "b_at": as_utc(t[2]),
-             "b_smsc": (t[3] if len(t) > 3 else None) or None,
-             "b_msisdn": (t[4] if len(t) > 4 else None) or None} for t in receipts]
+    subs = [{"b_event_id": u.event_id, "b_message_id": u.message_id, "b_status": u.status,
+             "b_at": u.at, "b_smsc": u.smsc or None} for u in submits]
+    recs = [{"b_message_id": u.message_id, "b_stat": u.stat, "b_at": u.at,
+             "b_smsc": u.smsc or None, "b_msisdn": u.msisdn or None} for u in receipts]
     return subs, recs
 
 
@@ -433,7 +431,7 @@ def _receipts(entries: list[LedgerEntry], texts: dict[str, Any]) -> dict[str, An
         d = texts.get(e.description_digest or "")
         out[e.consent] = {
             "event_id": e.event_id, "action": e.action, "outcome": e.outcome,
-            "received_at": _iso(e.received_at), "channel": e.channel,
+            "received_at": iso(e.received_at), "channel": e.channel,
             "catalog_version": e.catalog_version,
             "description_version": e.description_version,
             "description_lang": None if d is None else d.lang,
@@ -447,12 +445,6 @@ def _receipts(entries: list[LedgerEntry], texts: dict[str, Any]) -> dict[str, An
 def _check_channel(channel: str) -> None:
     if channel not in CHANNELS:
         raise BadRequest(f"channel {channel!r} is not one of {sorted(CHANNELS)}")
-
-
-def _iso(value: datetime | None) -> str | None:
-    from consent_store.timeutil import iso
-
-    return iso(value)
 
 
 def _sqlstate(exc: DBAPIError) -> str | None:

@@ -202,7 +202,7 @@ def _delivery(reply: dict[str, Any] | None) -> str | None:
 
 
 def change(args: argparse.Namespace, ctx: Context) -> int:
-    from consent_store.requests import GUARDIAN_CHANNELS, ChangeRequest
+    from consent_core.changes import GUARDIAN_CHANNELS, ChangeRequest
     from consent_store.timeutil import iso
 
     now = ctx.store.clock()

@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
 from config.settings import Settings
+from consent_core.instants import as_utc, iso
 from consent_queue.keys import Keys
 from consentctl.cli import EXIT_NOT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, Context, UsageError
 from consentctl.output import print_json, print_table
@@ -34,10 +34,6 @@ class FailedJob:
     events: int | None  # events (or delivery updates) the job carries; None if unreadable
 
 
-def keys_for(settings: Settings) -> Keys:
-    return Keys(settings.redis.key_prefix, settings.queue.name, settings.queue.shards)
-
-
 def redis_for(settings: Settings) -> redis.Redis:
     """A client that gives up after the configured socket timeout instead of hanging."""
     from consent_queue.connection import redis_client
@@ -51,10 +47,6 @@ def failed_registries(client: redis.Redis, keys: Keys) -> list[Any]:
 
     return [FailedJobRegistry(name, connection=client, serializer=JSONSerializer)
             for name in keys.rq_queues]
-
-
-def failed_count(client: redis.Redis, keys: Keys) -> int:
-    return sum(r.get_job_count(cleanup=False) for r in failed_registries(client, keys))
 
 
 def failed_jobs(client: redis.Redis, keys: Keys) -> list[FailedJob]:
@@ -90,24 +82,14 @@ def _describe(client: redis.Redis, queue: str, job_id: str) -> tuple[float, Fail
         events: int | None = len(job.args[0])
     except (IndexError, TypeError, ValueError, KeyError):
         events = None
-    when = _aware(failed_at).timestamp() if failed_at else 0.0
+    when = as_utc(failed_at).timestamp() if failed_at else 0.0  # rq: naive UTC in places
     return when, FailedJob(job_id, queue, (job.func_name or "?").rsplit(".", 1)[-1],
-                           _iso(failed_at), _summary(exc_string), events)
+                           iso(failed_at, "seconds"), _summary(exc_string), events)
 
 
 def _summary(exc_string: str) -> str:
     lines = [line.strip() for line in exc_string.strip().splitlines() if line.strip()]
     return lines[-1] if lines else "(no exception recorded)"
-
-
-def _aware(when: datetime) -> datetime:
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when  # rq: naive UTC in places
-
-
-def _iso(when: datetime | None) -> str | None:
-    if when is None:
-        return None
-    return _aware(when).astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def requeue(client: redis.Redis, keys: Keys, job_ids: list[str] | None,
@@ -179,7 +161,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 def show_failed(args: argparse.Namespace, ctx: Context) -> int:
     client = redis_for(ctx.settings)
     try:
-        jobs = failed_jobs(client, keys_for(ctx.settings))
+        jobs = failed_jobs(client, Keys.from_settings(ctx.settings))
     except redis.RedisError as exc:
         return _unreachable(ctx, exc)
     finally:
@@ -201,7 +183,7 @@ def requeue_failed(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError("jobs requeue: name JOB_IDs or give --all (not both)")
     client = redis_for(ctx.settings)
     try:
-        done, missing = requeue(client, keys_for(ctx.settings),
+        done, missing = requeue(client, Keys.from_settings(ctx.settings),
                                 None if args.all else list(args.job_ids),
                                 ctx.settings.queue.retry_max)
     except redis.RedisError as exc:

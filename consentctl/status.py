@@ -11,15 +11,16 @@ worker; 0 only when all is healthy. The reasons are listed under "Health".
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
+from consent_core.instants import iso, iso_at, parse_instant
 from consent_queue import persistence
 from consent_queue.backlog import Backlog
+from consent_queue.keys import Keys
 from consentctl.cli import EXIT_DEGRADED, EXIT_OK, EXIT_UNAVAILABLE, Context
-from consentctl.jobs import failed_registries, keys_for, redis_for, redis_where
+from consentctl.jobs import failed_registries, redis_for, redis_where
 from consentctl.output import print_json, print_table
 
 # The gateway refreshes its hash every 5 s while bound (gateway/daemon.py) and the hash
@@ -82,7 +83,7 @@ def problems(report: dict[str, Any], shards: int, event_queue: Any) -> list[str]
 
 def collect(ctx: Context) -> dict[str, Any]:
     now = ctx.clock().timestamp()
-    report: dict[str, Any] = {"at": _iso(now)}
+    report: dict[str, Any] = {"at": iso_at(now, "seconds")}
     report["redis"] = {"url": redis_where(ctx.settings), "ok": False, "error": None}
     report.update(gateways=None, queues=None, workers=None, failed_jobs=None)
     client = redis_for(ctx.settings)
@@ -99,7 +100,7 @@ def collect(ctx: Context) -> dict[str, Any]:
     report["last_text_at"] = max((g["last_text_at"] for g in report["gateways"] or []
                                   if g.get("last_text_at")), default=None)
     report["database"], report["today"] = _from_database(ctx)
-    keys = keys_for(ctx.settings)
+    keys = Keys.from_settings(ctx.settings)
     report["problems"] = problems(report, keys.shards, keys.event_queue)
     return report
 
@@ -109,7 +110,7 @@ def _from_redis(client: redis.Redis, ctx: Context, now: float) -> dict[str, Any]
     from rq.registry import StartedJobRegistry
     from rq.serializers import JSONSerializer
 
-    keys = keys_for(ctx.settings)
+    keys = Keys.from_settings(ctx.settings)
     gateways: list[dict[str, Any]] = []
     for raw in sorted(client.smembers(keys.gateways)):
         instance = _text(raw)
@@ -142,7 +143,7 @@ def _from_redis(client: redis.Redis, ctx: Context, now: float) -> dict[str, Any]
         workers.append({
             "name": w.name, "state": str(w.get_state()), "queues": names,
             "current_job": w.get_current_job_id(),
-            "last_heartbeat": _iso(beat.replace(tzinfo=beat.tzinfo or UTC).timestamp())
+            "last_heartbeat": iso(beat, "seconds")
             if beat else None,
             "jobs_done": w.successful_job_count, "jobs_failed": w.failed_job_count,
         })
@@ -281,12 +282,8 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def _parse(text: str) -> float | None:
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        return parse_instant(text).timestamp()
     except ValueError:
         return None

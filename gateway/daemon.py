@@ -17,7 +17,6 @@ import socket
 import sys
 import threading
 import time
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import redis
@@ -26,6 +25,7 @@ import structlog
 from config.notify import Notifier
 from config.settings import Settings
 from consent_core.clock import Clock, system_clock
+from consent_core.instants import iso, iso_at
 from consent_queue import connection, persistence
 from consent_queue.events import EventQueue, JobOptions
 from consent_queue.keys import Keys
@@ -41,10 +41,9 @@ from smpp import constants as c
 from smpp import session as sm
 
 log = structlog.get_logger("gateway")
-
-
-def keys_for(settings: Settings) -> Keys:
-    return Keys(settings.redis.key_prefix, settings.queue.name, settings.queue.shards)
+# Protocol errors about the peer's answers to our requests (counted apart from bad PDUs).
+_PEER_ANSWERS = frozenset({sm.ErrorKind.UNEXPECTED_RESPONSE, sm.ErrorKind.GENERIC_NACK,
+                           sm.ErrorKind.GENERIC_NACK_ZERO})
 
 
 def redis_client(settings: Settings) -> redis.Redis:
@@ -54,12 +53,12 @@ def redis_client(settings: Settings) -> redis.Redis:
 class Gateway:
     def __init__(self, settings: Settings, notifier: Notifier | None = None,
                  clock: Clock = system_clock) -> None:
-        self.s = settings
+        self.settings = settings
         self.clock = clock
         self.instance = settings.gateway.instance or socket.gethostname().split(".")[0]
         self.notifier = notifier or Notifier()
         self.metrics = GatewayMetrics()
-        self.keys = keys_for(settings)
+        self.keys = Keys.from_settings(settings)
         self.redis = redis_client(settings)
         # Long blocking reads (BLMOVE) get a connection of their own.
         self.events = EventQueue(self.redis, self.keys, JobOptions(
@@ -86,9 +85,9 @@ class Gateway:
 
     # ------------------------------------------------------------ public
     def run(self) -> int:
-        where = connection.redis_where(self.s.redis)
+        where = connection.redis_where(self.settings.redis)
         try:
-            found = persistence.check_at_start(self.redis, self.s.redis, where)
+            found = persistence.check_at_start(self.redis, self.settings.redis, where)
         except persistence.PersistenceRefused as exc:
             print(f"sms-gateway: {exc}", file=sys.stderr)
             log.error("gateway.redis_not_persistent", error=str(exc), action="not starting")
@@ -97,7 +96,7 @@ class Gateway:
             log.warning("gateway.persistence_unknown", redis=where, error=str(exc))
             found = None
         self.persistence = persistence.PersistenceWatch(
-            self.redis, self.s.redis.persistence_check_interval, where)
+            self.redis, self.settings.redis.persistence_check_interval, where)
         self.persistence.start(found)
         self._install_signals()
         self.health.start()
@@ -129,7 +128,7 @@ class Gateway:
 
     # ------------------------------------------------------------ binding
     def _connect_once(self, attempt: int) -> float:
-        s = self.s.smpp
+        s = self.settings.smpp
         self._link_lost.clear()
         # SMPP 3.4 §2.2: a transceiver session carries both directions; otherwise a
         # receiver session brings the texts and a transmitter session takes the replies.
@@ -182,7 +181,7 @@ class Gateway:
         return 0.0
 
     def _backoff(self, attempt: int) -> float:
-        s = self.s.smpp
+        s = self.settings.smpp
         base = min(s.reconnect_max, s.reconnect_min * (2 ** min(attempt, 20)))
         return float(base * random.uniform(0.8, 1.2))  # jitter: many gateways must not rebind in step
 
@@ -200,9 +199,9 @@ class Gateway:
 
     def on_protocol_error(self, link: SmppLink, event: sm.ProtocolError) -> None:
         kind = event.kind
-        if kind in ("unexpected_response", "generic_nack", "generic_nack_zero"):
+        if kind in _PEER_ANSWERS:
             self.metrics.unexpected_responses.labels(kind=kind).inc()
-        elif kind == "reader_crashed":
+        elif kind == sm.ErrorKind.DRIVER_CRASHED:
             self.metrics.io_crashes.inc()
         else:
             self.metrics.bad_pdus.labels(kind=kind).inc()
@@ -260,7 +259,7 @@ class Gateway:
         signal.signal(signal.SIGHUP, hup)
 
     def _shutdown(self) -> int:
-        budget = self.s.gateway.shutdown_timeout
+        budget = self.settings.gateway.shutdown_timeout
         deadline = time.monotonic() + budget
         self.outbound.stop_taking()
         alive = [link for link in self.links if link.alive]
@@ -306,20 +305,22 @@ class Gateway:
         if link is not None and link.bound:
             received = f"{self.inbound.received:,}".replace(",", " ")
             sent = f"{self.outbound.sent:,}".replace(",", " ")
-            return (f"bound to {link.where} as {self.s.smpp.system_id}, "
+            return (f"bound to {link.where} as {self.settings.smpp.system_id}, "
                     f"{received} MO, {sent} replies since start")
-        return "not bound: connecting to " + f"{self.s.smpp.host}:{self.s.smpp.port}"
+        return "not bound: connecting to " + f"{self.settings.smpp.host}:{self.settings.smpp.port}"
 
     def _publish(self, state: str) -> None:
         link = self.link
         data = {
-            "state": state, "smsc": f"{self.s.smpp.host}:{self.s.smpp.port}",
-            "system_id": self.s.smpp.system_id, "pid": str(os.getpid()),
-            "since": _iso(self._bound_since) if self._bound_since else "",
+            "state": state, "smsc": f"{self.settings.smpp.host}:{self.settings.smpp.port}",
+            "system_id": self.settings.smpp.system_id, "pid": str(os.getpid()),
+            "since": iso_at(self._bound_since, "seconds") if self._bound_since else "",
             "received": str(self.inbound.received), "queued": str(self.inbound.queued),
             "replies_sent": str(self.outbound.sent),
-            "last_text_at": _iso(self.inbound.last_text_at) if self.inbound.last_text_at else "",
-            "updated_at": _iso(self.clock().timestamp()), "close_reason": link.close_reason if link else "",
+            "last_text_at": iso_at(self.inbound.last_text_at, "seconds")
+            if self.inbound.last_text_at else "",
+            "updated_at": iso(self.clock(), "seconds"),
+            "close_reason": link.close_reason if link else "",
         }
         try:
             with self.redis.pipeline(transaction=False) as p:
@@ -352,9 +353,6 @@ class Gateway:
         # Shown always; unhealthy only when persistence is required (the override means the
         # operator accepted the risk).
         checks["redis_persistent"] = None if kept is None else kept.ok
-        informational = set() if self.s.redis.require_persistence else {"redis_persistent"}
+        informational = set() if self.settings.redis.require_persistence else {"redis_persistent"}
         return all(v for k, v in checks.items() if k not in informational), checks
 
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,7 +1,7 @@
 """The gateway's HTTP endpoint: ``/metrics`` for Prometheus and ``/healthz`` for probes.
 
 ``/healthz`` answers 200 only when the SMPP link is bound, Redis answers and the database
-answers (issue 5: a gateway that queues texts no worker can apply is not healthy); 503
+answers (a gateway that queues texts no worker can apply is not healthy); 503
 otherwise, with each check in the JSON body.
 """
 
@@ -16,12 +16,13 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
 from config.endpoint import DatabaseCheck, serve
+from config.settings import Settings
 
 log = structlog.get_logger("gateway.health")
 
 
 class _Target(Protocol):
-    s: Any
+    settings: Settings
 
     @property
     def metrics(self) -> Any: ...
@@ -49,27 +50,28 @@ def _probe_engine(url: str, timeout: int) -> Engine:
 
 class HealthServer:
     def __init__(self, target: _Target) -> None:
-        self._t = target
+        self._target = target
         self._server: ThreadingHTTPServer | None = None
-        url = target.s.database.url.get_secret_value()
+        url = target.settings.database.url.get_secret_value()
         self.database = DatabaseCheck(lambda: _probe_engine(url, 2))
 
     def healthy(self) -> tuple[bool, dict[str, Any]]:
         """The gateway's own checks (link, Redis, threads) and the database's."""
-        ok, checks = self._t.healthy()
+        ok, checks = self._target.healthy()
         checks = {**checks, "database": self.database()}
         if self.database.error:
             checks["database_error"] = self.database.error
         return ok and checks["database"], checks
 
     def start(self) -> None:
-        m = self._t.s.metrics
-        if not m.gateway_port:
+        metrics = self._target.settings.metrics
+        if not metrics.gateway_port:
             return
         try:
-            self._server = serve(self._t.metrics.registry, self.healthy, m.bind, m.gateway_port)
+            self._server = serve(self._target.metrics.registry, self.healthy, metrics.bind,
+                                 metrics.gateway_port)
         except OSError as exc:
-            log.error("metrics.unavailable", port=m.gateway_port, error=exc.strerror,
+            log.error("metrics.unavailable", port=metrics.gateway_port, error=exc.strerror,
                       action="running without /metrics and /healthz")
 
     def stop(self) -> None:

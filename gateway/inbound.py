@@ -27,15 +27,16 @@ import redis
 import structlog
 
 from config.settings import Settings
+from consent_core.changes import BadRequest, ChangeRequest, DeliveryUpdate, ReceiptUpdate
 from consent_core.clock import Clock, system_clock
 from consent_core.concat import Concat, is_part
 from consent_core.decode import DecodeError, decode_text
+from consent_core.instants import iso
 from consent_core.model import CONSENTS, Give, Withdraw
 from consent_core.msisdn import BadSender, is_short_number, mask, normalise
 from consent_core.parse import parse
 from consent_queue.events import EventQueue, QueuedText, ReplicasBehind, UnsureEntries
-from consent_queue.parts import HeldSet, Part, PartStore
-from consent_queue.wire import BadRequest, ChangeRequest, DeliveryUpdate, ReceiptUpdate
+from consent_queue.parts import HeldSet, HoldStatus, HowClaimed, Part, PartStore
 from gateway.metrics import GatewayMetrics
 from gateway.receipts import parse_receipt
 from gateway.smpp_link import SmppLink
@@ -54,7 +55,7 @@ SWEEP_INTERVAL = 1.0  # seconds between looks for sets of parts that are due (an
 class Arrival:
     link: SmppLink
     pdu: ShortMessage
-    kind: str  # text / receipt / other (smpp.session.classify)
+    kind: sm.DeliverKind
     at: float  # wall clock, seconds
     since: float = 0.0  # monotonic, seconds: when it arrived (the batch's deadline counts from it)
 
@@ -73,7 +74,7 @@ class _Batch:
     arrivals: list[Arrival] = field(default_factory=list)
     texts: list[QueuedText] = field(default_factory=list)
     owners: list[list[Arrival]] = field(default_factory=list)  # arrivals each text answers
-    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[DeliveryUpdate] = field(default_factory=list)
     receipts: list[Arrival] = field(default_factory=list)
     parts: list[_HeldPart] = field(default_factory=list)  # answered once held in Redis
     # answered whatever happens, with their status (0, or the wrong-destination status)
@@ -83,14 +84,14 @@ class _Batch:
 class Inbound:
     def __init__(self, settings: Settings, events: EventQueue, parts: PartStore,
                  metrics: GatewayMetrics, instance: str, clock: Clock = system_clock) -> None:
-        self._s = settings
+        self._settings = settings
         self._clock = clock  # when a text arrived (received_at) comes from here
         self._events = events
-        self._m = metrics
+        self._metrics = metrics
         self._instance = instance
         self._cond = threading.Condition()
         self._arrivals: deque[Arrival] = deque()
-        self._updates: list[dict[str, Any]] = []
+        self._updates: list[DeliveryUpdate] = []
         self._parts = parts
         self._next_sweep = 0.0  # monotonic time of the next look for due sets of parts
         # Pending entries of batches whose enqueue ended with its outcome unknown, on any of
@@ -108,19 +109,19 @@ class Inbound:
         ``gateway.max_pending_texts`` waiting, the text is refused at once with the
         temporary error (the SMSC keeps it and redelivers)."""
         with self._cond:
-            full = len(self._arrivals) >= self._s.gateway.max_pending_texts
+            full = len(self._arrivals) >= self._settings.gateway.max_pending_texts
             if not full:
                 self._arrivals.append(Arrival(link, event.sm, event.kind,
                                               self._clock().timestamp(), time.monotonic()))
                 self._cond.notify()
         if full:
-            self._m.texts.labels(outcome="overloaded").inc()
-            self._answer(link, [(event.sm.sequence, self._s.smpp.temporary_error_status)])
+            self._metrics.texts.labels(outcome="overloaded").inc()
+            self._answer(link, [(event.sm.sequence, self._settings.smpp.temporary_error_status)])
 
     def add_update(self, update: DeliveryUpdate) -> None:
         """A delivery update (submit accepted, failed, receipt) to record in the store."""
         with self._cond:
-            self._updates.append(update.to_wire())
+            self._updates.append(update)
             self._cond.notify()
 
     def stop(self) -> None:
@@ -130,7 +131,7 @@ class Inbound:
 
     # ------------------------------------------------------------ flusher
     def run(self) -> None:
-        wait = self._s.queue.batch_wait_ms / 1000.0
+        wait = self._settings.queue.batch_wait_ms / 1000.0
         while True:
             with self._cond:
                 while not self._arrivals and not self._updates and not self._stop:
@@ -142,14 +143,14 @@ class Inbound:
                     return
                 if wait > 0 and not self._stop and (self._arrivals or self._updates):
                     self._gather(wait)
-                n = min(len(self._arrivals), self._s.queue.batch_max)
+                n = min(len(self._arrivals), self._settings.queue.batch_max)
                 taken = [self._arrivals.popleft() for _ in range(n)]
                 updates, self._updates = self._updates, []
             try:
                 self._flush(taken, updates)
             except Exception:  # never let a bug stop the flusher: answer temp error, go on
                 log.exception("inbound.flush_failed")
-                temp = self._s.smpp.temporary_error_status
+                temp = self._settings.smpp.temporary_error_status
                 for a in taken:
                     self._answer(a.link, [(a.pdu.sequence, temp)])
 
@@ -164,12 +165,11 @@ class Inbound:
 
         ``wait`` counts from the oldest text's arrival, not from when gathering begins:
         texts that came while the previous batch was being queued have waited that long
-        already (issue 15: they waited the flush *and* a whole ``wait``; arrival → queued
-        was p50 18 ms with a 20 ms wait at 500/s).
+        already, and must not wait the flush *and* a whole ``wait``.
         """
         start = self._arrivals[0].since if self._arrivals else time.monotonic()
         deadline = start + wait
-        limit = self._s.queue.batch_max
+        limit = self._settings.queue.batch_max
         while len(self._arrivals) < limit and not self._stop:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -185,7 +185,7 @@ class Inbound:
         # The largest recent batch, decaying slowly: an estimate of the SMSC's window.
         self._burst = max(size, int(self._burst * 0.98), 2)
 
-    def _flush(self, taken: list[Arrival], updates: list[dict[str, Any]]) -> None:
+    def _flush(self, taken: list[Arrival], updates: list[DeliveryUpdate]) -> None:
         batches: dict[str, _Batch] = {}
         for a in taken:
             b = batches.setdefault(a.link.conn_id, _Batch(a.link))
@@ -210,18 +210,18 @@ class Inbound:
         """At saturation the backlog is a decision (gateway.max_backlog): beyond the bound
         the batch's texts get the temporary error and the SMSC keeps them; receipts and
         delivery updates still go through."""
-        bound = self._s.gateway.max_backlog
+        bound = self._settings.gateway.max_backlog
         if not b.texts and not b.parts:
             return
         try:
             size = self._events.backlog.size()
         except redis.RedisError:
             return  # the enqueue below meets the same error and answers it
-        self._m.backlog.set(size)
+        self._metrics.backlog.set(size)
         if bound <= 0 or size < bound:
             return
-        temp = self._s.smpp.temporary_error_status
-        self._m.texts.labels(outcome="backlog_full").inc(len(b.texts) + len(b.parts))
+        temp = self._settings.smpp.temporary_error_status
+        self._metrics.texts.labels(outcome="backlog_full").inc(len(b.texts) + len(b.parts))
         log.warning("mo.backlog_full", texts=len(b.texts), parts=len(b.parts), backlog=size,
                     bound=bound, answer=f"0x{temp:02X}", action="the SMSC keeps them and retries")
         # Sets of parts claimed from Redis stay claimed: queued after their claim lapses.
@@ -230,7 +230,7 @@ class Inbound:
         b.texts, b.owners, b.parts = [], [], []
 
     def _queue(self, b: _Batch) -> bool:
-        ok_status, temp = c.ESME_ROK, self._s.smpp.temporary_error_status
+        ok_status, temp = c.ESME_ROK, self._settings.smpp.temporary_error_status
         self._over_backlog(b)
         part_status = self._hold_parts(b)
         held_any = any(st == ok_status for _, st in part_status)
@@ -249,9 +249,9 @@ class Inbound:
                 # very bind or the next, where their entries (if Redis has them) must match.
                 self._unsure.add(b.texts)
                 # Parts are held whatever became of the batch, but maybe not on the replicas.
-                replicas_ok = not self._s.redis.min_replicas_ack \
+                replicas_ok = not self._settings.redis.min_replicas_ack \
                     and not isinstance(exc, ReplicasBehind)
-                self._m.queue_errors.inc()
+                self._metrics.queue_errors.inc()
                 log.error("inbound.queue_unavailable", error=str(exc), texts=len(b.texts),
                           answer=f"0x{temp:02X}", hint="the SMSC will redeliver these")
         elif held_any:
@@ -292,22 +292,22 @@ class Inbound:
         A part that completes its set brings the set's text into the batch."""
         if not b.parts:
             return []
-        temp = self._s.smpp.temporary_error_status
+        temp = self._settings.smpp.temporary_error_status
         try:
             results = self._parts.hold([(h.msisdn, h.concat, h.part) for h in b.parts])
         except redis.RedisError as exc:
-            self._m.queue_errors.inc()
+            self._metrics.queue_errors.inc()
             log.error("inbound.parts_unavailable", error=str(exc), parts=len(b.parts),
                       answer=f"0x{temp:02X}", hint="the SMSC will redeliver these")
             return [(h.arrival, temp) for h in b.parts]
         out = []
         for h, r in zip(b.parts, results, strict=True):
-            self._m.texts.labels(outcome=_PART_OUTCOME[r.status]).inc()
-            if r.status == "busy":
+            self._metrics.texts.labels(outcome=_PART_OUTCOME[r.status]).inc()
+            if r.status == HoldStatus.BUSY:
                 log.info("mo.part_busy", msisdn=mask(h.msisdn), ref=h.concat.ref,
                          part=h.concat.seq, total=h.concat.total, answer=f"0x{temp:02X}",
                          reason="its set is being queued without it")
-            out.append((h.arrival, temp if r.status == "busy" else c.ESME_ROK))
+            out.append((h.arrival, temp if r.status == HoldStatus.BUSY else c.ESME_ROK))
             if r.completed is not None:
                 self._add_set_text(b, r.completed)
         return out
@@ -327,29 +327,29 @@ class Inbound:
 
     def _log_queued(self, b: _Batch) -> None:
         """One info line per batch naming every correlation id (grep finds a text's), the
-        per-text detail at debug: per-text info lines were a quarter of the gateway's CPU."""
+        per-text detail at debug (a line per text cost more CPU than the rest of its work)."""
         fresh = [t for t in b.texts if not t.duplicate]
         dups = [t for t in b.texts if t.duplicate and t.held is None]
         # deliver_sm by outcome: a long text's parts were counted as they were held
         whole = sum(1 for t in fresh if t.held is None)
         if whole:
-            self._m.texts.labels(outcome="queued").inc(whole)
+            self._metrics.texts.labels(outcome="queued").inc(whole)
         if dups:
-            self._m.texts.labels(outcome="duplicate").inc(len(dups))
+            self._metrics.texts.labels(outcome="duplicate").inc(len(dups))
         self.queued += len(fresh)
-        self._m.batch_size.observe(len(b.texts))
+        self._metrics.batch_size.observe(len(b.texts))
         for t in b.texts:
             if t.held is not None:
                 self._log_long_text(t, t.held)
         log.info("mo.queued", count=len(fresh), conn=b.link.conn_id if b.link else "-",
-                 correlation_ids=[t.request["correlation_id"] for t in fresh],
-                 **({"duplicates": [t.request["correlation_id"] for t in dups]} if dups else {}))
+                 correlation_ids=[t.request.correlation_id for t in fresh],
+                 **({"duplicates": [t.request.correlation_id for t in dups]} if dups else {}))
         if log.isEnabledFor(logging.DEBUG):
             for t in b.texts:
                 log.debug("mo.duplicate" if t.duplicate else "mo.queued_text",
-                          correlation_id=t.request["correlation_id"], msisdn=t.msisdn,
-                          action=t.request["action"], consent=t.request["consent"],
-                          received_at=t.request["received_at"])
+                          correlation_id=t.request.correlation_id, msisdn=t.msisdn,
+                          action=t.request.action, consent=t.request.consent,
+                          received_at=iso(t.request.received_at))
 
     def _answer(self, link: SmppLink, pairs: list[tuple[int, int]]) -> set[int]:
         """Write deliver_sm_resp (sequence, status) pairs on ``link``; only what that
@@ -359,9 +359,9 @@ class Inbound:
             return set()
         written = link.respond(pairs)
         for _seq, st in written:
-            self._m.deliver_resp.labels(status=f"0x{st:02X}").inc()
+            self._metrics.deliver_resp.labels(status=f"0x{st:02X}").inc()
         if len(written) < len(pairs):
-            self._m.answers_not_sent.inc(len(pairs) - len(written))
+            self._metrics.answers_not_sent.inc(len(pairs) - len(written))
             log.info("mo.answer_not_sent", conn=link.conn_id, count=len(pairs) - len(written),
                      reason="owed on an earlier connection, or the write failed",
                      action="the SMSC redelivers them")
@@ -372,17 +372,17 @@ class Inbound:
         pdu = a.pdu
         self.received += 1
         ok = c.ESME_ROK
-        if a.kind != "text":
-            if a.kind == "receipt":
+        if a.kind != sm.DeliverKind.TEXT:
+            if a.kind == sm.DeliverKind.RECEIPT:
                 r = parse_receipt(pdu)
                 if r is not None:
                     b.deliveries.append(ReceiptUpdate(
-                        r.message_id, r.stat, _iso(a.at), smsc=a.link.smsc,
-                        msisdn=_number(pdu)).to_wire())
+                        r.message_id, r.stat, datetime.fromtimestamp(a.at, UTC),
+                        smsc=a.link.smsc, msisdn=_number(pdu)))
                     b.receipts.append(a)
-                    self._m.texts.labels(outcome="receipt").inc()
+                    self._metrics.texts.labels(outcome="receipt").inc()
                     return
-            self._m.texts.labels(outcome="not_a_text").inc()
+            self._metrics.texts.labels(outcome="not_a_text").inc()
             log.info("mo.not_a_text", esm_class=hex(pdu.esm_class),
                      action="acknowledged, not a command")
             b.settled.append(([a], ok))
@@ -390,20 +390,20 @@ class Inbound:
         source = pdu.source_addr
         sender = normalise(source, pdu.source_addr_ton, pdu.source_addr_npi)
         if isinstance(sender, BadSender):
-            self._m.texts.labels(outcome="bad_sender").inc()
+            self._metrics.texts.labels(outcome="bad_sender").inc()
             log.warning("mo.bad_sender", reason=sender.reason, source_addr=source,
                         action="acknowledged; no consent or reply for this sender")
             b.settled.append(([a], ok))
             return
         msisdn = sender.digits
-        if is_short_number(msisdn, self._s.smpp.short_number):
-            self._m.texts.labels(outcome="loop").inc()
+        if is_short_number(msisdn, self._settings.smpp.short_number):
+            self._metrics.texts.labels(outcome="loop").inc()
             log.warning("mo.from_short_number", action="acknowledged; never answered (loop)")
             b.settled.append(([a], ok))
             return
         if not self._ours(pdu.destination_addr):
-            status = self._s.smpp.wrong_destination_status
-            self._m.texts.labels(outcome="wrong_destination").inc()
+            status = self._settings.smpp.wrong_destination_status
+            self._metrics.texts.labels(outcome="wrong_destination").inc()
             log.warning("mo.wrong_destination", destination_addr=pdu.destination_addr,
                         msisdn=mask(msisdn), answer=f"0x{status:02X}",
                         action="not a command for us: no consent, no reply")
@@ -424,7 +424,7 @@ class Inbound:
 
     def _ours(self, destination: str) -> bool:
         """SPEC §4: only texts addressed to our number (or a configured alias) count."""
-        numbers = (self._s.smpp.short_number, *self._s.smpp.accepted_destinations)
+        numbers = (self._settings.smpp.short_number, *self._settings.smpp.accepted_destinations)
         return bool(destination) and any(is_short_number(destination, n) for n in numbers)
 
     def _smsc_fields(self, a: Arrival, parts: int) -> dict[str, Any]:
@@ -482,9 +482,9 @@ class Inbound:
                 channel="sms", received_at=datetime.fromtimestamp(at, UTC),
                 text=text, raw_hex=raw.hex(),
                 data_coding=data_coding, correlation_id=event_id[:16], smsc=smsc,
-            ).to_dict()
+            )
         except BadRequest as exc:  # cannot happen for a normalised sender; never a crash
-            self._m.texts.labels(outcome="invalid").inc()
+            self._metrics.texts.labels(outcome="invalid").inc()
             log.error("mo.invalid_request", error=str(exc), msisdn=mask(msisdn),
                       action="acknowledged; no consent or reply")
             b.settled.append((owners, c.ESME_ROK))
@@ -498,12 +498,12 @@ class Inbound:
             log.info("parts.set_taken_elsewhere", msisdn=mask(held.msisdn), ref=held.ref,
                      total=held.total)
             return
-        self._m.long_texts.labels(how=held.how).inc()
+        self._metrics.long_texts.labels(how=held.how).inc()
         fields = {"msisdn": mask(held.msisdn), "ref": held.ref, "total": held.total,
-                  "parts": len(held.parts), "correlation_id": t.request["correlation_id"]}
-        if held.how == "completed":
+                  "parts": len(held.parts), "correlation_id": t.request.correlation_id}
+        if held.how == HowClaimed.COMPLETED:
             log.info("parts.set_completed", **fields)
-        elif held.how == "claimed":
+        elif held.how == HowClaimed.CLAIMED:
             log.warning("parts.set_claimed", **fields, complete=held.complete,
                         reason="the instance that had claimed it did not queue it in time")
         else:
@@ -511,8 +511,8 @@ class Inbound:
                         action="queued as received (help reply)")
 
 
-_PART_OUTCOME = {"held": "part", "complete": "part", "duplicate": "part_duplicate",
-                 "busy": "part_busy"}
+_PART_OUTCOME = {HoldStatus.HELD: "part", HoldStatus.COMPLETE: "part",
+                 HoldStatus.DUPLICATE: "part_duplicate", HoldStatus.BUSY: "part_busy"}
 
 
 def _number(pdu: ShortMessage) -> str:
@@ -531,6 +531,3 @@ def fingerprint(msisdn: str, parts: list[ShortMessage]) -> str:
         fp.update(sm_.message_payload or b"")
     return fp.hexdigest()
 
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -14,17 +14,16 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
 
 import redis
 import structlog
 
 from config.settings import Settings
+from consent_core.changes import SubmitResult
 from consent_core.clock import Clock, system_clock
 from consent_core.encode import Part, encode_sms
-from consent_queue.replies import ReplyQueue
-from consent_queue.wire import Reply, SubmitResult
+from consent_queue.replies import Reply, ReplyQueue
 from gateway.inbound import Inbound
 from gateway.metrics import GatewayMetrics
 from gateway.smpp_link import SmppLink
@@ -51,12 +50,12 @@ class Outbound:
     def __init__(self, settings: Settings, replies: ReplyQueue, client: redis.Redis,
                  inbound: Inbound, metrics: GatewayMetrics, instance: str,
                  clock: Clock = system_clock) -> None:
-        self._s = settings
+        self._settings = settings
         self._clock = clock
         self._replies = replies
-        self._r = client
+        self._redis = client
         self._inbound = inbound
-        self._m = metrics
+        self._metrics = metrics
         self._instance = instance
         self._cond = threading.Condition()
         self._ready: deque[tuple[_Out, int]] = deque()  # parts waiting to be submitted
@@ -124,7 +123,7 @@ class Outbound:
         taker = threading.Thread(target=self._take_loop, name="outbound-take", daemon=True)
         self._taker = taker
         taker.start()
-        window = self._s.smpp.submit_window
+        window = self._settings.smpp.submit_window
         last_flush = 0.0
         while True:
             now = time.monotonic()
@@ -157,12 +156,10 @@ class Outbound:
         two windows' worth of parts wait to be submitted.
 
         Its own thread, blocked in BLMOVE while the queue is empty, so a reply a worker
-        pushes is picked up at once rather than at the sender's next look (issue 15: the
-        sender polled every 20 ms while accepted replies waited to be flushed, which was
-        most of the time at a few hundred texts a second). One round trip takes up to a
-        window's worth once something is there.
+        pushes is picked up at once rather than at the sender's next look. One round trip
+        takes up to a window's worth once something is there.
         """
-        window = self._s.smpp.submit_window
+        window = self._settings.smpp.submit_window
         resync = False
         while True:
             with self._cond:
@@ -180,7 +177,7 @@ class Outbound:
                 raws = self._replies.take(self._instance, max(1, want))
                 if not raws:
                     # Redis >= 6 takes a fractional timeout; redis-py's stubs say int.
-                    item = self._r.blmove(self._s_keys_replies, self._s_keys_inflight,
+                    item = self._redis.blmove(self._s_keys_replies, self._s_keys_inflight,
                                           TAKE_BLOCK_S, "LEFT", "RIGHT")  # type: ignore[arg-type]
                     raws = [item.decode() if isinstance(item, bytes) else str(item)] if item else []
             except redis.RedisError as exc:
@@ -209,7 +206,7 @@ class Outbound:
                 held.update(self._finished)
             missing = [raw for raw in listed if raw not in held]
         if missing:
-            self._m.replies_resynced.inc(len(missing))
+            self._metrics.replies_resynced.inc(len(missing))
             log.warning("replies.resynced", count=len(missing),
                         reason="taken from the queue by a call whose answer was lost",
                         action="submitting them now")
@@ -223,7 +220,7 @@ class Outbound:
             log.error("replies.unreadable", error=str(exc), action="dropped from the queue")
             self._finished.append(raw)
             return
-        if not reply.msisdn.isdigit() or reply.msisdn == self._s.smpp.short_number:
+        if not reply.msisdn.isdigit() or reply.msisdn == self._settings.smpp.short_number:
             log.error("replies.refused_destination", correlation_id=reply.correlation_id,
                       action="never sent (loop or non-numeric destination)")
             self._finished.append(raw)
@@ -244,7 +241,7 @@ class Outbound:
 
     def _submit_some(self, link: SmppLink, room: int) -> None:
         """Submit up to ``room`` waiting parts, written to the socket in one go."""
-        rate = self._s.smpp.submit_rate
+        rate = self._settings.smpp.submit_rate
         batch: list[tuple[Callable[[int], bytes], int]] = []
         with self._cond:
             while len(batch) < room:
@@ -263,7 +260,7 @@ class Outbound:
             if rate > 0:
                 time.sleep(min(0.01, 1.0 / rate))
             return
-        sent = link.submit(batch, timeout=self._s.smpp.submit_timeout)
+        sent = link.submit(batch, timeout=self._settings.smpp.submit_timeout)
         if len(sent) < len(batch):  # the window closed or the link went: put the rest back
             with self._cond:
                 for _frame_for, token in reversed(batch[len(sent):]):
@@ -277,9 +274,9 @@ class Outbound:
         # recorded message_id is the last part's).
         last = idx == len(out.parts) - 1
         return codec.encode_submit_sm(
-            seq, self._s.smpp.short_number, 0, 1, out.reply.msisdn, 1, 1, part.esm_class,
+            seq, self._settings.smpp.short_number, 0, 1, out.reply.msisdn, 1, 1, part.esm_class,
             part.data_coding, part.short_message,
-            registered_delivery=1 if self._s.smpp.registered_delivery and last else 0)
+            registered_delivery=1 if self._settings.smpp.registered_delivery and last else 0)
 
     def _token(self, rate: float) -> bool:
         now = time.monotonic()
@@ -301,14 +298,14 @@ class Outbound:
                 return  # already handed back by detach()
             out, idx = item
             if isinstance(event, sm.TimedOut):
-                self._m.submit_timeouts.inc()
+                self._metrics.submit_timeouts.inc()
                 self._ready.appendleft((out, idx))
-                action = self._s.smpp.submit_timeout_action
+                action = self._settings.smpp.submit_timeout_action
                 log.warning("mt.submit_timeout", correlation_id=out.reply.correlation_id,
                             sequence=event.request.sequence,
-                            timeout_s=self._s.smpp.submit_timeout, action=action)
+                            timeout_s=self._settings.smpp.submit_timeout, action=action)
                 if action == "rebind":
-                    recycle = f"no submit_sm_resp within {self._s.smpp.submit_timeout:g}s"
+                    recycle = f"no submit_sm_resp within {self._settings.smpp.submit_timeout:g}s"
                 self._cond.notify_all()
             else:
                 status = event.status
@@ -320,7 +317,7 @@ class Outbound:
     def _result(self, out: _Out, idx: int, status: int, message_id: str | None,
                 smsc: str = "") -> None:
         """Lock held."""
-        self._m.submits.labels(status=f"0x{status:02X}").inc()
+        self._metrics.submits.labels(status=f"0x{status:02X}").inc()
         if status == c.ESME_ROK and message_id is not None:
             out.done[idx] = message_id
             self.last_accepted = time.monotonic()
@@ -328,14 +325,14 @@ class Outbound:
                 self._complete(out, smsc)
         elif status in c.THROTTLING:
             # SPEC §6: slow down and retry, never drop. Kannel pauses 1 s likewise.
-            self._m.throttled.inc()
-            self._pause_until = time.monotonic() + self._s.smpp.throttle_pause
+            self._metrics.throttled.inc()
+            self._pause_until = time.monotonic() + self._settings.smpp.throttle_pause
             self._ready.appendleft((out, idx))
             log.info("mt.throttled", status=c.status_name(status),
-                     pause_s=self._s.smpp.throttle_pause,
+                     pause_s=self._settings.smpp.throttle_pause,
                      correlation_id=out.reply.correlation_id)
         elif (status in c.RETRYABLE_SUBMIT or message_id is None) \
-                and out.errors + 1 < self._s.smpp.max_submit_attempts:
+                and out.errors + 1 < self._settings.smpp.max_submit_attempts:
             out.errors += 1
             self._pause_until = time.monotonic() + min(30.0, 0.5 * 2 ** out.errors)
             self._ready.appendleft((out, idx))
@@ -354,34 +351,34 @@ class Outbound:
             if self._due_since is None:
                 self._due_since = now
             since = max(self._due_since, self.last_accepted or 0.0)
-        return now - since >= self._s.gateway.reply_stall_timeout
+        return now - since >= self._settings.gateway.reply_stall_timeout
 
     def _complete(self, out: _Out, smsc: str = "") -> None:
         self._outs -= 1
         self.sent += 1
         self._finished.append(out.raw)
-        self._m.replies_sent.inc()
+        self._metrics.replies_sent.inc()
         now = self._clock()
-        latency = now.timestamp() - _ts(out.reply.received_at, now)
+        latency = (now - out.reply.received_at).total_seconds()
         if latency >= 0:
-            self._m.reply_latency.observe(latency)
+            self._metrics.reply_latency.observe(latency)
         # Per reply at debug; one info line per flush names them all (_flush_finished).
         self._accepted_ids.append(out.reply.correlation_id)
         log.debug("mt.accepted_reply", correlation_id=out.reply.correlation_id,
                   message_id=out.done[-1], parts=len(out.parts))
         self._inbound.add_update(SubmitResult(out.reply.event_id, out.done[-1], "0x00",
-                                              _iso(now), smsc))
+                                              now, smsc))
 
     def _fail(self, out: _Out, status: int) -> None:
         self._outs -= 1
         self._finished.append(out.raw)
-        self._m.replies_failed.inc()
+        self._metrics.replies_failed.inc()
         # Drop its other parts still waiting.
         self._ready = deque(p for p in self._ready if p[0] is not out)
         log.error("mt.failed", correlation_id=out.reply.correlation_id,
                   status=c.status_name(status), action="recorded against the reply")
         self._inbound.add_update(SubmitResult(out.reply.event_id, None, f"0x{status:02X}",
-                                              _iso(self._clock())))
+                                              self._clock()))
 
     def _flush_finished(self) -> None:
         with self._flush_lock:
@@ -408,13 +405,3 @@ class Outbound:
     def _s_keys_inflight(self) -> str:
         return self._replies.keys.inflight(self._instance)
 
-
-def _ts(iso: str, now: datetime) -> float:
-    try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return now.timestamp()
-
-
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -53,7 +53,7 @@ class SmppLink:
         self.where = f"{host}:{port}"
         self.smsc = self.where  # the SMSC's identity for receipts; + system_id once bound
         self.conn_id = conn_id
-        self._h = handler
+        self._handler = handler
         self._clock = clock
         self.session = sm.Session(sm.Role.ESME, window=window,
                                   response_timeout=response_timeout,
@@ -234,7 +234,7 @@ class SmppLink:
                     self._dispatch(ev)
         except Exception as exc:  # a bug must not leave a half-dead link behind
             log.exception("smpp.io_crashed", error=repr(exc))
-            self._h.on_protocol_error(self, sm.ProtocolError("reader_crashed", repr(exc)))
+            self._handler.on_protocol_error(self, sm.ProtocolError(sm.ErrorKind.DRIVER_CRASHED, repr(exc)))
             self.close_reason = self.close_reason or f"I/O thread crashed: {exc!r}"
         finally:
             self.close(self.close_reason or self.session.close_reason or "closed")
@@ -242,11 +242,11 @@ class SmppLink:
 
     def _dispatch(self, ev: sm.Event) -> None:
         if isinstance(ev, sm.Deliver):
-            self._h.on_deliver(self, ev)
+            self._handler.on_deliver(self, ev)
         elif isinstance(ev, sm.Response | sm.RequestFailed | sm.TimedOut):
-            self._h.on_response(self, ev)
+            self._handler.on_response(self, ev)
         elif isinstance(ev, sm.ProtocolError):
-            self._h.on_protocol_error(self, ev)
+            self._handler.on_protocol_error(self, ev)
         elif isinstance(ev, sm.Request):
             if ev.pdu.command_id in c.NO_RESPONSE:
                 log.info("smpp.notification", command=ev.pdu.name, tlvs=sorted(ev.pdu.tlvs))
@@ -254,8 +254,8 @@ class SmppLink:
                 with self._lock:
                     self.session.respond(ev.pdu.sequence, c.ESME_RINVCMDID)
                     self._flush_locked()
-                self._h.on_protocol_error(self, sm.ProtocolError(
-                    "unsupported", ev.pdu.name, ev.pdu.command_id, ev.pdu.sequence))
+                self._handler.on_protocol_error(self, sm.ProtocolError(
+                    sm.ErrorKind.UNSUPPORTED, ev.pdu.name, ev.pdu.command_id, ev.pdu.sequence))
         elif isinstance(ev, sm.Unbound):
             self.close_reason = self.close_reason or (
                 "unbind from SMSC" if ev.by_peer else "unbound")
@@ -267,4 +267,4 @@ class SmppLink:
             return
         self._reported = True
         self._closed.set()
-        self._h.on_closed(self, self.close_reason or "closed")
+        self._handler.on_closed(self, self.close_reason or "closed")

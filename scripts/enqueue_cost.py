@@ -7,9 +7,11 @@ from __future__ import annotations
 import statistics
 import time
 import uuid
+from datetime import UTC, datetime
 
 import redis
 
+from consent_core.changes import ChangeRequest
 from consent_queue.events import EventQueue, JobOptions, QueuedText
 from consent_queue.keys import Keys
 from tests.support import servers
@@ -26,10 +28,11 @@ def main() -> None:
                            JobOptions(retry_max=0, min_replicas_ack=wanted))
             took = []
             for b in range(BATCHES):
-                texts = [QueuedText(request={"event_id": uuid.uuid4().hex,
-                                             "msisdn": f"3712900{(b * TEXTS + i) % 5000:04d}",
-                                             "text": "VIETA"}, fingerprint=uuid.uuid4().hex)
-                         for i in range(TEXTS)]
+                texts = [QueuedText(ChangeRequest(
+                    event_id=uuid.uuid4().hex, msisdn=f"3712900{(b * TEXTS + i) % 5000:04d}",
+                    action="give", consent="VIETA", channel="sms",
+                    received_at=datetime.now(UTC), text="VIETA"), fingerprint=uuid.uuid4().hex)
+                    for i in range(TEXTS)]
                 start = time.perf_counter()
                 q.enqueue(texts, [], uuid.uuid4().hex, "c1")
                 took.append(time.perf_counter() - start)

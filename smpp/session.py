@@ -97,6 +97,14 @@ class LocalProtocolError(Exception):
 
 
 # ------------------------------------------------------------------------ events
+class DeliverKind(enum.StrEnum):
+    """What a deliver_sm is, from its esm_class message type (§5.2.12)."""
+
+    TEXT = "text"  # a subscriber's message (default message type)
+    RECEIPT = "receipt"  # an SMSC delivery receipt (message type 0001)
+    OTHER = "other"  # any other message type: acknowledgement, notification; no command
+
+
 @dataclass(slots=True)
 class Outstanding:
     """A request we sent and whose response has not come yet."""
@@ -112,7 +120,7 @@ class Outstanding:
         return c.command_name(self.command_id)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Bound:
     """ESME: our bind was accepted. SMSC: we accepted the peer's bind."""
 
@@ -120,36 +128,36 @@ class Bound:
     system_id: str
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class BindRefused:
     status: int
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class BindRequested:
     """SMSC role: the peer asks to bind; answer with ``accept_bind`` or ``refuse_bind``."""
 
     pdu: Pdu
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Deliver:
     """ESME role: a deliver_sm, and what it is: ``text`` (a subscriber's message),
     ``receipt`` (an SMSC delivery receipt, §5.2.12 message type 0001) or ``other`` (any
     other message type: an acknowledgement or notification, never a command)."""
 
     sm: ShortMessage
-    kind: str
+    kind: DeliverKind
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Submit:
     """SMSC role: a submit_sm from the ESME."""
 
     sm: ShortMessage
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Request:
     """Any other request the application must answer (``respond``), or a notification
     (alert_notification, outbind) that takes no answer."""
@@ -157,7 +165,7 @@ class Request:
     pdu: Pdu
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Response:
     """The response to one of our requests: its status and decoded body."""
 
@@ -167,7 +175,7 @@ class Response:
     pdu: Pdu | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RequestFailed:
     """generic_nack for one of our requests: the peer could not take it."""
 
@@ -175,26 +183,41 @@ class RequestFailed:
     status: int
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class TimedOut:
     """No response to this request by its deadline; its window slot is free again."""
 
     request: Outstanding
 
 
-@dataclass(slots=True)
+class ErrorKind(enum.StrEnum):
+    """What was wrong with what the peer sent (a metrics label: values never change)."""
+
+    BAD_LENGTH = "bad_length"  # command_length out of bounds or not matching the body
+    MALFORMED = "malformed"  # a body the codec cannot decode (§3.3)
+    UNKNOWN_COMMAND = "unknown_command"  # a command_id SMPP 3.4 does not define
+    UNSUPPORTED = "unsupported"  # a request this role never takes
+    BEFORE_BIND = "before_bind"  # a request that needs a bind, before one (§2.3)
+    WRONG_STATE = "wrong_state"  # a request the bind state does not allow (§2.3)
+    GENERIC_NACK = "generic_nack"  # the peer refused one of our requests
+    GENERIC_NACK_ZERO = "generic_nack_zero"  # a generic_nack with status 0: contradiction
+    UNEXPECTED_RESPONSE = "unexpected_response"  # a response to nothing outstanding
+    DRIVER_CRASHED = "reader_crashed"  # the driver's own bug, reported as the peer's
+
+
+@dataclass(frozen=True, slots=True)
 class ProtocolError:
     """Something the peer sent that SMPP does not allow; already answered if it needed an
     answer. ``kind`` is a stable short code for metrics."""
 
-    kind: str
+    kind: ErrorKind
     detail: str
     command_id: int = 0
     sequence: int = 0
     status: int = 0
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Unbound:
     """The unbind exchange is over (either side asked); close the connection.
     ``sequence`` is the unbind's (the peer's, or ours)."""
@@ -203,7 +226,7 @@ class Unbound:
     sequence: int = 0
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class LinkDead:
     """The session's verdict: the connection is of no further use; close it."""
 
@@ -214,12 +237,12 @@ Event = (Bound | BindRefused | BindRequested | Deliver | Submit | Request | Resp
          | RequestFailed | TimedOut | ProtocolError | Unbound | LinkDead)
 
 
-def classify(esm_class: int) -> str:
+def classify(esm_class: int) -> DeliverKind:
     """text / receipt / other, from esm_class's message type bits (§5.2.12)."""
     kind = esm_class & c.ESM_MESSAGE_TYPE_MASK
     if not kind:
-        return "text"
-    return "receipt" if kind == c.ESM_DELIVERY_RECEIPT else "other"
+        return DeliverKind.TEXT
+    return DeliverKind.RECEIPT if kind == c.ESM_DELIVERY_RECEIPT else DeliverKind.OTHER
 
 
 # ------------------------------------------------------------------------ the session
@@ -242,7 +265,6 @@ class Session:
         self.system_id = ""
         self.close_reason = ""
         self.last_rx = now
-        self.last_tx = now
         self.pdus_in = 0
         self._reader = codec.FrameReader(max_pdu)
         self._max_pdu = max_pdu
@@ -332,7 +354,6 @@ class Session:
         if windowed:
             self._windowed += 1
         self._out.append(frame_for(seq))
-        self.last_tx = now
         return seq
 
     def bind(self, mode: str, system_id: str, password: str, now: float, *,
@@ -425,7 +446,7 @@ class Session:
         except codec.FramingError as err:
             # §3.3: generic_nack for an invalid command_length; the stream is lost with it.
             self._out.append(codec.generic_nack(err.sequence, err.status))
-            events.append(ProtocolError("bad_length", str(err), err.command_id, err.sequence))
+            events.append(ProtocolError(ErrorKind.BAD_LENGTH, str(err), err.command_id, err.sequence))
             events += self._die(f"bad PDU: {err}")
         return events
 
@@ -457,7 +478,7 @@ class Session:
             pdu = codec.decode(frame)
         except PduError as err:
             self._out.append(codec.generic_nack(seq, err.status))
-            events.append(ProtocolError("malformed", str(err), command_id, seq))
+            events.append(ProtocolError(ErrorKind.MALFORMED, str(err), command_id, seq))
             return
         if command_id in c.BIND_COMMANDS:
             self._awaiting[seq] = command_id
@@ -470,7 +491,7 @@ class Session:
     def _refuse(self, frame: bytes, command_id: int, seq: int, events: list[Event]) -> None:
         if command_id not in c.COMMAND_NAMES:
             self._out.append(codec.generic_nack(seq, c.ESME_RINVCMDID))
-            events.append(ProtocolError("unknown_command", f"command_id 0x{command_id:08X}",
+            events.append(ProtocolError(ErrorKind.UNKNOWN_COMMAND, f"command_id 0x{command_id:08X}",
                                         command_id, seq))
             return
         name = c.command_name(command_id)
@@ -483,7 +504,7 @@ class Session:
         elif self.role is Role.ESME and command_id not in (c.DELIVER_SM, c.DATA_SM, c.UNBIND):
             # A request an SMSC never sends to an ESME (submit_sm, bind, ...): §5.1.3.
             self._out.append(codec.generic_nack(seq, c.ESME_RINVCMDID))
-            events.append(ProtocolError("unsupported", name, command_id, seq))
+            events.append(ProtocolError(ErrorKind.UNSUPPORTED, name, command_id, seq))
             return
         elif command_id == c.DELIVER_SM:
             self._out.append(codec.deliver_sm_resp(seq, status))
@@ -491,7 +512,7 @@ class Session:
             self._out.append(codec.encode_header_only(command_id | c.RESPONSE_BIT, status, seq))
         # Named when it arrives: by the time the caller sees the event a bind_resp read in
         # the same chunk may have bound the session (the fault suite caught that race).
-        kind = "wrong_state" if self._bound else "before_bind"
+        kind = ErrorKind.WRONG_STATE if self._bound else ErrorKind.BEFORE_BIND
         events.append(ProtocolError(kind, f"{name} in state {self.state.value}",
                                     command_id, seq))
 
@@ -500,7 +521,7 @@ class Session:
         req = self._outstanding.get(seq)
         if command_id == c.GENERIC_NACK:
             if req is None:
-                events.append(ProtocolError("generic_nack", f"{c.status_name(status)} for "
+                events.append(ProtocolError(ErrorKind.GENERIC_NACK, f"{c.status_name(status)} for "
                                             f"sequence {seq}, no such request", command_id, seq,
                                             status))
                 return
@@ -508,11 +529,11 @@ class Session:
             if status == c.ESME_ROK:
                 # A negative acknowledgement with status 0 is a contradiction; it is still a
                 # refusal of that request, never its acceptance.
-                events.append(ProtocolError("generic_nack_zero", f"generic_nack(0) for "
+                events.append(ProtocolError(ErrorKind.GENERIC_NACK_ZERO, f"generic_nack(0) for "
                                             f"{req.name} {seq}", command_id, seq))
                 status = c.ESME_RSYSERR
             else:
-                events.append(ProtocolError("generic_nack", f"{c.status_name(status)} for "
+                events.append(ProtocolError(ErrorKind.GENERIC_NACK, f"{c.status_name(status)} for "
                                             f"{req.name} {seq}", command_id, seq))
             if req.command_id in c.BIND_COMMANDS and self.state is State.BINDING:
                 self.state = State.OPEN
@@ -526,7 +547,7 @@ class Session:
         if req is None or command_id != req.command_id | c.RESPONSE_BIT:
             name = c.command_name(command_id)
             what = "no such request" if req is None else f"request was {req.name}"
-            events.append(ProtocolError("unexpected_response", f"{name} for sequence {seq}: "
+            events.append(ProtocolError(ErrorKind.UNEXPECTED_RESPONSE, f"{name} for sequence {seq}: "
                                         f"{what}", command_id, seq, status))
             return
         self._pop(seq)
@@ -554,7 +575,7 @@ class Session:
             try:
                 _st, _seq, message_id = codec.decode_sm_resp(frame)
             except PduError as err:
-                events.append(ProtocolError("malformed", str(err), command_id, seq))
+                events.append(ProtocolError(ErrorKind.MALFORMED, str(err), command_id, seq))
                 message_id = ""
             events.append(Response(req, status, message_id))
             return
@@ -564,7 +585,7 @@ class Session:
         try:
             return codec.decode(frame)
         except PduError as err:
-            events.append(ProtocolError("malformed", str(err), err.command_id, err.sequence))
+            events.append(ProtocolError(ErrorKind.MALFORMED, str(err), err.command_id, err.sequence))
             return None
 
     def _pop(self, seq: int) -> Outstanding:

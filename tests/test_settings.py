@@ -66,3 +66,13 @@ def test_bad_value_error_does_not_echo_a_secret(monkeypatch: pytest.MonkeyPatch)
         load_settings(None)
     assert "muchtoolongsecret" not in str(err.value)
     assert "smpp.password" in str(err.value)
+
+
+def test_a_retired_key_is_dropped_with_one_line_saying_it_can_go(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """queue.retry_intervals was never read; files copied from the old example still start."""
+    f = tmp_path / "g.toml"
+    f.write_text("[queue]\nshards = 2\nretry_intervals = [1, 2]\n")
+    assert load_settings(f).queue.shards == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert "queue.retry_intervals" in line and "no longer a setting" in line

@@ -389,7 +389,7 @@ def _start_metrics(settings: Settings, shards: list[int], rt: runtime.Runtime,
                     action="running without /metrics and /healthz")
         return None
     REGISTRY.register(QueueCollector(
-        rt.redis, [rt.keys.event_queue(s) for s in shards] + [rt.keys.delivery_queue]))
+        rt.redis, [rt.keys.event_queue(s) for s in shards]))
     return server
 
 

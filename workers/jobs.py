@@ -11,7 +11,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import redis
@@ -19,22 +19,21 @@ import structlog
 from rq.job import Job, get_current_job
 from rq.serializers import JSONSerializer
 
+from consent_core.changes import (
+    BadUpdate,
+    ChangeRequest,
+    DeliveryUpdate,
+    ReceiptUpdate,
+    SubmitResult,
+    parse_update,
+)
 from consent_queue import rq_port
 from consent_queue.backlog import sms_texts
 from consent_queue.events import ReplicasBehind, replicas_holding
 from consent_queue.keys import APPLY_EVENTS_JOB, RECORD_DELIVERIES_JOB
 from consent_queue.outcomes import is_reset, publish_outcomes, wants_outcome
-from consent_queue.wire import (
-    BadUpdate,
-    DeliveryUpdate,
-    ReceiptUpdate,
-    Reply,
-    SubmitResult,
-    parse_update,
-)
+from consent_queue.replies import Reply
 from consent_store.errors import BadRequest, NotFound, StoreError, StoreUnavailable
-from consent_store.requests import ChangeRequest
-from consent_store.timeutil import parse_instant
 from workers import runtime
 
 log = structlog.get_logger("worker")
@@ -196,7 +195,7 @@ def _apply(rt: runtime.Runtime, requests: list[dict[str, Any]],
         if req.channel == "sms" and res.reply_text:
             replies.append(Reply(event_id=req.event_id, msisdn=req.msisdn, text=res.reply_text,
                                  correlation_id=req.correlation_id or req.event_id[:16],
-                                 received_at=data_time(req.received_at)))
+                                 received_at=req.received_at))
     for outcome, n in outcomes.items():
         runtime.EVENTS.labels(outcome=outcome).inc(n)
     # One info line per batch, not per text: at saturation a line per text cost more CPU
@@ -293,40 +292,35 @@ def record_deliveries(updates: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def _parse_deliveries(updates: list[dict[str, Any]],
-                      ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+                      ) -> tuple[list[SubmitResult], list[ReceiptUpdate]]:
     """Queued delivery updates as the store takes them: (submits, receipts); an unreadable
     one is counted, logged and skipped."""
-    submits: list[tuple[Any, ...]] = []
-    receipts: list[tuple[Any, ...]] = []
+    submits: list[SubmitResult] = []
+    receipts: list[ReceiptUpdate] = []
     for data in updates:
         try:
             u: DeliveryUpdate = parse_update(data)
-            at = parse_instant(u.at)
-        except (BadUpdate, ValueError) as exc:
+        except BadUpdate as exc:
             runtime.BAD_EVENTS.inc()
             log.error("delivery.unreadable", error=str(exc), action="skipped")
             continue
         if isinstance(u, SubmitResult):
-            submits.append((u.event_id, u.message_id, u.status, at, u.smsc))
-        elif isinstance(u, ReceiptUpdate):
-            receipts.append((u.message_id, u.stat, at, u.smsc, u.msisdn))
+            submits.append(u)
+        else:
+            receipts.append(u)
     return submits, receipts
 
 
-def _store_deliveries(rt: runtime.Runtime, submits: list[tuple[Any, ...]],
-                      receipts: list[tuple[Any, ...]]) -> None:
+def _store_deliveries(rt: runtime.Runtime, submits: list[SubmitResult],
+                      receipts: list[ReceiptUpdate]) -> None:
     _with_db_retry(lambda: rt.store.record_deliveries(submits, receipts),
                    budget=max(1.0, rt.settings.queue.job_timeout - 10))
 
 
-def _count_receipts(receipts: list[tuple[Any, ...]]) -> None:
-    for _, stat, *_ in receipts:
-        known = str(stat).upper()
+def _count_receipts(receipts: list[ReceiptUpdate]) -> None:
+    for r in receipts:
+        known = r.stat.upper()
         runtime.RECEIPTS.labels(stat=known if known in RECEIPT_STATS else "OTHER").inc()
-
-
-def data_time(value: datetime) -> str:
-    return value.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 # Seconds a post-commit Redis step retries: a Sentinel failover takes 2-10 s here.

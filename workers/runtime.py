@@ -66,7 +66,7 @@ _current: Runtime | None = None
 
 def build(settings: Settings, clock: Clock = system_clock) -> Runtime:
     client = redis_client(settings.redis)
-    keys = Keys(settings.redis.key_prefix, settings.queue.name, settings.queue.shards)
+    keys = Keys.from_settings(settings)
     return Runtime(
         settings=settings,
         store=ConsentStore(settings.database.url.get_secret_value(), lang=settings.consent.language,

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +30,11 @@ def _rq_leaves_logging_alone() -> Iterator[None]:
 
 
 def event(msisdn: str, text: str, seq: int) -> Any:
-    from consent_queue.events import QueuedText
+    from tests.support.texts import queued_text
 
     consent, _, stop = text.partition(" ")
-    return QueuedText(request={
-        "event_id": uuid.uuid4().hex, "msisdn": msisdn, "action": "withdraw" if stop else "give",
-        "consent": consent, "channel": "sms", "received_at": datetime.now(UTC).isoformat(),
-        "ingest_seq": seq, "text": text, "correlation_id": uuid.uuid4().hex[:16]},
-        fingerprint=f"{msisdn}|{text}|{seq}")
+    return queued_text(msisdn, text, action="withdraw" if stop else "give", consent=consent,
+                       fingerprint=f"{msisdn}|{text}|{seq}")
 
 
 def queue_texts(redis_url: str, texts: list[Any], batch: str) -> None:

@@ -171,7 +171,7 @@ class Stream:
 
         def drained() -> bool:
             try:
-                names = [keys.event_queue(s) for s in range(keys.shards)] + [keys.delivery_queue]
+                names = keys.rq_queues
                 busy = sum(client.llen(f"rq:queue:{name}") for name in names)
                 return busy == 0 and client.llen(keys.replies) == 0 and not any(
                     client.llen(k) for k in client.scan_iter(f"{keys.prefix}:replies:inflight:*"))
@@ -376,7 +376,7 @@ def _keys(p: Pipeline) -> Keys:
 def _rq_leftovers(p: Pipeline, redis_url: str) -> dict[str, list[str]]:
     keys = _keys(p)
     client = redis.Redis.from_url(redis_url)
-    names = [keys.event_queue(s) for s in range(keys.shards)] + [keys.delivery_queue]
+    names = keys.rq_queues
     out: dict[str, list[str]] = {"queued": [], "started": [], "failed": []}
     for name in names:
         q = Queue(name, connection=client, serializer=JSONSerializer)

@@ -7,13 +7,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
 from consent_queue.keys import Keys
-from consent_queue.replies import ReplyQueue
-from consent_queue.wire import Reply
+from consent_queue.replies import Reply, ReplyQueue
 from gateway.metrics import GatewayMetrics
 from gateway.outbound import Outbound
 from tests.gateway.test_driver import FakeLink, inbound, settings
@@ -35,7 +35,7 @@ class SubmittingLink(FakeLink):
 
 
 def _reply(n: int) -> Reply:
-    return Reply(f"e{n}", "37129123456", f"Paldies {n}", f"c{n}", "2026-01-01T00:00:00Z")
+    return Reply(f"e{n}", "37129123456", f"Paldies {n}", f"c{n}", datetime(2026, 1, 1, tzinfo=UTC))
 
 
 def test_a_reply_stranded_in_flight_by_a_lost_answer_is_submitted_after_the_outage(

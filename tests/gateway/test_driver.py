@@ -4,6 +4,7 @@ SMPP connection would be (it records what would be written), fakeredis under the
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from typing import Any
 
 import fakeredis
@@ -11,11 +12,11 @@ import redis
 
 from config.logs import configure_logging
 from config.settings import LogSettings, Settings
+from consent_core.changes import SubmitResult
 from consent_queue.events import EventQueue, JobOptions
 from consent_queue.keys import Keys
 from consent_queue.parts import PartStore
-from consent_queue.replies import ReplyQueue
-from consent_queue.wire import Reply
+from consent_queue.replies import Reply, ReplyQueue
 from gateway.inbound import Arrival, Inbound, _Batch
 from gateway.metrics import GatewayMetrics
 from gateway.outbound import Outbound
@@ -87,7 +88,7 @@ def test_parts_with_one_reference_and_other_totals_are_held_apart_and_each_answe
     assert not b.texts and len(b.parts) == 4  # nothing is joined before Redis holds it
     ib._queue(b)
     [text] = b.texts
-    assert text.request["text"] == "JAUNUMI"
+    assert text.request.text == "JAUNUMI"
     assert link.written == [(1, 0), (2, 0), (3, 0), (4, 0)]  # every part answered once held
     assert text.held is not None and text.held.how == "completed"
     # The other set (reference 7, two parts) still waits in Redis for its second part.
@@ -103,7 +104,7 @@ def test_text_to_another_number_is_settled_with_the_configured_status() -> None:
         ev = deliver(seq, b"VIETA", dest=dest)
         ib._classify(Arrival(link, ev.sm, ev.kind, 0.0), b)  # type: ignore[arg-type]
     assert [(arrivals[0].pdu.sequence, st) for arrivals, st in b.settled] == [(1, 0x0B), (3, 0x0B)]
-    assert [t.request["text"] for t in b.texts] == ["VIETA"]  # the alias is ours
+    assert [t.request.text for t in b.texts] == ["VIETA"]  # the alias is ours
 
 
 def outbound(s: Settings) -> tuple[Outbound, Any]:
@@ -114,7 +115,7 @@ def outbound(s: Settings) -> tuple[Outbound, Any]:
 
 
 def admitted(ob: Outbound, link: FakeLink) -> int:
-    reply = Reply("e1", "37129123456", "Paldies", "c1", "2026-01-01T00:00:00Z")
+    reply = Reply("e1", "37129123456", "Paldies", "c1", datetime(2026, 1, 1, tzinfo=UTC))
     ob.attach(link)  # type: ignore[arg-type]
     ob._admit(reply.dumps())
     out, idx = ob._ready.popleft()
@@ -158,7 +159,8 @@ def test_generic_nack_is_never_acceptance_and_replies_due_become_a_stall() -> No
     ob.on_response(link, sm.Response(outstanding(7), c.ESME_ROK, "m-1"))  # type: ignore[arg-type]
     assert ob.sent == 1 and not ob.stalled(ob._due_since + 100)
     [update] = ob._inbound._updates
-    assert (update["message_id"], update["smsc"]) == ("m-1", "127.0.0.1:2775/consentgw")
+    assert isinstance(update, SubmitResult)
+    assert (update.message_id, update.smsc) == ("m-1", "127.0.0.1:2775/consentgw")
 
 
 def test_a_batch_whose_enqueue_answer_was_lost_is_recognised_on_a_later_bind() -> None:

@@ -10,9 +10,17 @@ import pytest
 import redis
 
 from consent_core.clock import FixedClock
-from consent_queue.events import EventQueue, JobOptions, QueuedText, UnsureEntries
+from consent_queue.events import (
+    EntryState,
+    EventQueue,
+    JobOptions,
+    PendingEntry,
+    QueuedText,
+    UnsureEntries,
+)
 from consent_queue.keys import Keys
 from tests.support.lost_answer import lose_next_transaction_answer
+from tests.support.texts import queued_text
 
 N = "37129123456"
 
@@ -26,11 +34,7 @@ def queue() -> tuple[EventQueue, FixedClock]:
 
 
 def text(words: str, n: str = N) -> QueuedText:
-    import uuid
-
-    eid = uuid.uuid4().hex
-    return QueuedText(request={"event_id": eid, "msisdn": n, "text": words},
-                      fingerprint=f"fp-{n}-{words}")
+    return queued_text(n, words)
 
 
 def test_redelivery_of_the_latest_text_is_recognised(queue: tuple[EventQueue, FixedClock]) -> None:
@@ -125,7 +129,8 @@ def test_a_link_never_matches_an_entry_it_filed_and_knows_the_outcome_of(
     q, _clock = queue
     unsure = UnsureEntries()
     never_ran = text("VIETA STOP")
-    never_ran._entry = f"conn1|{never_ran.fingerprint}|{never_ran.request['event_id']}|1.0|q"
+    never_ran._entry = PendingEntry("conn1", never_ran.fingerprint, never_ran.request.event_id,
+                                    1000, EntryState.QUEUED)
     unsure.add([never_ran])  # the transaction did not run: no such entry in Redis
     done = text("VIETA STOP")
     q.enqueue([done], [], "b1", "conn1", unsure=unsure)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consent_queue.wire import (
+from consent_core.changes import (
     BadRequest,
     BadUpdate,
     ChangeRequest,
@@ -20,10 +20,12 @@ from consent_queue.wire import (
 )
 
 text = st.text(max_size=30)
+instants = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
+                        timezones=st.just(UTC))
 
 
-@given(st.builds(SubmitResult, text, st.none() | text, text, text)
-       | st.builds(ReceiptUpdate, text, text, text, text, text))
+@given(st.builds(SubmitResult, text, st.none() | text, text, instants, text)
+       | st.builds(ReceiptUpdate, text, text, instants, text, text))
 def test_updates_round_trip_through_json(update: SubmitResult | ReceiptUpdate) -> None:
     assert parse_update(json.loads(json.dumps(update.to_wire()))) == update
 
@@ -37,8 +39,6 @@ def test_not_an_update_is_refused(data: object) -> None:
 
 numbers = st.from_regex(r"\A371[0-9]{8}\Z")
 consents = st.sampled_from(["JAUNUMI", "METADATI", "AUTO", "VIETA", "SADARBIBA"])
-instants = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
-                        timezones=st.just(UTC))
 
 
 @given(numbers, st.sampled_from(["give", "withdraw"]), consents, instants,

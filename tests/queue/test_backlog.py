@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import redis
 
 from consent_queue.backlog import Backlog, sms_texts
 from consent_queue.events import EventQueue, JobOptions, QueuedText
 from consent_queue.keys import Keys
+from tests.support.texts import queued_text
 
 KEYS = Keys("t", "q", 2)
 
 
-def _text(i: int) -> QueuedText:
-    return QueuedText(request={"event_id": f"e{i}", "msisdn": f"3712900{i:04d}",
-                               "action": "give", "consent": "AUTO", "channel": "sms",
-                               "received_at": "2026-01-01T00:00:00Z"},
-                      fingerprint=f"f{i}")
+def _text(i: int, event_id: str = "") -> QueuedText:
+    return queued_text(f"3712900{i:04d}", "AUTO", action="give", consent="AUTO",
+                       event_id=event_id or f"e{i}", fingerprint=f"f{i}",
+                       received_at=datetime(2026, 1, 1, tzinfo=UTC))
 
 
 def test_queued_texts_count_in_and_applied_jobs_count_out_once(redis_url: str) -> None:
@@ -37,8 +39,7 @@ def test_redeliveries_do_not_count_in_again(redis_url: str) -> None:
     first = [_text(1)]
     events.enqueue(first, [], "b1", "conn-1")
     events.unanswered(first)  # the link died before the answer went out
-    again = [_text(1)]
-    again[0].request["event_id"] = "e1-redelivered"
+    again = [_text(1, "e1-redelivered")]
     events.enqueue(again, [], "b2", "conn-2")
     assert again[0].duplicate
     assert events.backlog.size() == 1

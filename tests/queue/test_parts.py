@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import redis
@@ -19,6 +18,7 @@ from consent_queue.events import EventQueue, JobOptions, QueuedText
 from consent_queue.keys import Keys
 from consent_queue.parts import HeldSet, Part, PartStore
 from tests.support.pipeline import wait_until
+from tests.support.texts import queued_text
 
 KEYS = Keys("smsgw", "consent-events", 1)
 N = "37129440001"
@@ -31,11 +31,7 @@ def part(n: int, total: int, text: str, ref: int = 5) -> tuple[str, Concat, Part
 
 
 def as_text(held: HeldSet) -> QueuedText:
-    return QueuedText(request={"event_id": uuid.uuid4().hex, "msisdn": held.msisdn,
-                               "action": "unknown", "consent": None, "channel": "sms",
-                               "received_at": datetime.now(UTC).isoformat(),
-                               "text": held.text, "correlation_id": uuid.uuid4().hex[:16]},
-                      fingerprint="set:" + held.key, held=held)
+    return queued_text(held.msisdn, held.text, fingerprint="set:" + held.key, held=held)
 
 
 def queued(client: redis.Redis) -> list[dict[str, object]]:
@@ -117,8 +113,7 @@ def test_sequence_follows_the_order_of_queueing_not_the_instances_clocks(
                         clock=FixedClock(datetime.now(UTC) - timedelta(hours=1)))
 
     def text(words: str) -> QueuedText:
-        return QueuedText(request={"event_id": uuid.uuid4().hex, "msisdn": N,
-                                   "text": words}, fingerprint=f"fp-{words}")
+        return queued_text(N, words, fingerprint=f"fp-{words}")
 
     for i, (q, words) in enumerate([(ahead, "VIETA"), (behind, "VIETA STOP"),
                                     (ahead, "METADATI"), (behind, "METADATI STOP"),

@@ -12,6 +12,7 @@ import redis
 from rq import Queue
 from rq.registry import FailedJobRegistry
 
+from consent_core.changes import SubmitResult
 from consent_queue.events import EventQueue, JobOptions
 from consent_queue.keys import Keys
 from tests.ctl.test_jobs_status import N1, directory, event
@@ -19,7 +20,17 @@ from tests.support import servers
 from tests.support.pipeline import Pipeline
 
 
-def _queue(redis_url: str, texts: list[object], deliveries: list[dict[str, object]],
+class _Unreadable:
+    """A delivery update as no gateway writes it (what an older or broken one might)."""
+
+    def __init__(self, wire: dict[str, object]) -> None:
+        self.wire = wire
+
+    def to_wire(self) -> dict[str, object]:
+        return self.wire
+
+
+def _queue(redis_url: str, texts: list[object], deliveries: list[object],
            batch: str) -> None:
     client = redis.Redis.from_url(redis_url)
     EventQueue(client, Keys("smsgw", "consent-events", 1), JobOptions(retry_max=0)).enqueue(
@@ -47,9 +58,10 @@ def test_texts_are_applied_and_answered_when_their_batchs_update_is_refused(
     assert worker.proc is not None and worker.proc.wait(60) == 0, p.logs()[-2000:]
     [first] = _history(p)
     # PostgreSQL text cannot hold a NUL (an SMSC's system_id with one, say): refused.
-    refused = {"kind": "submit", "event_id": first["event_id"], "message_id": "91",
-               "status": "0x00", "at": datetime.now(UTC).isoformat(), "smsc": "smsc\x00:2775"}
-    unreadable = {"kind": "receipt", "message_id": "1", "stat": "DELIVRD", "at": "not a time"}
+    refused = SubmitResult(str(first["event_id"]), "91", "0x00", datetime.now(UTC),
+                           "smsc\x00:2775")
+    unreadable = _Unreadable({"kind": "receipt", "message_id": "1", "stat": "DELIVRD",
+                              "at": "not a time"})
     _queue(redis_url, [event(N1, "AUTO", 2)], [refused, unreadable], f"b1-{uuid.uuid4().hex}")
     worker = p.worker("--burst", name="worker2")
     assert worker.proc is not None and worker.proc.wait(60) == 0, p.logs()[-2000:]

@@ -27,7 +27,7 @@ def test_a_batch_is_one_info_line_with_every_correlation_id_and_no_line_per_text
     [batch] = [x for x in lines if x["event"] == "batch.applied"]
     assert batch["level"] == "info"
     assert batch["count"] == 3
-    assert batch["correlation_ids"] == [t.request["correlation_id"] for t in texts]
+    assert batch["correlation_ids"] == [t.request.correlation_id for t in texts]
     assert batch["outcomes"] == {"given": 2, "withdrawn": 1}
     assert not any(x["event"] == "event.applied" for x in lines)  # debug is off
     # RQ's own lines about the job (dequeued, "Job OK") are debug detail; its lifecycle
