@@ -325,4 +325,4 @@ def _latest(svc: Services) -> int:
 
 def _page(svc: Services, after: int, limit: int) -> api_reads.ChangesPage:
     with svc.store.engine.connect() as conn:
-        return api_reads.changes_after(conn, after, limit, svc.clock())
+        return api_reads.changes_after(conn, after, limit)

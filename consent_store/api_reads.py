@@ -1,11 +1,11 @@
 """Reads the HTTP API needs beyond ``ConsentStore``: many statuses at once, one ledger
-event by id, and the ordered feed of state changes (cursor = ledger position)."""
+event by id, and the ordered feed of state changes (cursor = feed position)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select, tuple_
@@ -14,11 +14,6 @@ from consent_core.model import Status
 from consent_store.queries import ERASE, STATE_CHANGES
 from consent_store.schema import consent_events, consent_state
 from consent_store.timeutil import iso
-
-# A gap in ledger positions younger than this may be a transaction that has its position
-# but has not committed yet (PostgreSQL hands out ids at insert); the feed waits for it
-# rather than skip it. An older gap is a rolled-back transaction and is passed over.
-GAP_GRACE = timedelta(seconds=2)
 
 
 def statuses(conn: Connection, pairs: Sequence[tuple[str, str]]
@@ -41,7 +36,7 @@ def statuses(conn: Connection, pairs: Sequence[tuple[str, str]]
 
 
 def event(conn: Connection, event_id: str) -> dict[str, Any] | None:
-    row = conn.execute(select(consent_events.c.id, consent_events.c.event_id,
+    row = conn.execute(select(consent_events.c.position, consent_events.c.event_id,
                               consent_events.c.msisdn, consent_events.c.consent,
                               consent_events.c.outcome, consent_events.c.channel,
                               consent_events.c.received_at, consent_events.c.applied_at)
@@ -50,8 +45,9 @@ def event(conn: Connection, event_id: str) -> dict[str, Any] | None:
 
 
 def latest_position(conn: Connection) -> int:
-    return int(conn.execute(select(func.coalesce(func.max(consent_events.c.id), 0))).scalar()
-               or 0)
+    """The feed position of the newest committed ledger row (0 for an empty ledger)."""
+    return int(conn.execute(select(func.coalesce(func.max(consent_events.c.position), 0)))
+               .scalar() or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,32 +56,29 @@ class ChangesPage:
     next: int  # the cursor to pass as ``after`` next time
 
 
-def changes_after(conn: Connection, after: int, limit: int, now: datetime) -> ChangesPage:
-    """State changes with a ledger position above ``after``, in ledger order.
+def changes_after(conn: Connection, after: int, limit: int) -> ChangesPage:
+    """State changes with a feed position above ``after``, in feed order.
 
-    Rows that changed nothing (already_given, refused, …) advance the cursor but are not
-    listed; erasure is listed (every consent of the number ends).
+    Positions are taken in commit order (consent_store/feed.py), so the rows a reader sees
+    above ``after`` are all there will ever be below the last of them: the cursor moves to
+    the last row read and nothing below it can appear later. Rows that changed nothing
+    (already_given, refused, …) advance the cursor but are not listed; erasure is listed
+    (every consent of the number ends).
     """
     rows = conn.execute(
-        select(consent_events.c.id, consent_events.c.event_id, consent_events.c.msisdn,
+        select(consent_events.c.position, consent_events.c.event_id, consent_events.c.msisdn,
                consent_events.c.consent, consent_events.c.outcome, consent_events.c.action,
                consent_events.c.channel, consent_events.c.received_at,
                consent_events.c.applied_at)
-        .where(consent_events.c.id > after).order_by(consent_events.c.id).limit(limit)).all()
-    out: list[dict[str, Any]] = []
-    cursor = after
-    for r in rows:
-        if r.id != cursor + 1 and now - r.applied_at < GAP_GRACE:
-            break  # an earlier position may still commit: stop before the gap
-        cursor = r.id
-        if r.outcome in STATE_CHANGES or r.action == ERASE:
-            out.append(_change(r))
-    return ChangesPage(out, cursor)
+        .where(consent_events.c.position > after).order_by(consent_events.c.position)
+        .limit(limit)).all()
+    out = [_change(r) for r in rows if r.outcome in STATE_CHANGES or r.action == ERASE]
+    return ChangesPage(out, int(rows[-1].position) if rows else after)
 
 
 def _change(r: Any) -> dict[str, Any]:
     status = STATE_CHANGES.get(r.outcome, Status.NONE if r.outcome == "erased" else None)
-    return {"position": int(r.id), "event_id": r.event_id, "msisdn": r.msisdn,
+    return {"position": int(r.position), "event_id": r.event_id, "msisdn": r.msisdn,
             "consent": r.consent, "outcome": r.outcome,
             "status": None if status is None else status.value,
             "channel": r.channel, "received_at": iso(r.received_at),

@@ -20,7 +20,7 @@ from consent_core.decide import DEFAULT_CONFIRM_WINDOW, decide, decide_text, sta
 from consent_core.eligibility import Subscriber, eligibility
 from consent_core.model import REPLIED, Eligibility, Outcome, Status
 from consent_core.understand import Intent, Matcher, Reading, Rule
-from consent_store import chain
+from consent_store import chain, feed
 from consent_store.dialect import among, insert_ignore, insert_rows, upsert_many
 from consent_store.requests import AppliedChange, ChangeRequest
 from consent_store.schema import (
@@ -113,7 +113,10 @@ def write_states(conn: Connection, rows: Sequence[StateRow]) -> None:
 
 def append_events(conn: Connection, rows: Sequence[dict[str, Any]],
                   chain_of: dict[str, str] | None = None) -> None:
-    """Append ledger rows, each sealed into its number's hash chain (consent_store/chain.py).
+    """Append ledger rows, each sealed into its number's hash chain (consent_store/chain.py)
+    and placed at the next feed positions (consent_store/feed.py). Every transaction that
+    appends to the ledger does it here, as late as it can: from the insert to the commit
+    every other writer of the ledger waits for this one.
 
     ``chain_of`` maps a row's ``msisdn`` to the chain it continues when that is another
     key (erasure: the erase row, under the pseudonym, closes the number's chain).
@@ -126,10 +129,10 @@ def append_events(conn: Connection, rows: Sequence[dict[str, Any]],
     heads = lock_heads(conn, set(keys))
     for r, key in zip(full, keys, strict=True):
         chain.seal(r, heads[key])
-    insert_rows(conn, consent_events, full)
     upsert_many(conn, ledger_heads, [
         {"msisdn": h.key, "chain_id": h.chain_id, "seq": h.seq, "hash": h.hash}
         for h in heads.values() if h.dirty], ["msisdn"])
+    feed.insert_ledger(conn, full)
 
 
 def lock_heads(conn: Connection, keys: set[str]) -> dict[str, chain.Head]:
@@ -263,9 +266,9 @@ def apply_in_transaction(conn: Connection, requests: Sequence[ChangeRequest], *,
     insert_ignore(conn, consent_descriptions, fresh)
     if wrote_digests is not None:
         wrote_digests.update(row["digest"] for row in fresh)
-    append_events(conn, events)
-    insert_rows(conn, replies, reply_rows)
     write_states(conn, list(states.values()))
+    append_events(conn, events)  # the feed's lock: only this transaction's new rows follow
+    insert_rows(conn, replies, reply_rows)
     return results
 
 

@@ -94,10 +94,24 @@ consent_events = Table(
     Column("match_rule", String(64), nullable=True),
     Column("confirms_event_id", String(EVENT_ID_LEN), nullable=True),
     Column("confirmed_text", Text(), nullable=True),
+    # 0015: the row's place in the feed and the proof log, in commit order (ledger_feed).
+    Column("position", BigInteger(), nullable=False),
     Index("ix_consent_events_msisdn_received_at", "msisdn", "received_at"),
     Index("ix_consent_events_chain_id_chain_seq", "chain_id", "chain_seq", unique=True),
     Index("ix_consent_events_msisdn_consent_id", "msisdn", "consent", "id"),
     Index("ix_consent_events_received_at", "received_at"),
+    Index("ix_consent_events_position", "position", unique=True),
+)
+
+# The last feed position handed out (one row). A writer moves it as the last ledger write
+# of its transaction, so its row lock, held until commit, makes positions contiguous and
+# commit-ordered (consent_store/feed.py; docs/store.md, "Feed positions").
+ledger_feed = Table(
+    "ledger_feed",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=False),
+    Column("last_position", BigInteger(), nullable=False),
+    CheckConstraint("id = 1", name="one_row"),
 )
 
 # Current state per number and consent: derived from the ledger, kept in the same

@@ -141,7 +141,7 @@ class ConsentStore:
         An event id already in the ledger (or earlier in the batch) returns its first
         outcome with ``replayed=True`` and changes nothing. A JĀ within ``confirm_window``
         of a near-miss give applies it (docs/commands.md). ``submits`` and ``receipts``
-        (as ``record_deliveries`` takes them) are recorded after the changes in the same
+        (as ``record_deliveries`` takes them) are recorded before the changes in the same
         transaction: one commit per batch, not two.
         """
         if not requests and not submits and not receipts:
@@ -151,13 +151,15 @@ class ConsentStore:
 
         def work(conn: Connection) -> tuple[list[AppliedChange], set[str]]:
             wrote: set[str] = set()
+            # Deliveries first: the changes end with the ledger insert, which holds the
+            # feed's lock until commit (consent_store/feed.py).
+            if subs or recs:
+                upkeep.record_deliveries(conn, subs, recs)
             applied = apply_in_transaction(conn, reqs, catalog=catalog, lang=lang or self.lang,
                                            now=self.clock(), pseudonym=self.pseudonym,
                                            confirm_window=confirm_window,
                                            stored_digests=self._stored_digests,
                                            wrote_digests=wrote) if reqs else []
-            if subs or recs:
-                upkeep.record_deliveries(conn, subs, recs)
             return applied, wrote
 
         result: list[AppliedChange]

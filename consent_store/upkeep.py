@@ -89,7 +89,6 @@ def apply_lapse(conn: Connection, rows: list[Any], as_of: datetime, now: datetim
         states.append({"b_msisdn": r.msisdn, "status": Status.LAPSED.value, "since": as_of,
                        "last_event_id": event_id})
         out.append(LapseCandidate(r.msisdn, r.since, r.last_activity_at, event_id))
-    append_events(conn, events)
     if states:
         conn.execute(
             update(consent_state)
@@ -98,6 +97,7 @@ def apply_lapse(conn: Connection, rows: list[Any], as_of: datetime, now: datetim
             .values(status=bindparam("status"), since=bindparam("since"), channel="system",
                     last_event_id=bindparam("last_event_id")),
             states)
+    append_events(conn, events)  # last: the feed's lock is held from here to commit
     return out
 
 
@@ -125,8 +125,8 @@ def reset(conn: Connection, msisdn: str, reason: str, channel: str,
         events.append(_event(event_id, msisdn, None, "reset", Outcome.RESET.value, channel,
                              now, reason))
         out.append(AppliedChange(event_id, msisdn, None, Outcome.RESET))
-    append_events(conn, events)
     write_states(conn, list(states.values()))
+    append_events(conn, events)  # last: the feed's lock is held from here to commit
     return out
 
 
@@ -148,13 +148,13 @@ def erase(conn: Connection, msisdn: str, pseudonym: str, reason: str, channel: s
     n_state = conn.execute(delete(consent_state).where(
         consent_state.c.msisdn == msisdn, consent_state.c.status != Status.NONE.value)).rowcount
     conn.execute(delete(consent_state).where(consent_state.c.msisdn == msisdn))
+    kept = conn.execute(select(subscribers.c.msisdn).where(
+        subscribers.c.msisdn == msisdn)).first() is not None
     event_id = f"erase:{uuid.uuid4().hex}"
     # The erase row closes the number's chain; a later text starts a new one.
     append_events(conn, [_event(event_id, pseudonym, None, "erase", "erased", channel, now,
                                 reason)], chain_of={pseudonym: msisdn})
     conn.execute(delete(ledger_heads).where(ledger_heads.c.msisdn == msisdn))
-    kept = conn.execute(select(subscribers.c.msisdn).where(
-        subscribers.c.msisdn == msisdn)).first() is not None
     return ErasureReport(msisdn, pseudonym, event_id, int(n_events), int(n_replies),
                          int(n_state), int(n_contacts), kept)
 

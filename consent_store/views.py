@@ -84,10 +84,11 @@ class LedgerEntry:
     match_rule: str | None = None
     confirms_event_id: str | None = None
     confirmed_text: str | None = None
+    position: int | None = None  # the feed's and the proof log's order (0015)
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "event_id": self.event_id, "msisdn": self.msisdn,
+            "id": self.id, "position": self.position, "event_id": self.event_id, "msisdn": self.msisdn,
             "consent": self.consent, "action": self.action, "outcome": self.outcome,
             "channel": self.channel, "received_at": iso(self.received_at),
             "applied_at": iso(self.applied_at), "ingest_seq": self.ingest_seq,

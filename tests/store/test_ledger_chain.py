@@ -87,8 +87,8 @@ def test_reordered_rows_are_found(store: ConsentStore, catalog: Catalog) -> None
 def test_a_row_inserted_by_hand_is_found(store: ConsentStore, catalog: Catalog) -> None:
     _busy_number(store, catalog)
     _sql(store, "INSERT INTO consent_events (event_id, msisdn, consent, action, outcome, "
-                "channel, received_at, applied_at) VALUES ('forged', :m, 'VIETA', 'give', "
-                "'given', 'sms', :t, :t)", m=LMT, t=NOW.replace(tzinfo=None))
+                "channel, received_at, applied_at, position) VALUES ('forged', :m, 'VIETA', "
+                "'give', 'given', 'sms', :t, :t, 1000)", m=LMT, t=NOW.replace(tzinfo=None))
     found = store.verify(LMT).first_break
     assert found is not None and found.event_id == "forged"
 

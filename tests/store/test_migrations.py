@@ -15,7 +15,7 @@ from consent_store.store import ConsentStore
 from tests.store.conftest import LMT, T0, req
 
 TABLES = {"subscribers", "consent_events", "consent_state", "replies", "ledger_heads",
-          "contacts", "consent_descriptions"}
+          "contacts", "consent_descriptions", "ledger_feed"}
 
 
 def _indexes(engine: sa.Engine, table: str) -> set[str]:
@@ -26,7 +26,7 @@ def test_upgrade_on_empty_database_creates_every_table_at_head(database_url: str
     upgrade(database_url)
     engine = make_engine(database_url)
     assert TABLES <= set(sa.inspect(engine).get_table_names())
-    assert current_revision(engine) == head_revision() == "0014_reply_smsc"
+    assert current_revision(engine) == head_revision() == "0015_feed_position"
     assert "ix_consent_events_msisdn_consent_id" in _indexes(engine, "consent_events")
     engine.dispose()
 
@@ -86,6 +86,30 @@ def test_upgrade_from_0002_chains_the_existing_ledger_so_it_verifies(
     # The upgraded chain goes on: a new row links to the old ones and verifies.
     store.apply(req("give", "JAUNUMI"), catalog=catalog)
     assert store.verify(LMT).intact and store.verify(LMT).rows == 3
+    store.close()
+
+
+def test_upgrade_to_feed_positions_keeps_each_rows_id_as_its_position(
+        database_url: str, catalog: Catalog) -> None:
+    """A consumer's cursor taken before the upgrade (an id) means the same place after it;
+    new rows go on from the largest, contiguous."""
+    upgrade(database_url, "0014_reply_smsc")
+    store = ConsentStore(database_url)
+    with store.engine.begin() as conn:  # ids 1 and 5: the others as if rolled back
+        for id_, consent in ((1, "VIETA"), (5, "METADATI")):
+            conn.execute(sa.text(
+                "INSERT INTO consent_events (id, event_id, msisdn, consent, action, outcome,"
+                " channel, received_at, applied_at) VALUES (:i, :e, :m, :c, 'give', 'given',"
+                " 'sms', :t, :t)"), {"i": id_, "e": f"old-{id_}", "m": LMT, "c": consent,
+                                     "t": T0.replace(tzinfo=None)})
+    upgrade(database_url)
+    store.apply(req("give", "JAUNUMI"), catalog=catalog)
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT id, position, consent FROM consent_events "
+                                    "ORDER BY position")).all()
+    assert [(r.position, r.consent) for r in rows] == [
+        (1, "VIETA"), (5, "METADATI"), (6, "JAUNUMI")]
+    assert rows[0].id == 1 and rows[1].id == 5
     store.close()
 
 
