@@ -139,6 +139,33 @@ def test_reply_texts_say_what_the_spec_requires(catalog: Catalog) -> None:
     assert explained.startswith("VIETA: atrašanās vietas dati") and "Lai dotu: VIETA" in explained
 
 
+def test_the_reply_table_in_the_docs_is_the_catalog(catalog: Catalog) -> None:
+    """docs/commands.md, "The replies": one row per answered outcome, the templates as
+    shipped, in the catalog's order."""
+    docs = (SHIPPED.parents[1] / "docs" / "commands.md").read_text(encoding="utf-8")
+    table = docs.split("<!-- replies:begin -->")[1].split("<!-- replies:end -->")[0]
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")]
+            for line in table.strip().splitlines()[2:]]
+    assert rows == [[f"`{outcome.value}`", texts["lv"], texts["en"]]
+                    for outcome, texts in catalog.replies.items()]
+    assert "2026.12.2" in docs and catalog.version == "2026.12.2"
+
+
+def test_latvian_replies_spell_every_word_one_way(catalog: Catalog) -> None:
+    """Diacritics everywhere: no word of a Latvian reply is another reply's word with its
+    diacritics lost (the long replies are worded with words that have none)."""
+    def words(text: str) -> set[str]:
+        return set(re.findall(r"[^\W\d_]+", text.lower()))
+
+    latvian = {w for t in catalog.replies.values() for w in words(t["lv"])}
+    latvian |= {w for d in catalog.consents.values() for w in words(d.description["lv"])}
+    bare = {w.translate(str.maketrans("āčēģīķļņšūž", "acegiklnsuz")): w for w in latvian
+            if LATVIAN_LETTERS & set(w)}
+    for outcome, texts in catalog.replies.items():
+        misspelt = {w for w in words(texts["lv"]) if w in bare}
+        assert not misspelt, (outcome.value, {w: bare[w] for w in misspelt})
+
+
 def test_inflected_forms_are_loaded(catalog: Catalog) -> None:
     assert "JAUNUMUS" in catalog.consents["JAUNUMI"].forms
     assert "SADARBIBU" in catalog.consents["SADARBIBA"].forms

@@ -26,8 +26,8 @@ def test_every_rule_has_words(rule: Rule) -> None:
 
 def test_a_text_is_described_with_what_it_was_read_as() -> None:
     assert describe("withdrawn", "VIETA", "VIETA STOP", "form+words", "en") == (
-        "consent VIETA withdrawn; read as \u201cVIETA STOP\u201d (an inflected form, in words "
-        "(a negation, a verb, another language))")
+        "consent VIETA withdrawn; read as \u201cVIETA STOP\u201d (an inflected form, "
+        "a negation or a verb)")
     assert describe("withdrawn", "VIETA", "VIETA STOP", "form", "lv") == (
         "piekrišana VIETA atsaukta; saprasts kā \u201cVIETA STOP\u201d (locīts vārds)")
     assert describe("explained", "AUTO", "AUTO?", "question", "en").startswith(
