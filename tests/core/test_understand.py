@@ -218,6 +218,8 @@ def test_a_single_typo_of_a_keyword_is_understood_or_refused_never_another(
     word = _one_edit(keyword, data)
     assume(word != keyword)
     reading = read(word)
-    assert reading.intent in (Intent.GIVE, Intent.UNKNOWN), (word, reading)
-    if reading.intent is Intent.GIVE:
-        assert reading.consent == keyword
+    # A typo that puts a stretch one edit from STOP into the word ("AUSTO") is read on the
+    # safe side, as a withdrawal of that keyword; never anything about another consent.
+    assert reading.intent in (Intent.GIVE, Intent.UNKNOWN, Intent.WITHDRAW), (word, reading)
+    if reading.intent is not Intent.UNKNOWN:
+        assert reading.consents == (keyword,)
