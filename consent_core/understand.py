@@ -32,8 +32,6 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Final
 
-from confusable_homoglyphs import confusables
-
 from consent_core.catalog import Catalog
 from consent_core.model import CONSENTS, Give, Withdraw
 from consent_core.parse import STOP, asks, fold, parse, tokens
@@ -431,6 +429,10 @@ def _looks_like_withdrawal(folded: str) -> bool:
 def _latin_lookalike(word: str) -> str | None:
     """``word`` with every letter of another script replaced by the Latin letter it is
     confusable with (Unicode confusables, UTS #39), or None when one has no Latin twin."""
+    # Imported here: the data takes about a second to load, paid once per process by the
+    # first text with a letter of another script, not by every process that reads texts.
+    from confusable_homoglyphs import confusables
+
     out = []
     for ch in word:
         if ch.isascii():
