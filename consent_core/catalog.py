@@ -11,6 +11,7 @@ import string
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from importlib.resources import files
 from pathlib import Path
 from types import MappingProxyType
@@ -22,15 +23,16 @@ from consent_core.model import (
     MANY_CONSENTS,
     NO_CONSENT,
     REPLIED,
+    TWO_LISTS,
     ConsentCoreError,
     Outcome,
 )
 
 DEFAULT_LANG: Final[str] = "lv"
-_PLACEHOLDERS: Final[frozenset[str]] = frozenset({"consent", "consents"})
+_PLACEHOLDERS: Final[frozenset[str]] = frozenset({"consent", "consents", "others", "summary"})
 _TOP_KEYS: Final[frozenset[str]] = frozenset({"version", "languages", "consents", "replies"})
 _CONSENT_KEYS: Final[frozenset[str]] = frozenset(
-    {"keyword", "groups", "description", "description_version", "forms"})
+    {"keyword", "groups", "description", "description_version", "forms", "summary"})
 
 
 class CatalogError(ConsentCoreError):
@@ -47,6 +49,8 @@ class ConsentDef:
     description_version: str
     # Latvian inflected forms understood as near misses (upper case, no diacritics).
     forms: tuple[str, ...] = ()
+    # The description in a few words, for the answer to a question ("VIETA?") in one SMS.
+    summary: Mapping[str, str] = dataclass_field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +67,11 @@ class Catalog:
         return tuple(self.consents)
 
     def reply(self, outcome: Outcome, consent: str | None, lang: str = DEFAULT_LANG,
-              consents: tuple[str, ...] = ()) -> str:
+              consents: tuple[str, ...] = (), others: tuple[str, ...] = ()) -> str:
         """The reply text for ``outcome`` about ``consent`` in ``lang``; the replies that list
-        several consents (stop_info, all_withdrawn) take them as ``consents``, and
-        ``consent`` defaults to the first.
+        several consents (stop_info, all_withdrawn …) take them as ``consents``, and
+        ``consent`` defaults to the first; partly_withdrawn lists the consents not in force
+        as ``others``. ``{summary}`` is the consent's summary in ``lang``.
 
         Raises ``KeyError`` for an outcome that is not answered (superseded, lapsed, reset)
         or a language the catalog lacks, and ``ValueError`` when the template names the
@@ -86,7 +91,12 @@ class Catalog:
             return template
         if "consents" in _fields(template) and not consents:
             raise ValueError(f"reply for {outcome!s} needs the consents it lists")
-        return template.format(consent=consent, consents=", ".join(consents))
+        if "others" in _fields(template) and not others:
+            raise ValueError(f"reply for {outcome!s} needs the consents not in force")
+        entry = self.consents.get(consent)
+        summary = "" if entry is None else entry.summary.get(lang, "")
+        return template.format(consent=consent, consents=", ".join(consents),
+                               others=", ".join(others), summary=summary)
 
 
 def load_catalog(path: str | Path | None = None) -> Catalog:
@@ -195,6 +205,7 @@ def parse_catalog(data: Mapping[str, Any], *, name: str = "catalog") -> Catalog:
             description=texts(f"{where} description", entry.get("description")),
             description_version=description_version,
             forms=tuple(dict.fromkeys(forms)),
+            summary=texts(f"{where} summary", entry.get("summary")),
         )
     missing = [k for k in CONSENTS if k not in consents]
     if missing:
@@ -224,6 +235,10 @@ def parse_catalog(data: Mapping[str, Any], *, name: str = "catalog") -> Catalog:
                 raise fail(f"reply {key} {lang}", "this reply has no consent to name")
             if "consents" in fields and outcome not in MANY_CONSENTS:
                 raise fail(f"reply {key} {lang}", "{consents} is only for the replies that list")
+            if "others" in fields and outcome not in TWO_LISTS:
+                raise fail(f"reply {key} {lang}", "{others} is only for partly_withdrawn")
+            if "summary" in fields and outcome is not Outcome.EXPLAINED:
+                raise fail(f"reply {key} {lang}", "{summary} is only for explained")
         replies[outcome] = templates
     for outcome in Outcome:
         if outcome in REPLIED and outcome not in replies:

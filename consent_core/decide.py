@@ -75,7 +75,12 @@ def decide_text(reading: Reading, status: Mapping[str, Status],
     in_force = tuple(k for k, s in status.items() if s in IN_FORCE)
     intent, consent = reading.intent, reading.consent
     if intent is Intent.WITHDRAW and consent is not None:
-        return TextPlan(apply=(("withdraw", consent),))
+        # Several consents named: each withdrawn in the order written, one reply.
+        return TextPlan(apply=tuple(("withdraw", k) for k in reading.consents),
+                        reply=Outcome.ALL_WITHDRAWN if reading.more else None,
+                        listed=reading.consents if reading.more else ())
+    if intent is Intent.EXPLAIN and consent is not None:
+        return TextPlan(outcome=Outcome.EXPLAINED, consent=consent)
     if intent is Intent.GIVE and consent is not None:
         if not reading.near_miss:
             return TextPlan(apply=(("give", consent),))
@@ -104,3 +109,26 @@ def decide_text(reading: Reading, status: Mapping[str, Status],
     if intent is Intent.HELP:
         return TextPlan(outcome=Outcome.HELP)
     return TextPlan(outcome=Outcome.UNKNOWN_COMMAND)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The one reply to a text that withdrew several consents: its outcome and lists."""
+
+    outcome: Outcome
+    consents: tuple[str, ...] = ()
+    others: tuple[str, ...] = ()
+
+
+def withdrawals_answer(done: tuple[tuple[str, Outcome], ...], *, everything: bool) -> Answer:
+    """The reply to a text that withdrew several consents (``done``: each consent and its
+    outcome, in the order applied); ``everything`` for VISS STOP, which names no consent."""
+    withdrawn = tuple(k for k, o in done if o is Outcome.WITHDRAWN)
+    unchanged = tuple(k for k, o in done if o is not Outcome.WITHDRAWN)
+    if withdrawn and unchanged:
+        return Answer(Outcome.PARTLY_WITHDRAWN, withdrawn, unchanged)
+    if withdrawn:
+        return Answer(Outcome.ALL_WITHDRAWN, withdrawn)
+    if everything or not unchanged:
+        return Answer(Outcome.NONE_IN_FORCE)
+    return Answer(Outcome.NONE_WITHDRAWN, unchanged)

@@ -50,8 +50,13 @@ class Outcome(StrEnum):
     CONFIRM_ASKED = "confirm_asked"
     CONFIRM_DECLINED = "confirm_declined"
     NOTHING_TO_CONFIRM = "nothing_to_confirm"
-    # The one reply to VISS STOP (its ledger rows are `withdrawn`, one per consent).
+    # The one reply to a text that withdraws several consents (VISS STOP, VIETA STOP AUTO
+    # STOP); its ledger rows are `withdrawn`/`already_withdrawn`, one per consent.
     ALL_WITHDRAWN = "all_withdrawn"
+    PARTLY_WITHDRAWN = "partly_withdrawn"
+    NONE_WITHDRAWN = "none_withdrawn"
+    # A question about a consent ("VIETA?", "kas ir VIETA"): its meaning, nothing changes.
+    EXPLAINED = "explained"
     SUPERSEDED = "superseded"
     LAPSED = "lapsed"
     RESET = "reset"
@@ -99,6 +104,9 @@ REPLIED: Final[frozenset[Outcome]] = frozenset(
         Outcome.CONFIRM_DECLINED,
         Outcome.NOTHING_TO_CONFIRM,
         Outcome.ALL_WITHDRAWN,
+        Outcome.PARTLY_WITHDRAWN,
+        Outcome.NONE_WITHDRAWN,
+        Outcome.EXPLAINED,
     }
 )
 
@@ -107,7 +115,10 @@ NO_CONSENT: Final[frozenset[Outcome]] = frozenset(
     {Outcome.UNKNOWN_COMMAND, Outcome.HELP, Outcome.NONE_IN_FORCE, Outcome.NOTHING_TO_CONFIRM}
 )
 # Answered outcomes whose reply lists several consents ({consents}; {consent} is the first).
-MANY_CONSENTS: Final[frozenset[Outcome]] = frozenset({Outcome.STOP_INFO, Outcome.ALL_WITHDRAWN})
+MANY_CONSENTS: Final[frozenset[Outcome]] = frozenset(
+    {Outcome.STOP_INFO, Outcome.ALL_WITHDRAWN, Outcome.PARTLY_WITHDRAWN, Outcome.NONE_WITHDRAWN})
+# The one reply that lists two groups: {consents} withdrawn now, {others} not in force.
+TWO_LISTS: Final[frozenset[Outcome]] = frozenset({Outcome.PARTLY_WITHDRAWN})
 
 # Client groups of the subscriber directory (SPEC §7 `consentctl subscribers import`).
 CLIENT_GROUPS: Final[frozenset[str]] = frozenset({"lmt", "other"})

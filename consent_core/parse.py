@@ -47,6 +47,15 @@ def _is_separator(ch: str) -> bool:
     return ch.isspace() or ch == "_" or unicodedata.category(ch) in _SEPARATOR_CATEGORIES
 
 
+def asks(text: str) -> bool:
+    """True when ``text`` ends with a question mark (trailing spaces, `.` and `!` aside)."""
+    folded = fold(text)
+    end = len(folded)
+    while end and (folded[end - 1] in ".!" or _is_separator(folded[end - 1])):
+        end -= 1
+    return end > 0 and folded[end - 1] == "?"
+
+
 def tokens(text: str) -> list[str]:
     """The folded words of ``text``, trailing `.`/`!`/`?` dropped."""
     folded = fold(text)
@@ -78,7 +87,9 @@ def parse(text: str, keywords: Iterable[str] = CONSENTS) -> Give | Withdraw | Un
     if len(words) == 1:
         (word,) = words
         if word in by_folded:
-            return Give(by_folded[word])
+            # "VIETA?" asks what VIETA is: a question is no indication of wishes, so it is
+            # never a give (the reader at apply time answers it with the consent's meaning).
+            return Unknown(text) if asks(text) else Give(by_folded[word])
         # "VIETASTOP" / "STOPVIETA": a missing space. No keyword starts or ends with STOP,
         # so the split is unambiguous.
         if word.endswith(STOP) and word[: -len(STOP)] in by_folded:

@@ -1,22 +1,26 @@
-"""What a subscriber meant: every text read as a `Reading` — a command, exact or a near miss.
+"""What a subscriber meant: every text read as a `Reading`.
 
-`parse` (the exact command language) always wins. Only a text it refuses is read further,
-and only when the meaning is unambiguous (docs/commands.md, "Near misses"):
+One principle (docs/commands.md): **read a withdrawal generously and a give strictly; when
+unsure between "no" and anything else, withdraw or ask — never give.**
 
-- ``form``: a Latvian inflected form of a keyword (``JAUNUMUS``, ``VIETU``; the catalog's
-  ``forms``);
-- ``typo``: one edit (insertion, deletion, substitution, adjacent transposition) from a
-  keyword, two for keywords of eight letters or more, when exactly one word is that close;
-- ``filler``: polite words around a command (``lūdzu``, ``paldies``, ``please`` …);
-- ``punctuation``: emoji, symbols and punctuation around the words.
+`parse` (the exact command language) always wins. A text it refuses is read word by word:
 
-Besides the consent commands it reads HELP (``HELP``, ``INFO``, ``PALĪGS``, ``?``), a bare
-``STOP``, ``VISS STOP`` (withdraw everything) and the answers ``JĀ``/``NĒ``. What the store
-does with each, and that a near-miss *give* is only applied after ``JĀ``, is the store's
-business; this module only reads. Pure and total: never raises, whatever the ``str``.
+- a text with any sign of "no" — a withdrawal word or verb in any inflection (`STOP`,
+  `atsaucu`, `nevēlos`, `UNSUBSCRIBE`, `СТОП`), a negation (`NE`, `negribu`, `don't`, `NE`
+  glued on: `NEMETADATI`), a stop or cross emoji, STOP cut short or misspelt glued on
+  (`SADARBIBAST`) — is never a give: it withdraws every consent it names, in the order
+  written (`VIETA STOP AUTO STOP`), everything in force with an "all" word (`VISSSTOP`,
+  `STOPALL`, `Atsaukt visas piekrišanas`), and otherwise asks what is in force (a bare
+  STOP; `NĒ` alone answers a question);
+- a question (`VIETA?`, `kas ir VIETA`) is answered with the consent's meaning, never given;
+- a give needs exactly one consent and nothing unknown around it; anything but the exact
+  keyword (an inflected form, a typo, filler, emoji, letters from another script) is a
+  near miss that waits for JĀ.
 
-A reading is never a give when the text carries anything that looks like a withdrawal word
-(withdrawing must not turn into giving, GDPR Art. 7(3)).
+Letters from other scripts that look like Latin ones (Cyrillic `СТОР`, Greek `ΑΥΤΟ`) are
+folded with the Unicode confusables data (UTS #39) of the `confusable-homoglyphs` package,
+after the Russian words have had their chance. Pure and total: never raises, whatever the
+``str``; the confusables data is package data loaded once.
 """
 
 from __future__ import annotations
@@ -25,21 +29,41 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Final
 
 from consent_core.catalog import Catalog
 from consent_core.model import CONSENTS, Give, Withdraw
-from consent_core.parse import STOP, WITHDRAW_WORDS, fold, parse, tokens
+from consent_core.parse import STOP, asks, fold, parse, tokens
+from consent_core.vocabulary import (
+    ALL_WORDS,
+    BASE_ALL,
+    BASE_ANSWERS,
+    FILLER_WORDS,
+    HELP_WORDS,
+    NEGATED_STEMS,
+    NEGATION_SYMBOLS,
+    NEGATION_WORDS,
+    NO_WORDS,
+    QUESTION_WORDS,
+    STOP_WORDS,
+    WITHDRAW_STEMS,
+    WITHDRAW_WORDS,
+    YES_WORDS,
+)
+
+__all__ = ["FILLER_WORDS", "Intent", "Matcher", "Reading", "Rule", "edits", "understand"]
 
 
 class Intent(StrEnum):
     GIVE = "give"
-    WITHDRAW = "withdraw"
+    WITHDRAW = "withdraw"  # one consent or several (``Reading.consents``), in order written
     HELP = "help"
     STOP_INFO = "stop_info"  # a bare STOP: what is in force, nothing changes
     STOP_ALL = "stop_all"  # VISS STOP: withdraw everything in force
     YES = "yes"
     NO = "no"
+    EXPLAIN = "explain"  # a question about a consent: its meaning, nothing changes
     UNKNOWN = "unknown"
 
 
@@ -49,17 +73,28 @@ class Rule(StrEnum):
     TYPO = "typo"
     FILLER = "filler"
     PUNCTUATION = "punctuation"
+    WORDS = "words"  # a verb, negation, answer or opt-out word beyond the exact command
+    SCRIPT = "script"  # look-alike letters of another script folded (UTS #39)
+    SEVERAL = "several"  # several consents named
+    QUESTION = "question"
 
 
 @dataclass(frozen=True, slots=True)
 class Reading:
     """What a text was understood as. ``rules``: how (``exact`` alone for a text `parse`
-    accepts). ``consent`` for give/withdraw. ``why`` says why an ``unknown`` is unknown."""
+    accepts). ``consent`` for give/withdraw/explain, ``more`` the further consents a
+    withdrawal names. ``why`` says why an ``unknown`` is unknown."""
 
     intent: Intent
     consent: str | None = None
     rules: tuple[Rule, ...] = ()
     why: str | None = None
+    more: tuple[str, ...] = ()
+
+    @property
+    def consents(self) -> tuple[str, ...]:
+        """Every consent the reading names, in the order written."""
+        return () if self.consent is None else (self.consent, *self.more)
 
     @property
     def near_miss(self) -> bool:
@@ -72,36 +107,31 @@ class Reading:
 
     @property
     def understood(self) -> str:
-        """The command as understood, in canonical form (``VIETA STOP``, ``JAUNUMI``)."""
+        """The command as understood, in canonical form (``VIETA STOP``, ``JAUNUMI``,
+        ``VIETA STOP, AUTO STOP``)."""
+        if self.intent is Intent.WITHDRAW:
+            return ", ".join(f"{k} {STOP}" for k in self.consents)
         return {
             Intent.GIVE: self.consent or "",
-            Intent.WITHDRAW: f"{self.consent} {STOP}",
             Intent.HELP: "PALĪGS",
             Intent.STOP_INFO: STOP,
             Intent.STOP_ALL: f"VISS {STOP}",
             Intent.YES: "JĀ",
             Intent.NO: "NĒ",
+            Intent.EXPLAIN: f"{self.consent}?",
             Intent.UNKNOWN: "",
         }[self.intent]
 
 
-HELP_WORDS: Final[frozenset[str]] = frozenset({"HELP", "INFO", "PALIGS", "PALIDZIBA"})
-YES_WORDS: Final[frozenset[str]] = frozenset({"JA", "YES"})
-NO_WORDS: Final[frozenset[str]] = frozenset({"NE", "NO"})
-# "all" in VISS STOP: viss, visas, visu, visus (folded).
-ALL_WORDS: Final[frozenset[str]] = frozenset({"VISS", "VISAS", "VISU", "VISUS", "VISI", "ALL"})
-# Polite words and greetings dropped around a command (folded: no diacritics).
-FILLER_WORDS: Final[frozenset[str]] = frozenset({
-    "LUDZU", "PALDIES", "LABDIEN", "LABRIT", "LABVAKAR", "SVEIKI", "SVEIKS", "CAU", "HEJ",
-    "PLEASE", "PLS", "PLZ", "THANKS", "THANK", "YOU", "THX", "HI", "HELLO",
-})
-# A word on its own: a bare withdrawal word asks what is in force.
-_ALONE: Final[dict[str, Intent]] = {"withdraw": Intent.STOP_INFO, "help": Intent.HELP,
-                                    "yes": Intent.YES, "no": Intent.NO}
-# A text of more words than this is a message, not a command (and is not searched).
+# A text of more words than this is a message, not a command: a give is not searched for
+# in it. A withdrawal is (generously), in its first SCAN_WORDS words.
 MAX_WORDS: Final[int] = 12
+SCAN_WORDS: Final[int] = 60
 # A keyword this long or longer is still recognised with two edits; shorter ones with one.
 TWO_EDITS_FROM: Final[int] = 8
+# Word kinds that are a sign of "no".
+_NEGATIVE: Final[frozenset[str]] = frozenset({"withdraw", "negation", "no", "withdraw_of",
+                                              "all_withdraw"})
 
 
 def edits(a: str, b: str, limit: int = 2) -> int:
@@ -128,9 +158,12 @@ def _allowed(keyword: str) -> int:
     return 2 if len(keyword) >= TWO_EDITS_FROM else 1
 
 
+
 @dataclass(frozen=True, slots=True)
 class _Word:
-    kind: str  # consent, withdraw, all, help, yes, no, unknown
+    # consent, withdraw, negation, no, yes, all, all_withdraw, help, question, withdraw_of,
+    # unknown, ambiguous
+    kind: str
     value: str = ""
     rule: Rule | None = None
 
@@ -151,9 +184,9 @@ class Matcher:
         for folded, k in [*self._exact.items(), *self._forms.items()]:
             self._targets.append((folded, "consent", k, _allowed(k)))
         # Which withdrawal word or "all" word a typo was of does not matter.
-        for w in WITHDRAW_WORDS:
+        for w in STOP_WORDS:
             self._targets.append((w, "withdraw", STOP, 1))
-        for w in ALL_WORDS - {"ALL"}:
+        for w in BASE_ALL:
             self._targets.append((w, "all", "VISS", 1))
 
     @classmethod
@@ -171,65 +204,130 @@ class Matcher:
         stripped = fold(text).strip()
         if stripped and set(stripped) <= {"?", " "}:
             return Reading(Intent.HELP, rules=(Rule.EXACT,))
-        words, punctuation = _words(text)
+        words, punctuation, symbols = _words(text)
+        rules: set[Rule] = {Rule.PUNCTUATION} if punctuation else set()
+        read: list[_Word] = []
+        for word in words[:SCAN_WORDS]:
+            if word in FILLER_WORDS or (word.isdigit() and word.endswith("29307777")):
+                rules.add(Rule.FILLER)
+                continue
+            w = self._word(word)
+            if w.rule is None and not _base(w, word):
+                w = _Word(w.kind, w.value, Rule.WORDS)
+            if w.rule is not None:
+                rules.add(w.rule)
+            read.append(w)
+        negative = symbols or any(w.kind in _NEGATIVE for w in read) \
+            or _looks_like_withdrawal(fold(text))
+        if negative:
+            return self._withdrawal(read, rules)
         if len(words) > MAX_WORDS:
             return Reading(Intent.UNKNOWN, why="too_long")
-        rules: list[Rule] = [Rule.PUNCTUATION] if punctuation else []
-        kept = [w for w in words if w not in FILLER_WORDS]
-        if len(kept) < len(words):
-            rules.append(Rule.FILLER)
-        if not kept:
-            return Reading(Intent.UNKNOWN, why="no_command")
-        read = [self._word(w) for w in kept]
-        rules += sorted({r.rule for r in read if r.rule is not None}, key=list(Rule).index)
-        reading = self._combine(read, tuple(rules) or (Rule.EXACT,))
-        if reading.intent is Intent.GIVE and _looks_like_withdrawal(fold(text)):
-            return Reading(Intent.UNKNOWN, why="withdrawal_unclear")
-        return reading
+        if asks(text) or any(w.kind in ("question", "help") for w in read):
+            return self._question(read, rules)
+        return self._give(read, rules)
 
-    def _combine(self, read: list[_Word], rules: tuple[Rule, ...]) -> Reading:
+    def _withdrawal(self, read: list[_Word], rules: set[Rule]) -> Reading:
+        """A text with a sign of "no": never a give (GDPR Art. 7(3): withdrawing is as easy
+        as giving; a wrong withdrawal costs one SMS to give again, a wrong give records a
+        consent nobody gave)."""
+        named = tuple(dict.fromkeys(w.value for w in read
+                                    if w.kind in ("consent", "withdraw_of")))
+        if len(named) > 1:
+            rules.add(Rule.SEVERAL)
+        how = _ordered(rules) or (Rule.EXACT,)
+        if named:
+            return Reading(Intent.WITHDRAW, named[0], how, more=named[1:])
+        kinds = {w.kind for w in read}
+        if kinds & {"all", "all_withdraw"}:
+            return Reading(Intent.STOP_ALL, None, how)
+        if kinds and kinds <= {"no"}:
+            return Reading(Intent.NO, None, how)
+        return Reading(Intent.STOP_INFO, None, how)
+
+    def _question(self, read: list[_Word], rules: set[Rule]) -> Reading:
+        """A question: answered, never given (it is no indication of wishes)."""
+        named = tuple(dict.fromkeys(w.value for w in read if w.kind == "consent"))
+        rules.add(Rule.QUESTION)
+        if len(named) == 1:
+            return Reading(Intent.EXPLAIN, named[0], _ordered(rules))
+        return Reading(Intent.HELP, None, (Rule.EXACT,) if rules == {Rule.QUESTION}
+                       and all(w.kind == "help" for w in read) else _ordered(rules))
+
+    def _give(self, read: list[_Word], rules: set[Rule]) -> Reading:
+        """Strict: one consent, nothing unknown beside it; anything but the keyword alone
+        (which `parse` took) is a near miss that waits for JĀ."""
         kinds = [r.kind for r in read]
+        if not read:
+            return Reading(Intent.UNKNOWN, why="no_command")
         if "ambiguous" in kinds:
             return Reading(Intent.UNKNOWN, why="ambiguous")
-        if kinds.count("consent") > 1:
-            return Reading(Intent.UNKNOWN, why="two_consents")
-        if len(read) == 1:
-            (w,) = read
-            if w.kind == "consent":
-                return Reading(Intent.GIVE, w.value, rules)
-            if w.kind == "withdraw_of":
-                return Reading(Intent.WITHDRAW, w.value, rules)
-            alone = _ALONE.get(w.kind)
-            if alone is not None:
-                return Reading(alone, None, rules)
+        if "unknown" in kinds or "all" in kinds:
             return Reading(Intent.UNKNOWN, why="nothing_close")
-        if len(read) == 2 and "withdraw" in kinds:
-            other = read[1] if kinds[0] == "withdraw" else read[0]
-            if other.kind == "consent":
-                return Reading(Intent.WITHDRAW, other.value, rules)
-            if other.kind == "all":
-                return Reading(Intent.STOP_ALL, None, rules)
+        named = [r.value for r in read if r.kind == "consent"]
+        if len(set(named)) > 1:
+            return Reading(Intent.UNKNOWN, why="two_consents")
+        if named:
+            # "VIETA VIETA", "Jā, VIETA", "gribu VIETA": still one give, asked about.
+            if len(read) > 1:
+                rules.add(Rule.WORDS)
+            return Reading(Intent.GIVE, named[0], _ordered(rules) or (Rule.EXACT,))
+        if set(kinds) == {"yes"}:
+            return Reading(Intent.YES, None, _ordered(rules) or (Rule.EXACT,))
+        if set(kinds) == {"help"}:
+            return Reading(Intent.HELP, None, _ordered(rules) or (Rule.EXACT,))
         return Reading(Intent.UNKNOWN, why="nothing_close")
 
     def _word(self, word: str) -> _Word:
         if word in self._exact:
             return _Word("consent", self._exact[word])
-        if word in WITHDRAW_WORDS:
-            return _Word("withdraw", word)
-        for kind, vocabulary in (("all", ALL_WORDS), ("help", HELP_WORDS), ("yes", YES_WORDS),
-                                 ("no", NO_WORDS)):
-            if word in vocabulary:
-                return _Word(kind, word)
+        vocabulary = _vocabulary(word)
+        if vocabulary is not None:
+            return vocabulary
         if word in self._forms:
             return _Word("consent", self._forms[word], Rule.FORM)
-        # A missing space before/after STOP ("VIETUSTOP", "STOPJAUNUMUS").
-        for rest in (word[: -len(STOP)] if word.endswith(STOP) else "",
-                     word[len(STOP):] if word.startswith(STOP) else ""):
-            if rest:
-                inner = self._word(rest)
-                if inner.kind == "consent":
-                    return _Word("withdraw_of", inner.value, inner.rule)
-        return self._typo(word)
+        glued = self._glued(word)
+        if glued is not None:
+            return glued
+        typo = self._typo(word)
+        if typo.kind != "unknown" or word.isascii():
+            return typo
+        # Letters of another script that look like Latin ones ("АUТО" with a Cyrillic А).
+        latin = _latin_lookalike(word)
+        if latin is None or latin == word:
+            return typo
+        w = self._word(latin)
+        return w if w.kind == "unknown" else _Word(w.kind, w.value, Rule.SCRIPT)
+
+    def _glued(self, word: str) -> _Word | None:
+        """A word that is two glued together: a consent and a withdrawal word, whole, cut
+        short or misspelt (`VIETASTOP`, `STOPJAUNUMUS`, `SADARBIBAST`, `SADARBIBASTP`); an
+        "all" word and STOP (`VISSSTOP`, `STOPALL`); NE and a consent (`NEMETADATI`)."""
+        if word.startswith("NE") and len(word) > 2:
+            inner = self._consent(word[2:])
+            if inner is not None:
+                return _Word("withdraw_of", inner.value, Rule.WORDS)
+        for cut in range(2, len(word) - 1):
+            head, tail = word[:cut], word[cut:]
+            for stop, rest in ((tail, head), (head, tail)):
+                if not _stop_like(stop, suffix=stop is tail):
+                    continue
+                if rest in ALL_WORDS:
+                    return _Word("all_withdraw", "VISS", Rule.WORDS if stop != STOP
+                                 or rest not in BASE_ALL else None)
+                inner = self._consent(rest)
+                if inner is not None:
+                    rule = inner.rule or (None if stop == STOP else Rule.TYPO)
+                    return _Word("withdraw_of", inner.value, rule)
+        return None
+
+    def _consent(self, word: str) -> _Word | None:
+        if word in self._exact:
+            return _Word("consent", self._exact[word])
+        if word in self._forms:
+            return _Word("consent", self._forms[word], Rule.FORM)
+        typo = self._typo(word)
+        return typo if typo.kind == "consent" else None
 
     def _typo(self, word: str) -> _Word:
         close = {(kind, value) for target, kind, value, allowed in self._targets
@@ -242,30 +340,111 @@ class Matcher:
         return _Word(kind, value, Rule.TYPO)
 
 
-def _words(text: str) -> tuple[list[str], bool]:
+def _vocabulary(word: str) -> _Word | None:
+    """The kind of a word of the subscribers' vocabulary (consent_core.vocabulary)."""
+    if word in NO_WORDS:
+        return _Word("no", word)
+    if word in YES_WORDS:
+        return _Word("yes", word)
+    if word in STOP_WORDS or word in WITHDRAW_WORDS or word.startswith(WITHDRAW_STEMS):
+        return _Word("withdraw", word)
+    if word in NEGATION_WORDS or (word.startswith("NE") and word[2:].startswith(NEGATED_STEMS)):
+        return _Word("negation", word)
+    if word in ALL_WORDS:
+        return _Word("all", word)
+    if word in HELP_WORDS:
+        return _Word("help", word)
+    if word in QUESTION_WORDS:
+        return _Word("question", word)
+    return None
+
+
+def _base(w: _Word, word: str) -> bool:
+    """Is ``word`` part of the exact command language (no `words` rule needed)?"""
+    if w.kind in ("consent", "withdraw_of", "unknown", "ambiguous", "help"):
+        return True
+    if w.kind == "withdraw":
+        return word in STOP_WORDS
+    if w.kind in ("yes", "no"):
+        return word in BASE_ANSWERS
+    if w.kind == "all":
+        return word in BASE_ALL
+    return w.kind == "all_withdraw"
+
+
+def _stop_like(piece: str, *, suffix: bool) -> bool:
+    """``piece`` is STOP, within one edit of a withdrawal word, or (glued after a consent)
+    STOP cut short to two or three letters."""
+    if suffix and len(piece) >= 2 and STOP.startswith(piece):
+        return True
+    return len(piece) >= 3 and any(edits(piece, w, 1) <= 1 for w in STOP_WORDS)
+
+
+# The order rules are named in on the ledger (``punctuation+filler+form``).
+_RULE_ORDER: Final[tuple[Rule, ...]] = (
+    Rule.EXACT, Rule.PUNCTUATION, Rule.FILLER, Rule.FORM, Rule.TYPO, Rule.SCRIPT, Rule.WORDS,
+    Rule.SEVERAL, Rule.QUESTION)
+
+
+def _ordered(rules: set[Rule]) -> tuple[Rule, ...]:
+    return tuple(r for r in _RULE_ORDER if r in rules)
+
+
+def _words(text: str) -> tuple[list[str], bool, bool]:
     """The folded words with emoji, symbols and punctuation (other than the trailing
-    ``.!?`` the exact parser already drops) taken as separators, and whether any were."""
+    ``.!?`` the exact parser already drops) taken as separators, whether any were, and
+    whether any of them says "no" (🚫 🛑 ❌ 👎 …)."""
     words: list[str] = []
     removed = False
+    symbols = any(ch in NEGATION_SYMBOLS for ch in text)
     for token in tokens(text):
         # Inside a word they separate ("VIETA,STOP"); they never join its pieces into one
         # word ("VI\ufffdETA" is two words, not VIETA).
         pieces = "".join(ch if unicodedata.category(ch)[0] in "LN" else " " for ch in token)
         removed = removed or pieces != token
         words.extend(pieces.split())
-    return words, removed
+    # "OPT OUT" as two words is the opt-out word too.
+    for i in range(len(words) - 1):
+        if words[i] == "OPT" and words[i + 1] == "OUT":
+            words[i:i + 2] = ["OPTOUT"]
+            break
+    return words, removed, symbols
 
 
 def _looks_like_withdrawal(folded: str) -> bool:
     """True when some stretch of ``folded`` is within one edit of a withdrawal word."""
     letters = "".join(ch if ch.isalnum() else " " for ch in folded)
     for chunk in letters.split():
-        for w in WITHDRAW_WORDS:
+        if not chunk.isascii():
+            continue
+        for w in STOP_WORDS:
             for size in range(len(w) - 1, len(w) + 2):
                 for start in range(0, max(0, len(chunk) - size) + 1):
                     if edits(chunk[start:start + size], w, 1) <= 1:
                         return True
     return False
+
+
+@lru_cache(maxsize=4096)
+def _latin_lookalike(word: str) -> str | None:
+    """``word`` with every letter of another script replaced by the Latin letter it is
+    confusable with (Unicode confusables, UTS #39), or None when one has no Latin twin."""
+    # Imported here: the data takes about a second to load, paid once per process by the
+    # first text with a letter of another script, not by every process that reads texts.
+    from confusable_homoglyphs import confusables
+
+    out = []
+    for ch in word:
+        if ch.isascii():
+            out.append(ch)
+            continue
+        found = confusables.is_confusable(ch, preferred_aliases=["latin"], greedy=True)
+        twins = [h["c"] for entry in found or () for h in entry["homoglyphs"]
+                 if h["c"].isascii() and h["c"].isalpha() and len(h["c"]) == 1]
+        if not twins:
+            return None
+        out.append(twins[0].upper())
+    return "".join(out)
 
 
 _DEFAULT: Final[Matcher] = Matcher()

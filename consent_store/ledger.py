@@ -16,7 +16,13 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from consent_core.catalog import Catalog
-from consent_core.decide import DEFAULT_CONFIRM_WINDOW, decide, decide_text, status_after
+from consent_core.decide import (
+    DEFAULT_CONFIRM_WINDOW,
+    decide,
+    decide_text,
+    status_after,
+    withdrawals_answer,
+)
 from consent_core.eligibility import Subscriber, eligibility
 from consent_core.model import REPLIED, Eligibility, Outcome, Status
 from consent_core.understand import Intent, Matcher, Reading, Rule
@@ -361,8 +367,8 @@ def _text_keys(requests: Sequence[ChangeRequest], readings: dict[str, Reading],
             continue
         if reading.intent in _WHOLE_NUMBER:
             keys |= {(r.msisdn, k) for k in catalog.keywords}
-        elif reading.consent is not None:
-            keys.add((r.msisdn, reading.consent))
+        else:
+            keys |= {(r.msisdn, k) for k in reading.consents}
     return keys
 
 
@@ -404,8 +410,13 @@ def _apply_text(req: ChangeRequest, reading: Reading, states: dict[tuple[str, st
     if not plan.apply:
         assert plan.outcome is not None
         # A text that changes nothing names a consent only about a give (asked, refused,
-        # already given, declined).
-        row_req = replace(req, action="give", consent=plan.consent) if plan.consent else req
+        # already given, declined) or a question about one (explained, action unknown).
+        row_req = req
+        if plan.outcome is Outcome.EXPLAINED:  # the row names the consent asked about
+            extra.update(consent=plan.consent,
+                         description_version=_description_version(catalog, plan.consent))
+        elif plan.consent:
+            row_req = replace(req, action="give", consent=plan.consent)
         answer = catalog.reply(plan.outcome, plan.consent, lang, plan.listed)
         record(row_req, plan.outcome, answer, **extra)
         return AppliedChange(req.event_id, req.msisdn, plan.consent, plan.outcome,
@@ -420,10 +431,10 @@ def _apply_text(req: ChangeRequest, reading: Reading, states: dict[tuple[str, st
     reply: str | None
     if plan.reply is None:
         reply = _reply(catalog, outcome, first.consent, lang)
-    else:  # VISS STOP: one reply naming what this text withdrew
-        withdrawn = tuple(r.consent for r, o in done if o is Outcome.WITHDRAWN and r.consent)
-        reply = catalog.reply(plan.reply, None, lang, withdrawn) if withdrawn \
-            else catalog.reply(Outcome.NONE_IN_FORCE, None, lang)
+    else:  # VISS STOP, or several consents named: one reply saying what happened to each
+        several = withdrawals_answer(tuple((r.consent, o) for r, o in done if r.consent),
+                                    everything=reading.intent is Intent.STOP_ALL)
+        reply = catalog.reply(several.outcome, None, lang, several.consents, several.others)
     for n, (sub, o) in enumerate(done):
         record(sub, o, reply if n == 0 else None, **extra)
     return AppliedChange(req.event_id, req.msisdn, first.consent, outcome, reply_text=reply)

@@ -46,6 +46,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=positive_arg, metavar="N", help="the first N that match")
     p.add_argument("--all-holders", action="store_true",
                    help="also the events of earlier holders of the number (audit)")
+    p.add_argument("--lang", choices=("en", "lv"), default="en",
+                   help="language of the WHAT HAPPENED column (default en; JSON has both)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=history)
 
@@ -165,9 +167,14 @@ def history(args: argparse.Namespace, ctx: Context) -> int:
               and (args.since is None or e.received_at >= args.since)
               and (args.until is None or e.received_at < args.until)][:args.limit]
     replies = {r["event_id"]: r for r in ctx.store.replies(args.msisdn)}
+    from consent_core.wording import LANGUAGES, describe
+
     rows = []
     for e in picked:
         d = e.to_dict()
+        # What the text was read as and what came of it, in words (consent_core.wording).
+        d["read_as"] = {lang: describe(d["outcome"], d["consent"], d.get("understood"),
+                                       d.get("match_rule"), lang) for lang in LANGUAGES}
         reply = replies.get(e.event_id)
         d["reply"] = None if reply is None else {
             k: reply[k] for k in ("text", "submit_status", "message_id", "submitted_at",
@@ -176,9 +183,9 @@ def history(args: argparse.Namespace, ctx: Context) -> int:
     if args.json:
         print_json(rows)
         return EXIT_OK
-    print_table(["RECEIVED", "CONSENT", "ACTION", "OUTCOME", "CHANNEL", "TEXT", "REPLY",
+    print_table(["RECEIVED", "CONSENT", "WHAT HAPPENED", "CHANNEL", "TEXT", "REPLY",
                  "DELIVERY", "EVENT"],
-                [[d["received_at"], d["consent"], d["action"], d["outcome"], d["channel"],
+                [[d["received_at"], d["consent"], d["read_as"][args.lang], d["channel"],
                   d["text"] if d["reason"] is None else f"reason: {d['reason']}",
                   _reply_text(d), _delivery(d["reply"]), d["event_id"]] for d in rows])
     if not rows:

@@ -10,7 +10,7 @@ import pytest
 
 from consent_core.catalog import Catalog, CatalogError, load_catalog
 from consent_core.encode import encode_sms
-from consent_core.model import CONSENTS, MANY_CONSENTS, NO_CONSENT, REPLIED, Outcome
+from consent_core.model import CONSENTS, MANY_CONSENTS, NO_CONSENT, REPLIED, TWO_LISTS, Outcome
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "commands.toml"
 LATVIAN_LETTERS = set("āčēģīķļņšūžĀČĒĢĪĶĻŅŠŪŽ")
@@ -58,6 +58,9 @@ def _every_reply(catalog: Catalog) -> list[tuple[Outcome, str, str]]:
         for lang in catalog.languages:
             if outcome in NO_CONSENT:
                 out.append((outcome, lang, catalog.reply(outcome, None, lang)))
+            elif outcome in TWO_LISTS:  # every split of the named consents into two lists
+                out += [(outcome, lang, catalog.reply(outcome, None, lang, many, other))
+                        for many in _lists() for other in _lists() if not set(many) & set(other)]
             elif outcome in MANY_CONSENTS:
                 out += [(outcome, lang, catalog.reply(outcome, None, lang, many))
                         for many in _lists()]
@@ -70,13 +73,17 @@ def _every_reply(catalog: Catalog) -> list[tuple[Outcome, str, str]]:
 @pytest.mark.parametrize("lang", ["lv", "en"])
 def test_every_answered_outcome_has_a_reply(catalog: Catalog, outcome: Outcome, lang: str) -> None:
     many = ("JAUNUMI", "VIETA") if outcome in MANY_CONSENTS else ()
+    others = ("AUTO",) if outcome in TWO_LISTS else ()
     consent = None if outcome in NO_CONSENT or many else "VIETA"
-    text = catalog.reply(outcome, consent, lang, many)
+    text = catalog.reply(outcome, consent, lang, many, others)
     assert "{" not in text
     if consent or many:
         assert "VIETA" in text
-    if lang == "lv" and len(text) <= 70:
-        assert LATVIAN_LETTERS & set(text), "a Latvian reply that fits 70 keeps its diacritics"
+    if lang == "lv" and outcome not in (Outcome.ALL_WITHDRAWN, Outcome.NONE_WITHDRAWN,
+                                        Outcome.PARTLY_WITHDRAWN):
+        # Diacritics everywhere: only the three long replies are worded without them.
+        long_ones = {Outcome.HELP, Outcome.UNKNOWN_COMMAND, Outcome.STOP_INFO}
+        assert bool(LATVIAN_LETTERS & set(text)) != (outcome in long_ones), text
 
 
 def test_every_reply_fits_one_sms(catalog: Catalog) -> None:
@@ -101,23 +108,62 @@ def test_help_is_asked_for_not_an_error(catalog: Catalog) -> None:
             assert keyword in help_text
         assert "VIETA STOP" in help_text and "VISS STOP" in help_text
     assert catalog.reply(Outcome.CONFIRM_ASKED, "VIETA").endswith(
-        "Atbildi JĀ, lai piekristu; NĒ - atcelt")
+        "Lai piekristu, atbildi JĀ; lai atteiktu – NĒ")
 
 
 def test_reply_texts_say_what_the_spec_requires(catalog: Catalog) -> None:
     assert "tikai LMT klienti" in catalog.reply(Outcome.REFUSED_NOT_LMT_CLIENT, "VIETA")
-    assert "only for LMT clients" in catalog.reply(Outcome.REFUSED_NOT_LMT_CLIENT, "VIETA", "en")
-    assert "Aizbildnim" in catalog.reply(Outcome.REFUSED_NOT_INDEPENDENT, "AUTO")
+    assert "only by LMT clients" in catalog.reply(Outcome.REFUSED_NOT_LMT_CLIENT, "VIETA", "en")
+    assert "vecāki vai aizbildnis" in catalog.reply(Outcome.REFUSED_NOT_INDEPENDENT, "AUTO")
     assert "parent or guardian" in catalog.reply(Outcome.REFUSED_NOT_INDEPENDENT, "AUTO", "en")
     for lang in catalog.languages:
         help_text = catalog.reply(Outcome.UNKNOWN_COMMAND, None, lang)
         for keyword in CONSENTS:
             assert keyword in help_text
-        assert "VIETA STOP" in help_text
+        # how to withdraw any of them, not only the example's
+        assert {"lv": "nosaukums un STOP", "en": "the name and STOP"}[lang] in help_text
     assert "STOP" in catalog.reply(Outcome.GIVEN, "VIETA", "lv")
     assert catalog.reply(Outcome.WITHDRAWN, "VIETA").startswith("VIETA STOP:")
     listed = catalog.reply(Outcome.STOP_INFO, None, "lv", ("JAUNUMI", "AUTO"))
     assert "JAUNUMI, AUTO" in listed and "VISS STOP" in listed
+    # a bare STOP says that nothing was withdrawn, whether or not anything is in force
+    assert "nekas nav atsaukts" in listed
+    assert "nekas nav atsaukts" in catalog.reply(Outcome.NONE_IN_FORCE, None, "lv")
+    assert "nothing withdrawn" in catalog.reply(Outcome.STOP_INFO, None, "en", ("AUTO",))
+    # the Latvian replies tell what the English ones tell: how to give again, why nothing
+    assert "Lai dotu: VIETA" in catalog.reply(Outcome.ALREADY_WITHDRAWN, "VIETA")
+    assert "laiks ir pagājis" in catalog.reply(Outcome.NOTHING_TO_CONFIRM, None)
+    assert catalog.reply(Outcome.PARTLY_WITHDRAWN, None, "lv", ("VIETA",), ("AUTO",)) \
+        == "Atsauktās: VIETA. Nebija spēkā: AUTO."
+    explained = catalog.reply(Outcome.EXPLAINED, "VIETA")
+    assert explained.startswith("VIETA: atrašanās vietas dati") and "Lai dotu: VIETA" in explained
+
+
+def test_the_reply_table_in_the_docs_is_the_catalog(catalog: Catalog) -> None:
+    """docs/commands.md, "The replies": one row per answered outcome, the templates as
+    shipped, in the catalog's order."""
+    docs = (SHIPPED.parents[1] / "docs" / "commands.md").read_text(encoding="utf-8")
+    table = docs.split("<!-- replies:begin -->")[1].split("<!-- replies:end -->")[0]
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")]
+            for line in table.strip().splitlines()[2:]]
+    assert rows == [[f"`{outcome.value}`", texts["lv"], texts["en"]]
+                    for outcome, texts in catalog.replies.items()]
+    assert "2026.12.2" in docs and catalog.version == "2026.12.2"
+
+
+def test_latvian_replies_spell_every_word_one_way(catalog: Catalog) -> None:
+    """Diacritics everywhere: no word of a Latvian reply is another reply's word with its
+    diacritics lost (the long replies are worded with words that have none)."""
+    def words(text: str) -> set[str]:
+        return set(re.findall(r"[^\W\d_]+", text.lower()))
+
+    latvian = {w for t in catalog.replies.values() for w in words(t["lv"])}
+    latvian |= {w for d in catalog.consents.values() for w in words(d.description["lv"])}
+    bare = {w.translate(str.maketrans("āčēģīķļņšūž", "acegiklnsuz")): w for w in latvian
+            if LATVIAN_LETTERS & set(w)}
+    for outcome, texts in catalog.replies.items():
+        misspelt = {w for w in words(texts["lv"]) if w in bare}
+        assert not misspelt, (outcome.value, {w: bare[w] for w in misspelt})
 
 
 def test_inflected_forms_are_loaded(catalog: Catalog) -> None:
@@ -136,6 +182,8 @@ def test_reply_refuses_caller_mistakes(catalog: Catalog) -> None:
         catalog.reply(Outcome.GIVEN, None)
     with pytest.raises(ValueError, match="needs the consents"):
         catalog.reply(Outcome.STOP_INFO, "VIETA")
+    with pytest.raises(ValueError, match="not in force"):
+        catalog.reply(Outcome.PARTLY_WITHDRAWN, None, "lv", ("VIETA",))
 
 
 # --- validation errors, each from a small edit of the shipped file --------------------------
@@ -286,7 +334,14 @@ def test_help_text_cannot_name_a_consent(tmp_path: Path) -> None:
 
 
 def test_only_the_listing_replies_take_a_list(tmp_path: Path) -> None:
-    expect_error(tmp_path, "Atcelts,", "Atcelts {consents},", r"confirm_declined lv: .*only for")
+    expect_error(tmp_path, "Atcelts:", "Atcelts {consents}:", r"confirm_declined lv: .*only for")
+    expect_error(tmp_path, "Atcelts:", "Atcelts {others}:", r"confirm_declined lv: .*only for")
+    expect_error(tmp_path, "Atcelts:", "Atcelts {summary}:", r"confirm_declined lv: .*only for")
+
+
+def test_every_consent_has_a_summary(tmp_path: Path) -> None:
+    expect_error(tmp_path, 'summary.en = "location data for offers"\n', "",
+                 r"consent VIETA summary: missing language 'en'")
 
 
 def test_a_form_must_be_plain_and_belong_to_one_consent(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from consent_core.decide import TextPlan, decide_text
+from consent_core.decide import Answer, TextPlan, decide_text, withdrawals_answer
 from consent_core.model import CONSENTS, Eligibility, Outcome, Status
 from consent_core.understand import Intent, Reading, Rule
 
@@ -57,3 +57,27 @@ def test_help_and_unknown_change_nothing() -> None:
     assert decide_text(Reading(Intent.HELP), NONE, ALLOWED, "VIETA").outcome is Outcome.HELP
     assert decide_text(Reading(Intent.UNKNOWN, why="x"), NONE, ALLOWED, None).outcome \
         is Outcome.UNKNOWN_COMMAND
+
+
+def test_several_withdrawals_are_applied_in_the_order_written() -> None:
+    reading = Reading(Intent.WITHDRAW, "VIETA", (Rule.SEVERAL,), more=("AUTO", "JAUNUMI"))
+    plan = decide_text(reading, with_given("AUTO"), ALLOWED, "VIETA")
+    assert plan.apply == (("withdraw", "VIETA"), ("withdraw", "AUTO"), ("withdraw", "JAUNUMI"))
+    assert plan.reply is Outcome.ALL_WITHDRAWN
+
+
+def test_a_question_is_explained_never_given() -> None:
+    plan = decide_text(Reading(Intent.EXPLAIN, "VIETA", (Rule.QUESTION,)), NONE, ALLOWED,
+                       "VIETA")
+    assert plan == TextPlan(outcome=Outcome.EXPLAINED, consent="VIETA")
+
+
+def test_the_one_reply_to_several_withdrawals_says_what_happened_to_each() -> None:
+    w, a = Outcome.WITHDRAWN, Outcome.ALREADY_WITHDRAWN
+    assert withdrawals_answer((("VIETA", w), ("AUTO", w)), everything=False) == Answer(
+        Outcome.ALL_WITHDRAWN, ("VIETA", "AUTO"))
+    assert withdrawals_answer((("VIETA", a), ("AUTO", w)), everything=False) == Answer(
+        Outcome.PARTLY_WITHDRAWN, ("AUTO",), ("VIETA",))
+    assert withdrawals_answer((("VIETA", a), ("AUTO", a)), everything=False) == Answer(
+        Outcome.NONE_WITHDRAWN, ("VIETA", "AUTO"))
+    assert withdrawals_answer((), everything=True) == Answer(Outcome.NONE_IN_FORCE)

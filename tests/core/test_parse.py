@@ -95,6 +95,12 @@ from consent_core.parse import fold, parse
         ("VIETA STOPP", Unknown("VIETA STOPP")),
         ("VIETAATSAUKT", Unknown("VIETAATSAUKT")),
         ("\x00", Unknown("\x00")),
+        # a question is never a give; a withdrawal asked as one still withdraws
+        ("VIETA?", Unknown("VIETA?")),
+        ("vieta ?", Unknown("vieta ?")),
+        ("AUTO?!", Unknown("AUTO?!")),
+        ("Sadarbība？", Unknown("Sadarbība？")),
+        ("VIETA STOP?", Withdraw("VIETA")),
     ],
 )
 def test_command_language(text: str, expected: Give | Withdraw | Unknown) -> None:
@@ -154,7 +160,9 @@ def command_variant(draw: st.DrawFn) -> tuple[str, Give | Withdraw]:
     text = draw(spaces()) + draw(word_variant(keyword))
     if withdraw:
         text += draw(spaces(min_size=1)) + draw(word_variant("STOP"))
-    text += draw(spaces()) + draw(st.sampled_from(["", ".", "!", "?", "!!", "...", "?!", "！"]))
+    # A question mark makes a give a question (never a give); a withdrawal stays one.
+    endings = ["", ".", "!", "!!", "...", "！", *(["?", "?!"] if withdraw else [])]
+    text += draw(spaces()) + draw(st.sampled_from(endings))
     text += draw(spaces())
     return text, (Withdraw(keyword) if withdraw else Give(keyword))
 

@@ -74,6 +74,13 @@ read = MATCHER.read
     ("VIETA,STOP", Intent.WITHDRAW, "VIETA", "punctuation"),
     ("\"VIETA\"", Intent.GIVE, "VIETA", "punctuation"),
     ("vietu stop :)", Intent.WITHDRAW, "VIETA", "punctuation+form"),
+    # any sign of "no" beside a consent withdraws it, never a give (the corpus has more)
+    ("NEGRIBU JAUNUMUS", Intent.WITHDRAW, "JAUNUMI", "form+words"),
+    ("NĒ JAUNUMI", Intent.WITHDRAW, "JAUNUMI", "exact"),
+    ("SADARBIBASTP", Intent.WITHDRAW, "SADARBIBA", "typo"),
+    ("METADATUSTP", Intent.WITHDRAW, "METADATI", "form"),
+    ("VIETA AUTO STOP", Intent.WITHDRAW, "VIETA", "several"),
+    ("VIETA?", Intent.EXPLAIN, "VIETA", "question"),
 ])
 def test_what_is_understood(text: str, intent: Intent, consent: str | None, rule: str) -> None:
     reading = read(text)
@@ -84,19 +91,13 @@ def test_what_is_understood(text: str, intent: Intent, consent: str | None, rule
 @pytest.mark.parametrize(("text", "why"), [
     ("JAUNUMI VIETA", "two_consents"),
     ("jaunumus un vietu", "two_consents"),
-    ("VIETA AUTO STOP", "two_consents"),
     ("paldies", "no_command"),
     ("😊", "no_command"),
     ("gribu pici", "nothing_close"),
     ("XYZZY", "nothing_close"),
-    ("NEGRIBU JAUNUMUS", "nothing_close"),
-    ("NĒ JAUNUMI", "nothing_close"),
     ("VIETA 2", "nothing_close"),
     ("VI\ufffdETA\ufffd", "nothing_close"),  # a broken text is not mended into a word
     ("lūdzu " * 12 + "VIETA", "too_long"),
-    # "VIETA" with a withdrawal word's typo glued on: never read as a give
-    ("SADARBIBASTP", "withdrawal_unclear"),
-    ("METADATUSTP", "withdrawal_unclear"),
 ])
 def test_what_gets_help(text: str, why: str) -> None:
     reading = read(text)
@@ -217,6 +218,8 @@ def test_a_single_typo_of_a_keyword_is_understood_or_refused_never_another(
     word = _one_edit(keyword, data)
     assume(word != keyword)
     reading = read(word)
-    assert reading.intent in (Intent.GIVE, Intent.UNKNOWN), (word, reading)
-    if reading.intent is Intent.GIVE:
-        assert reading.consent == keyword
+    # A typo that puts a stretch one edit from STOP into the word ("AUSTO") is read on the
+    # safe side, as a withdrawal of that keyword; never anything about another consent.
+    assert reading.intent in (Intent.GIVE, Intent.UNKNOWN, Intent.WITHDRAW), (word, reading)
+    if reading.intent is not Intent.UNKNOWN:
+        assert reading.consents == (keyword,)

@@ -204,6 +204,15 @@ def test_history_filters_and_shows_each_reply_with_its_delivery(sqlite_ctl: Ctl)
     table = sqlite_ctl("history", N, "--consent", "VIETA").stdout
     assert "DELIVERY" in table.splitlines()[0]
     assert "DELIVRD 2026-11-01T12:00:05Z" in table and "pending" in table
+    # what each text was read as, in words, not outcome codes (consent_core.wording)
+    assert "WHAT HAPPENED" in table.splitlines()[0] and "OUTCOME" not in table
+    assert "consent VIETA withdrawn; read as “VIETA STOP”" in table
+    latvian = sqlite_ctl("history", N, "--consent", "VIETA", "--lang", "lv").stdout
+    assert "piekrišana VIETA atsaukta; saprasts kā “VIETA STOP”" in latvian
+    assert rows[0]["read_as"] == {"lv": "piekrišana VIETA dota; saprasts kā “VIETA” "
+                                        "(precīza komanda)",
+                                  "en": "consent VIETA given; read as “VIETA” "
+                                        "(the exact command)"}
 
     none = sqlite_ctl("history", N, "--since", "2027-01-01")
     assert none.returncode == 0 and "no events match" in none.stderr

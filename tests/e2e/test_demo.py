@@ -28,7 +28,8 @@ def test_demo_checks_every_reply_and_cleans_up() -> None:
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     text = out.stdout + out.stderr
-    assert "✓ expect 'sniegt nevar'" in text  # the minor's reply is checked, not empty
+    # the minor's reply is checked, not empty
+    assert "✓ expect 'dod vecāki vai aizbildnis, sazinoties ar LMT'" in text
     assert "== demo passed" in text
     assert "warning" not in text.lower()
     assert demo_dirs() <= before  # its own work directories are gone

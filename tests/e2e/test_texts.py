@@ -44,7 +44,7 @@ def test_what_subscribers_type(postgres_url: str, make_pipeline, sim: SimulatorT
     # HELP and its spellings get the help text; an unknown text the short help.
     for text in ("HELP", "palīgs", "?"):
         assert say(sim, LMT, text) == reply(Outcome.HELP, None)
-    assert say(sim, LMT, "kas notiek") == reply(Outcome.UNKNOWN_COMMAND, None)
+    assert say(sim, LMT, "gribu pici") == reply(Outcome.UNKNOWN_COMMAND, None)
 
     # A bare STOP changes nothing and says what is in force.
     assert say(sim, LMT, "STOP") == reply(Outcome.NONE_IN_FORCE, None)
@@ -76,6 +76,7 @@ def test_what_subscribers_type(postgres_url: str, make_pipeline, sim: SimulatorT
     assert given(p, LMT) == []
     assert say(sim, LMT, "STOP VISS") == reply(Outcome.NONE_IN_FORCE, None)
 
+
     # The minor's refusal fits one SMS too.
     assert say(sim, MINOR, "JAUNUMI") == reply(Outcome.REFUSED_NOT_INDEPENDENT, "JAUNUMI")
 
@@ -90,3 +91,28 @@ def test_what_subscribers_type(postgres_url: str, make_pipeline, sim: SimulatorT
     assert [r[1] for r in rows if r[0] == "VISS STOP"] == ["JAUNUMI", "AUTO"]
     confirmation = next(e for e in events if e["text"] == "Jā")
     assert confirmation["confirmed_text"] == "Lūdzu JAUNUMUS"
+
+    # Several commands in one text: each applied in the order written, one SMS back (from
+    # a second LMT number: the first has had its replies_per_minute).
+    second = "37129000004"
+    (tmp_path / "second.csv").write_text(f"{second},lmt\n")
+    p.ctl("subscribers", "import", str(tmp_path / "second.csv"))
+    assert say(sim, second, "VIETA") == reply(Outcome.GIVEN, "VIETA")
+    assert say(sim, second, "METADATI") == reply(Outcome.GIVEN, "METADATI")
+    several = "METADATI STOP, AUTO STOP un VIETA STOP"
+    assert say(sim, second, several) == CATALOG.reply(
+        Outcome.PARTLY_WITHDRAWN, None, "lv", ("METADATI", "VIETA"), ("AUTO",))
+    assert given(p, second) == []
+    # A withdrawal in the subscriber's own words withdraws; a question never gives.
+    assert say(sim, second, "JAUNUMI") == reply(Outcome.GIVEN, "JAUNUMI")
+    natural = "Labdien, nevēlos vairs saņemt jaunumus"
+    assert say(sim, second, natural) == reply(Outcome.WITHDRAWN, "JAUNUMI")
+    assert say(sim, second, "VIETA?") == reply(Outcome.EXPLAINED, "VIETA")
+    assert given(p, second) == []
+    events = json.loads(p.ctl("history", second, "--json").stdout)
+    rows = [(e["text"], e["consent"], e["outcome"], e["understood"], e["match_rule"])
+            for e in (events if isinstance(events, list) else events["events"])]
+    assert [(r[1], r[2]) for r in rows if r[0] == several] == [
+        ("METADATI", "withdrawn"), ("AUTO", "already_withdrawn"), ("VIETA", "withdrawn")]
+    assert (natural, "JAUNUMI", "withdrawn", "JAUNUMI STOP",
+            "punctuation+filler+form+words") in rows

@@ -76,12 +76,12 @@ def test_line_of_person_who_cannot_act_independently_is_refused_but_may_withdraw
 
 def test_unknown_command_is_recorded_and_answered_with_help(
         store: ConsentStore, catalog: Catalog) -> None:
-    applied = store.apply(req("unknown", None, text="Labdien, kas notiek?"), catalog=catalog)
+    applied = store.apply(req("unknown", None, text="Labdien, gribu pici"), catalog=catalog)
     assert applied.outcome is Outcome.UNKNOWN_COMMAND and applied.consent is None
     assert applied.reply_text == catalog.reply(Outcome.UNKNOWN_COMMAND, None, "lv")
     [entry] = store.history(LMT)
     assert (entry.action, entry.outcome, entry.text) == ("unknown", "unknown_command",
-                                                         "Labdien, kas notiek?")
+                                                         "Labdien, gribu pici")
 
 
 def test_replay_of_an_event_id_returns_first_outcome_and_changes_nothing(
