@@ -109,8 +109,8 @@ def test_text_to_another_number_is_settled_with_the_configured_status() -> None:
 
 def outbound(s: Settings) -> tuple[Outbound, Any]:
     r = fakeredis.FakeRedis()
-    ib, _ = inbound(s)
-    ob = Outbound(s, ReplyQueue(r, Keys("t", "q", 1)), r, ib, GatewayMetrics(), "gw")
+    events = EventQueue(r, Keys("t", "q", 1), JobOptions(retry_max=0))
+    ob = Outbound(s, ReplyQueue(r, Keys("t", "q", 1)), r, events, GatewayMetrics(), "gw")
     return ob, r
 
 
@@ -158,7 +158,8 @@ def test_generic_nack_is_never_acceptance_and_replies_due_become_a_stall() -> No
     ob._inflight[7] = (out, idx)
     ob.on_response(link, sm.Response(outstanding(7), c.ESME_ROK, "m-1"))  # type: ignore[arg-type]
     assert ob.sent == 1 and not ob.stalled(ob._due_since + 100)
-    [update] = ob._inbound._updates
+    with ob._events.deliveries.sending() as waiting:
+        [update] = waiting
     assert isinstance(update, SubmitResult)
     assert (update.message_id, update.smsc) == ("m-1", "127.0.0.1:2775/consentgw")
 
