@@ -61,10 +61,12 @@ class DeliverySink:
             try:
                 yield taken
             except BaseException:
-                self._give_back(taken)
+                self.give_back(taken)
                 raise
 
-    def _give_back(self, updates: Sequence[DeliveryUpdate]) -> None:
+    def give_back(self, updates: Sequence[DeliveryUpdate]) -> None:
+        """Updates taken for a transaction that may not have held: queued again later (the
+        store takes an update twice as once)."""
         with self._lock:
             kept = [*updates, *self._updates]
             self.dropped += max(0, len(kept) - self._limit)

@@ -202,7 +202,7 @@ class EventQueue:
             for s in range(keys.shards)
         ]
         self.backlog = Backlog(client, keys)
-        self.deliveries = deliveries or DeliverySink()
+        self.deliveries = DeliverySink() if deliveries is None else deliveries
 
     def enqueue(
         self,
@@ -233,6 +233,7 @@ class EventQueue:
         dups: list[QueuedText] = []
         # Submit results waiting in the sink ride along, ahead of this batch's receipts.
         with self.deliveries.sending() as waiting:
+            taken = waiting
             riders = [*waiting, *deliveries]
             for _attempt in range(MAX_ATTEMPTS):
                 tried = {e for t in texts for e in t._tried}
@@ -261,6 +262,7 @@ class EventQueue:
             # The redeliveries recognised in this batch get the temporary error too: their
             # entries (removed by the transaction) go back, or the next copy is queued again.
             self._held_back([t for t in new if t.held is None] + dups)
+            self.deliveries.give_back(taken)
             raise ReplicasBehind(f"{held} of {wanted} replicas confirmed the batch within "
                                  f"{self._opt.wait_timeout_ms} ms (redis.min_replicas_ack)")
 

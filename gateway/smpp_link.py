@@ -201,11 +201,11 @@ class SmppLink:
             now_result = run()
             self._pump()
             return now_result
+        if self._closed.is_set() or self._io is None:
+            return fallback  # closed, or never opened: nothing to run it
         cmd = _Command(run, fallback)
         if written:
             cmd.until = -1  # set when it runs
-        if self._closed.is_set():
-            return fallback
         self._commands.append(cmd)
         if not self._woken:
             self._woken = True

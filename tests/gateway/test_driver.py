@@ -186,3 +186,27 @@ def test_a_batch_whose_enqueue_answer_was_lost_is_recognised_on_a_later_bind() -
     send(later, 7, b"VIETA STOP")
     assert later.written == [(7, 0)]
     assert r.llen("rq:queue:q-0") == 2  # VIETA STOP (the first copy) and JAUNUMI
+
+
+class _ChangedUnderLock(list[str]):
+    """The sender's list of finished replies, refusing a change made without its lock
+    (the sender swaps the list under the lock: an append outside it can be lost)."""
+
+    def __init__(self, cond: Any) -> None:
+        super().__init__()
+        self.cond = cond
+
+    def append(self, item: str) -> None:
+        assert self.cond._is_owned(), "changed without the sender's lock"
+        super().append(item)
+
+
+def test_replies_that_are_never_sent_leave_the_in_flight_list_under_the_senders_lock() -> None:
+    """The taker thread drops unreadable replies and replies to ourselves; the sender swaps
+    the list they go to under its lock. Appended without it, one can be lost in the swap
+    and wait in the in-flight list until the next start."""
+    ob, _r = outbound(settings())
+    ob._finished = _ChangedUnderLock(ob._cond)
+    ob._admit("not a reply")
+    ob._admit(Reply("e2", "29307777", "Paldies", "c2", datetime(2026, 1, 1, tzinfo=UTC)).dumps())
+    assert len(ob._finished) == 2 and not ob._ready
