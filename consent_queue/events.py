@@ -17,6 +17,7 @@ with its outcome unknown counts as unanswered too (``UnsureEntries``).
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -31,6 +32,7 @@ from consent_core.changes import ChangeRequest, DeliveryUpdate
 from consent_core.clock import Clock, system_clock
 from consent_queue import parts
 from consent_queue.backlog import Backlog
+from consent_queue.deliveries import DeliverySink
 from consent_queue.keys import APPLY_EVENTS_JOB, RECORD_DELIVERIES_JOB, Keys
 from consent_queue.parts import HeldSet
 
@@ -190,7 +192,7 @@ class ReplicasBehind(redis.RedisError):
 
 class EventQueue:
     def __init__(self, client: redis.Redis, keys: Keys, options: JobOptions,
-                 clock: Clock = system_clock) -> None:
+                 clock: Clock = system_clock, deliveries: DeliverySink | None = None) -> None:
         self._r = client
         self._keys = keys
         self._opt = options
@@ -200,6 +202,7 @@ class EventQueue:
             for s in range(keys.shards)
         ]
         self.backlog = Backlog(client, keys)
+        self.deliveries = DeliverySink() if deliveries is None else deliveries
 
     def enqueue(
         self,
@@ -228,24 +231,29 @@ class EventQueue:
         """
         new: list[QueuedText] = []
         dups: list[QueuedText] = []
-        for _attempt in range(MAX_ATTEMPTS):
-            tried = {e for t in texts for e in t._tried}
-            try:
-                new, dups = self._enqueue_once(texts, deliveries, batch_id, conn_id,
-                                               _Either(unsure, tried) if tried else unsure)
-                break
-            except redis.WatchError:
-                # Refused — or redis-py's word for a connection that broke while watching,
-                # perhaps after EXEC ran (the transaction is then queued and only its answer
-                # lost). The next try takes this one's entries, if Redis has them, for the
-                # texts' own (an entry exists only if its transaction ran).
-                for t in texts:
-                    if t._entry is not None and t._entry.conn == conn_id:
-                        t._tried.append(t._entry)
-                    t.duplicate, t._entry, t._earlier = False, None, []
-        else:
-            raise Contended(f"{MAX_ATTEMPTS} tries to queue a batch lost to other writers of "
-                            f"the same numbers")
+        # Submit results waiting in the sink ride along, ahead of this batch's receipts.
+        with self.deliveries.sending() as waiting:
+            taken = waiting
+            riders = [*waiting, *deliveries]
+            for _attempt in range(MAX_ATTEMPTS):
+                tried = {e for t in texts for e in t._tried}
+                try:
+                    new, dups = self._enqueue_once(texts, riders, batch_id, conn_id,
+                                                   _Either(unsure, tried) if tried else unsure)
+                    break
+                except redis.WatchError:
+                    # Refused — or redis-py's word for a connection that broke while
+                    # watching, perhaps after EXEC ran (the transaction is then queued and
+                    # only its answer lost). The next try takes this one's entries, if Redis
+                    # has them, for the texts' own (an entry exists only if its transaction
+                    # ran).
+                    for t in texts:
+                        if t._entry is not None and t._entry.conn == conn_id:
+                            t._tried.append(t._entry)
+                        t.duplicate, t._entry, t._earlier = False, None, []
+            else:
+                raise Contended(f"{MAX_ATTEMPTS} tries to queue a batch lost to other writers "
+                                f"of the same numbers")
         wanted = self._opt.min_replicas_ack
         if not wanted or not (new or wait_also):
             return
@@ -254,8 +262,20 @@ class EventQueue:
             # The redeliveries recognised in this batch get the temporary error too: their
             # entries (removed by the transaction) go back, or the next copy is queued again.
             self._held_back([t for t in new if t.held is None] + dups)
+            self.deliveries.give_back(taken)
             raise ReplicasBehind(f"{held} of {wanted} replicas confirmed the batch within "
                                  f"{self._opt.wait_timeout_ms} ms (redis.min_replicas_ack)")
+
+    def queue_due_deliveries(self, *, force: bool = False) -> int:
+        """Queue the sink's delivery updates on their own when they have waited long enough
+        for a batch of texts (``force``: whatever waits, e.g. at shutdown). Returns how many;
+        raises a redis error (they wait for the next try)."""
+        if not (self.deliveries.due() or (force and len(self.deliveries))):
+            return 0
+        with self.deliveries.sending() as waiting:
+            if waiting:
+                self._enqueue_once([], waiting, uuid.uuid4().hex, "-", ())
+            return len(waiting)
 
     def replicas_hold(self) -> bool:
         """Whether ``min_replicas_ack`` replicas hold everything written so far (True when

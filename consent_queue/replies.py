@@ -129,6 +129,15 @@ class ReplyQueue:
         items = self._take(keys=[self._keys.replies, self._keys.inflight(instance)], args=[n])
         return [i.decode() if isinstance(i, bytes) else i for i in items]
 
+    def take_waiting(self, client: redis.Redis, instance: str, timeout: float) -> list[str]:
+        """One reply moved into ``instance``'s in-flight list, waiting up to ``timeout``
+        seconds for one to come (BLMOVE on ``client``: a connection of its own, whose socket
+        timeout allows the wait); [] when none came."""
+        # Redis >= 6 takes a fractional timeout; redis-py's stubs say int.
+        item = client.blmove(self._keys.replies, self._keys.inflight(instance),
+                             timeout, "LEFT", "RIGHT")  # type: ignore[arg-type]
+        return [item.decode() if isinstance(item, bytes) else str(item)] if item else []
+
     def in_flight(self, instance: str) -> list[str]:
         """What ``instance``'s in-flight list holds (taken, not yet accepted by the SMSC)."""
         items = self._r.lrange(self._keys.inflight(instance), 0, -1)

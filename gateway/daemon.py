@@ -70,7 +70,7 @@ class Gateway:
         parts = PartStore(self.redis, self.keys, timeout=settings.gateway.concat_timeout,
                           instance=self.instance)
         self.inbound = Inbound(settings, self.events, parts, self.metrics, self.instance, clock)
-        self.outbound = Outbound(settings, self.replies, redis_client(settings), self.inbound,
+        self.outbound = Outbound(settings, self.replies, redis_client(settings), self.events,
                                  self.metrics, self.instance, clock)
         self.link: SmppLink | None = None  # the link replies go out on
         self.links: list[SmppLink] = []  # every bound link: one transceiver, or rx + tx
@@ -146,8 +146,8 @@ class Gateway:
         self._publish("binding")
         try:
             for link, mode in zip(self.links, modes, strict=True):
-                link.connect(timeout=s.response_timeout)
-                link.bind(mode, s.system_id, s.password.get_secret_value(), s.system_type)
+                link.open(mode, s.system_id, s.password.get_secret_value(), s.system_type,
+                          timeout=s.response_timeout)
         except BindRefused as exc:
             self._close_all("bind refused")
             self.metrics.reconnects.labels(result="refused").inc()
@@ -168,8 +168,6 @@ class Gateway:
             log.warning("smpp.connect_failed", error=str(exc), retry_in_s=round(delay, 1))
             return delay
         self._refusals.clear()
-        for link in self.links:
-            link.start()
         self.metrics.reconnects.labels(result="bound").inc()
         self.metrics.link_up.set(1)
         self._bound_since = self.clock().timestamp()

@@ -70,11 +70,11 @@ class _HeldPart:
 
 @dataclass(slots=True)
 class _Batch:
-    link: SmppLink | None  # None: sets of parts claimed from Redis, delivery updates only
+    link: SmppLink | None  # None: sets of parts claimed from Redis
     arrivals: list[Arrival] = field(default_factory=list)
     texts: list[QueuedText] = field(default_factory=list)
     owners: list[list[Arrival]] = field(default_factory=list)  # arrivals each text answers
-    deliveries: list[DeliveryUpdate] = field(default_factory=list)
+    deliveries: list[DeliveryUpdate] = field(default_factory=list)  # receipts
     receipts: list[Arrival] = field(default_factory=list)
     parts: list[_HeldPart] = field(default_factory=list)  # answered once held in Redis
     # answered whatever happens, with their status (0, or the wrong-destination status)
@@ -91,7 +91,6 @@ class Inbound:
         self._instance = instance
         self._cond = threading.Condition()
         self._arrivals: deque[Arrival] = deque()
-        self._updates: list[DeliveryUpdate] = []
         self._parts = parts
         self._next_sweep = 0.0  # monotonic time of the next look for due sets of parts
         # Pending entries of batches whose enqueue ended with its outcome unknown, on any of
@@ -118,12 +117,6 @@ class Inbound:
             self._metrics.texts.labels(outcome="overloaded").inc()
             self._answer(link, [(event.sm.sequence, self._settings.smpp.temporary_error_status)])
 
-    def add_update(self, update: DeliveryUpdate) -> None:
-        """A delivery update (submit accepted, failed, receipt) to record in the store."""
-        with self._cond:
-            self._updates.append(update)
-            self._cond.notify()
-
     def stop(self) -> None:
         with self._cond:
             self._stop = True
@@ -134,20 +127,19 @@ class Inbound:
         wait = self._settings.queue.batch_wait_ms / 1000.0
         while True:
             with self._cond:
-                while not self._arrivals and not self._updates and not self._stop:
+                while not self._arrivals and not self._stop:
                     left = self._next_sweep - time.monotonic()
                     if left <= 0:
                         break  # sets of parts may be due, whoever received them
                     self._cond.wait(timeout=min(1.0, left))
-                if self._stop and not self._arrivals and not self._updates:
+                if self._stop and not self._arrivals:
                     return
-                if wait > 0 and not self._stop and (self._arrivals or self._updates):
+                if wait > 0 and not self._stop and self._arrivals:
                     self._gather(wait)
                 n = min(len(self._arrivals), self._settings.queue.batch_max)
                 taken = [self._arrivals.popleft() for _ in range(n)]
-                updates, self._updates = self._updates, []
             try:
-                self._flush(taken, updates)
+                self._flush(taken)
             except Exception:  # never let a bug stop the flusher: answer temp error, go on
                 log.exception("inbound.flush_failed")
                 temp = self._settings.smpp.temporary_error_status
@@ -185,26 +177,15 @@ class Inbound:
         # The largest recent batch, decaying slowly: an estimate of the SMSC's window.
         self._burst = max(size, int(self._burst * 0.98), 2)
 
-    def _flush(self, taken: list[Arrival], updates: list[DeliveryUpdate]) -> None:
+    def _flush(self, taken: list[Arrival]) -> None:
         batches: dict[str, _Batch] = {}
         for a in taken:
             b = batches.setdefault(a.link.conn_id, _Batch(a.link))
             self._classify(a, b)
         for held in self._sweep():
             self._add_set_text(batches.setdefault("-", _Batch(None)), held)
-        if not batches and updates:
-            batches["-"] = _Batch(None)
-        first = True
         for b in batches.values():
-            if first:
-                # Submit results were produced before the receipts in this batch arrived.
-                b.deliveries[:0] = updates
-                first = False
-                if not self._queue(b) and updates:
-                    with self._cond:  # keep them for the next batch; the store needs them
-                        self._updates[:0] = updates[: 100_000]
-            else:
-                self._queue(b)
+            self._queue(b)
 
     def _over_backlog(self, b: _Batch) -> None:
         """At saturation the backlog is a decision (gateway.max_backlog): beyond the bound

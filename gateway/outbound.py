@@ -23,8 +23,8 @@ from config.settings import Settings
 from consent_core.changes import SubmitResult
 from consent_core.clock import Clock, system_clock
 from consent_core.encode import Part, encode_sms
+from consent_queue.events import EventQueue
 from consent_queue.replies import Reply, ReplyQueue
-from gateway.inbound import Inbound
 from gateway.metrics import GatewayMetrics
 from gateway.smpp_link import SmppLink
 from smpp import codec
@@ -48,13 +48,13 @@ class _Out:
 
 class Outbound:
     def __init__(self, settings: Settings, replies: ReplyQueue, client: redis.Redis,
-                 inbound: Inbound, metrics: GatewayMetrics, instance: str,
+                 events: EventQueue, metrics: GatewayMetrics, instance: str,
                  clock: Clock = system_clock) -> None:
         self._settings = settings
         self._clock = clock
         self._replies = replies
         self._redis = client
-        self._inbound = inbound
+        self._events = events  # submit results go to its delivery sink
         self._metrics = metrics
         self._instance = instance
         self._cond = threading.Condition()
@@ -127,13 +127,17 @@ class Outbound:
         last_flush = 0.0
         while True:
             now = time.monotonic()
+            with self._cond:
+                finished = len(self._finished)
             # Accepted replies leave Redis in batches: one round trip per 64 or per 20 ms.
-            if len(self._finished) >= 64 or (self._finished and now - last_flush >= 0.02):
+            if finished >= 64 or (finished and now - last_flush >= 0.02):
                 self._flush_finished()
                 last_flush = now
+            self._queue_deliveries()
             with self._cond:
                 if self._stop:
                     self._flush_finished()
+                    self._queue_deliveries(force=True)
                     return
                 link = self._link
                 room = window - len(self._inflight)
@@ -144,7 +148,8 @@ class Outbound:
                     if paused:
                         timeout = max(0.001, self._pause_until - time.monotonic())
                     else:
-                        timeout = 0.02 if self._finished else 0.1
+                        timeout = 0.02 if self._finished or len(self._events.deliveries) \
+                            else 0.1
                     # room is 0 without a bound link; only _ready moves meanwhile
                     if not self._stop and (paused or room <= 0 or not self._ready):
                         self._cond.wait(timeout)
@@ -176,10 +181,8 @@ class Outbound:
                     resync = False
                 raws = self._replies.take(self._instance, max(1, want))
                 if not raws:
-                    # Redis >= 6 takes a fractional timeout; redis-py's stubs say int.
-                    item = self._redis.blmove(self._s_keys_replies, self._s_keys_inflight,
-                                          TAKE_BLOCK_S, "LEFT", "RIGHT")  # type: ignore[arg-type]
-                    raws = [item.decode() if isinstance(item, bytes) else str(item)] if item else []
+                    raws = self._replies.take_waiting(self._redis, self._instance,
+                                                      TAKE_BLOCK_S)
             except redis.RedisError as exc:
                 log.warning("replies.unavailable", error=str(exc), action="retrying in 1s")
                 # The take may have run with its answer lost on the way (Redis shut down
@@ -218,18 +221,18 @@ class Outbound:
             reply = Reply.loads(raw)
         except (ValueError, TypeError) as exc:
             log.error("replies.unreadable", error=str(exc), action="dropped from the queue")
-            self._finished.append(raw)
+            self._drop(raw)
             return
         if not reply.msisdn.isdigit() or reply.msisdn == self._settings.smpp.short_number:
             log.error("replies.refused_destination", correlation_id=reply.correlation_id,
                       action="never sent (loop or non-numeric destination)")
-            self._finished.append(raw)
+            self._drop(raw)
             return
         try:
             parts = encode_sms(reply.text, ref=next(self._refs) % 256)
         except ValueError as exc:
             log.error("replies.unencodable", correlation_id=reply.correlation_id, error=str(exc))
-            self._finished.append(raw)
+            self._drop(raw)
             return
         out = _Out(raw=raw, reply=reply, parts=parts, done=[None] * len(parts))
         with self._cond:
@@ -238,6 +241,20 @@ class Outbound:
                 self._due_since = time.monotonic()
             for i in range(len(parts)):
                 self._ready.append((out, i))
+
+    def _drop(self, raw: str) -> None:
+        """A reply that will never be sent leaves the in-flight list with the next flush.
+        Under the lock: the sender swaps the list under it (_flush_finished)."""
+        with self._cond:
+            self._finished.append(raw)
+
+    def _queue_deliveries(self, *, force: bool = False) -> None:
+        """Submit results no batch of texts took along within the sink's linger."""
+        try:
+            self._events.queue_due_deliveries(force=force)
+        except redis.RedisError as exc:
+            log.warning("deliveries.unavailable", error=str(exc), waiting=len(self._events.deliveries),
+                        action="kept; queued with the next batch or try")
 
     def _submit_some(self, link: SmppLink, room: int) -> None:
         """Submit up to ``room`` waiting parts, written to the socket in one go."""
@@ -366,8 +383,8 @@ class Outbound:
         self._accepted_ids.append(out.reply.correlation_id)
         log.debug("mt.accepted_reply", correlation_id=out.reply.correlation_id,
                   message_id=out.done[-1], parts=len(out.parts))
-        self._inbound.add_update(SubmitResult(out.reply.event_id, out.done[-1], "0x00",
-                                              now, smsc))
+        self._events.deliveries.add(SubmitResult(out.reply.event_id, out.done[-1], "0x00",
+                                                 now, smsc))
 
     def _fail(self, out: _Out, status: int) -> None:
         self._outs -= 1
@@ -377,8 +394,8 @@ class Outbound:
         self._ready = deque(p for p in self._ready if p[0] is not out)
         log.error("mt.failed", correlation_id=out.reply.correlation_id,
                   status=c.status_name(status), action="recorded against the reply")
-        self._inbound.add_update(SubmitResult(out.reply.event_id, None, f"0x{status:02X}",
-                                              self._clock()))
+        self._events.deliveries.add(SubmitResult(out.reply.event_id, None,
+                                                 f"0x{status:02X}", self._clock()))
 
     def _flush_finished(self) -> None:
         with self._flush_lock:
@@ -396,12 +413,3 @@ class Outbound:
                 with self._cond:
                     self._finished[:0] = done
         time.sleep(0.5)
-
-    @property
-    def _s_keys_replies(self) -> str:
-        return self._replies.keys.replies
-
-    @property
-    def _s_keys_inflight(self) -> str:
-        return self._replies.keys.inflight(self._instance)
-

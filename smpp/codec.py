@@ -32,13 +32,18 @@ _RESP_HEAD = struct.Struct(">III")  # command_id, command_status, sequence at of
 
 
 class PduError(Exception):
-    """A PDU that cannot be decoded; ``status`` is what SMPP says to answer with."""
+    """A PDU that cannot be decoded; ``status`` is what SMPP says to answer with.
+    ``misframed``: its fields do not end where its command_length says the PDU ends (the
+    body runs out inside a field, or octets are left over), so the length that framed it
+    — and the boundary of every PDU after it — cannot be trusted."""
 
-    def __init__(self, message: str, status: int, command_id: int = 0, sequence: int = 0):
+    def __init__(self, message: str, status: int, command_id: int = 0, sequence: int = 0,
+                 *, misframed: bool = False):
         super().__init__(message)
         self.status = status
         self.command_id = command_id
         self.sequence = sequence
+        self.misframed = misframed
 
 
 class FramingError(PduError):
@@ -265,26 +270,29 @@ def decode(frame: bytes) -> Pdu:
         if kind == "c":
             nul = frame.find(b"\x00", pos, pos + size)
             if nul < 0:
+                if pos + size > end:
+                    raise PduError(f"{name}: body truncated", c.ESME_RINVCMDLEN, *ident,
+                                   misframed=True)
                 raise PduError(f"{name}: no NUL within {size} octets", c.ESME_RINVCMDLEN, *ident)
             params[name] = frame[pos:nul].decode("latin-1")
             pos = nul + 1
         elif kind == "u8":
             if pos >= end:
-                raise PduError(f"{name}: body truncated", c.ESME_RINVCMDLEN, *ident)
+                raise PduError(f"{name}: body truncated", c.ESME_RINVCMDLEN, *ident, misframed=True)
             params[name] = frame[pos]
             pos += 1
         else:  # sm_length + short_message
             if pos >= end:
-                raise PduError("sm_length: body truncated", c.ESME_RINVCMDLEN, *ident)
+                raise PduError("sm_length: body truncated", c.ESME_RINVCMDLEN, *ident, misframed=True)
             sm_length = frame[pos]
             pos += 1
             if pos + sm_length > end:
-                raise PduError("short_message runs past the body", c.ESME_RINVMSGLEN, *ident)
+                raise PduError("short_message runs past the body", c.ESME_RINVMSGLEN, *ident, misframed=True)
             params[name] = frame[pos:pos + sm_length]
             pos += sm_length
     if pos < end:
         if command_id not in TLV_ALLOWED:
-            raise PduError("trailing octets after body", c.ESME_RINVCMDLEN, *ident)
+            raise PduError("trailing octets after body", c.ESME_RINVCMDLEN, *ident, misframed=True)
         pdu.tlvs = decode_tlvs(frame, pos, ident)
     return pdu
 
@@ -295,12 +303,12 @@ def decode_tlvs(frame: bytes, pos: int, ident: tuple[int, int] = (0, 0)) -> dict
     end = len(frame)
     while pos < end:
         if end - pos < 4:
-            raise PduError("optional parameter truncated", c.ESME_RINVOPTPARSTREAM, *ident)
+            raise PduError("optional parameter truncated", c.ESME_RINVOPTPARSTREAM, *ident, misframed=True)
         tag, tlen = _HH.unpack_from(frame, pos)
         pos += 4
         if pos + tlen > end:
             raise PduError(f"optional parameter 0x{tag:04X} runs past the body",
-                           c.ESME_RINVOPTPARSTREAM, *ident)
+                           c.ESME_RINVOPTPARSTREAM, *ident, misframed=True)
         out[tag] = frame[pos:pos + tlen]
         pos += tlen
     return out
@@ -347,11 +355,16 @@ def decode_sm(frame: bytes) -> ShortMessage:
         pos = nul + 1
         registered, replace, coding, default_id, sm_length = frame[pos:pos + 5]
     except (IndexError, ValueError):
+        # Rare: the generic decoder says which it was (truncated, or a field too long).
+        try:
+            decode(frame)
+        except PduError as err:
+            raise err from None
         raise PduError(f"{c.command_name(command_id)} body truncated or field too long",
                        c.ESME_RINVCMDLEN, *ident) from None
     pos += 5
     if pos + sm_length > end:
-        raise PduError("short_message runs past the body", c.ESME_RINVMSGLEN, *ident)
+        raise PduError("short_message runs past the body", c.ESME_RINVMSGLEN, *ident, misframed=True)
     sm = ShortMessage(command_id, sequence, service_type, src_ton, src_npi, source, dst_ton,
                       dst_npi, dest, esm_class, protocol_id, priority, schedule, validity,
                       registered, replace, coding, default_id, frame[pos:pos + sm_length])

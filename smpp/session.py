@@ -194,7 +194,8 @@ class ErrorKind(enum.StrEnum):
     """What was wrong with what the peer sent (a metrics label: values never change)."""
 
     BAD_LENGTH = "bad_length"  # command_length out of bounds or not matching the body
-    MALFORMED = "malformed"  # a body the codec cannot decode (§3.3)
+    MALFORMED = "malformed"  # a body the codec cannot decode (§3.3), framed right
+    MISFRAMED = "misframed"  # fields that do not end where command_length says: link ends
     UNKNOWN_COMMAND = "unknown_command"  # a command_id SMPP 3.4 does not define
     UNSUPPORTED = "unsupported"  # a request this role never takes
     BEFORE_BIND = "before_bind"  # a request that needs a bind, before one (§2.3)
@@ -478,6 +479,9 @@ class Session:
             pdu = codec.decode(frame)
         except PduError as err:
             self._out.append(codec.generic_nack(seq, err.status))
+            if err.misframed:
+                self._misframed(err, events)
+                return
             events.append(ProtocolError(ErrorKind.MALFORMED, str(err), command_id, seq))
             return
         if command_id in c.BIND_COMMANDS:
@@ -575,8 +579,11 @@ class Session:
             try:
                 _st, _seq, message_id = codec.decode_sm_resp(frame)
             except PduError as err:
-                events.append(ProtocolError(ErrorKind.MALFORMED, str(err), command_id, seq))
                 message_id = ""
+                if err.misframed:
+                    self._misframed(err, events)
+                else:
+                    events.append(ProtocolError(ErrorKind.MALFORMED, str(err), command_id, seq))
             events.append(Response(req, status, message_id))
             return
         events.append(Response(req, status, "", self._decode_quietly(frame, events)))
@@ -585,8 +592,23 @@ class Session:
         try:
             return codec.decode(frame)
         except PduError as err:
-            events.append(ProtocolError(ErrorKind.MALFORMED, str(err), err.command_id, err.sequence))
+            if err.misframed:
+                self._misframed(err, events)
+            else:
+                events.append(ProtocolError(ErrorKind.MALFORMED, str(err), err.command_id,
+                                            err.sequence))
             return None
+
+    def _misframed(self, err: PduError, events: list[Event]) -> None:
+        """§3.3, §5.1.3: a PDU whose fields do not end where its command_length says. The
+        length framed it, so every boundary after it is in doubt: a hostile or broken peer
+        that declares 3 octets too few leaves them to be read as the next PDU's header,
+        and the next real text would be eaten. Answered (by the caller, if it takes an
+        answer), then the connection ends: the peer binds again and sends on a clean
+        stream what it had no answer for."""
+        events.append(ProtocolError(ErrorKind.MISFRAMED, str(err), err.command_id,
+                                    err.sequence, err.status))
+        events.extend(self._die(f"misframed PDU: {err}"))
 
     def _pop(self, seq: int) -> Outstanding:
         req = self._outstanding.pop(seq)

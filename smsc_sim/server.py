@@ -48,7 +48,7 @@ _MODE_NAME = {BOUND_RX: "receiver", BOUND_TX: "transmitter", BOUND_TRX: "transce
 _NEVER = 1e12  # the simulator gives deliver_sm no deadline of its own (it never did)
 
 MALFORMED_KINDS = ("bad_length", "truncated", "unknown_command", "huge_length",
-                   "unbound_deliver")
+                   "unbound_deliver", "misframed")
 
 
 class Connection(asyncio.Protocol):
@@ -369,6 +369,8 @@ class SmscSimulator:
         if kind == "truncated":  # consistent length, body cut inside source_addr
             body = whole[16:26]
             return struct.pack(">IIII", 16 + len(body), c.DELIVER_SM, 0, seq) + body
+        if kind == "misframed":  # a whole text, its command_length 3 octets short of it
+            return struct.pack(">I", len(whole) - 3) + whole[4:]
         return whole  # unbound_deliver
 
     def stats(self) -> dict[str, Any]:

@@ -54,14 +54,20 @@ def test_malformed_pdus_are_nacked_or_rebound_counted_and_never_crash(
         running: Pipeline, sim: SimulatorThread) -> None:
     gateway = running.procs[0]
     port = running.metrics_port  # type: ignore[attr-defined]
-    # Body problems: the stream stays in step, so a generic_nack and the link stays up.
-    for kind, status in (("truncated", c.ESME_RINVCMDLEN), ("unknown_command", c.ESME_RINVCMDID)):
-        connections = sim.stats()["connections"]
-        [(_conn, seq)] = sim.send_malformed(kind)
-        assert sim.wait_until(lambda s, seq=seq: any(
-            a.command == "generic_nack" and a.sequence == seq for a in s.answers), 10), kind
-        assert nacks(sim, seq) == [status], kind
-        assert sim.stats()["connections"] == connections, f"{kind}: the link should stay up"
+    # A well-framed PDU the gateway does not know: a generic_nack and the link stays up.
+    connections = sim.stats()["connections"]
+    [(_conn, seq)] = sim.send_malformed("unknown_command")
+    assert sim.wait_until(lambda s: any(
+        a.command == "generic_nack" and a.sequence == seq for a in s.answers), 10)
+    assert nacks(sim, seq) == [c.ESME_RINVCMDID]
+    assert sim.stats()["connections"] == connections, "the link should stay up"
+    # A body that stops inside a field: command_length did not describe it, so the
+    # boundary after it is in doubt: a generic_nack, and bind again.
+    connections = sim.stats()["connections"]
+    [(_conn, seq)] = sim.send_malformed("truncated")
+    assert sim.wait_until(lambda s: s.count["connections"] > connections
+                          and len(s.receivers) == 1, 20)
+    assert nacks(sim, seq) == [c.ESME_RINVCMDLEN]
     # Length problems: the next PDU boundary is lost, so nack and bind again.
     for kind in ("bad_length", "huge_length"):
         connections = sim.stats()["connections"]
@@ -81,13 +87,37 @@ def test_malformed_pdus_are_nacked_or_rebound_counted_and_never_crash(
 
     counted = bad_pdus(port)
     print(f"\n[bad input] smsgw_bad_pdus_total: {counted}")
-    assert counted.get("malformed", 0) >= 1  # truncated body
+    assert counted.get("misframed", 0) >= 1  # truncated body
     assert counted.get("unknown_command", 0) >= 1
     assert counted.get("bad_length", 0) >= 2  # 12 octets and 4 GiB
     assert gateway.alive and gateway.runs == 1, "the gateway process must survive all of it"
     # And it still works.
     sim.send_mo("37129500001", "JAUNUMI")
     assert sim.wait_for_replies(1, 15)
+
+
+def test_a_pdu_shorter_than_its_body_recycles_the_link_and_the_next_text_is_applied(
+        running: Pipeline, sim: SimulatorThread, postgres_url: str) -> None:
+    """The hostile SMSC's sequence: a deliver_sm whose command_length is 3 octets short of
+    its body, then a valid text on the same link. The misframed one is answered and the
+    link recycled at once (its close reason says so, not a later bad length); the text
+    comes again on the clean bind and is answered and applied."""
+    number = "37129700001"
+    connections = sim.stats()["connections"]
+    [(_conn, seq)] = sim.send_malformed("misframed")
+    sim.send_mo(number, "JAUNUMI")
+    assert sim.wait_until(lambda s: s.count["connections"] > connections
+                          and len(s.receivers) == 1, 20)
+    assert nacks(sim, seq) == [c.ESME_RINVMSGLEN]
+    assert wait_until(lambda: bool(sim.replies_for(number)), 30), running.logs()[-3000:]
+    engine = sa.create_engine(postgres_url)
+    with engine.connect() as conn:
+        outcomes = conn.execute(sa.text(
+            "select outcome from consent_events where msisdn = :n"), {"n": number}).scalars().all()
+    engine.dispose()
+    assert outcomes == ["given"]
+    lost = [line for line in running.logs().splitlines() if "smpp.link_lost" in line]
+    assert lost and "misframed PDU" in lost[-1], lost[-3:]
 
 
 def raw_deliver(sim: SimulatorThread, seq: int, msisdn: str, body: bytes, coding: int,

@@ -12,11 +12,12 @@ from typing import Any
 
 import redis
 
+from consent_queue.events import EventQueue, JobOptions
 from consent_queue.keys import Keys
 from consent_queue.replies import Reply, ReplyQueue
 from gateway.metrics import GatewayMetrics
 from gateway.outbound import Outbound
-from tests.gateway.test_driver import FakeLink, inbound, settings
+from tests.gateway.test_driver import FakeLink, settings
 from tests.support import servers
 from tests.support.pipeline import wait_until
 
@@ -44,9 +45,9 @@ def test_a_reply_stranded_in_flight_by_a_lost_answer_is_submitted_after_the_outa
     client = redis.Redis.from_url(own_redis.url, socket_timeout=2)
     keys = Keys("resync", "q", 1)
     client.delete(keys.replies, keys.inflight("gw"))
-    ib, _ = inbound(s)
     metrics = GatewayMetrics()
-    ob = Outbound(s, ReplyQueue(client, keys), client, ib, metrics, "gw")
+    events = EventQueue(client, keys, JobOptions(retry_max=0))
+    ob = Outbound(s, ReplyQueue(client, keys), client, events, metrics, "gw")
     link = SubmittingLink()
     ob.attach(link)  # type: ignore[arg-type]
     sender = threading.Thread(target=ob.run, daemon=True)

@@ -109,8 +109,8 @@ def test_text_to_another_number_is_settled_with_the_configured_status() -> None:
 
 def outbound(s: Settings) -> tuple[Outbound, Any]:
     r = fakeredis.FakeRedis()
-    ib, _ = inbound(s)
-    ob = Outbound(s, ReplyQueue(r, Keys("t", "q", 1)), r, ib, GatewayMetrics(), "gw")
+    events = EventQueue(r, Keys("t", "q", 1), JobOptions(retry_max=0))
+    ob = Outbound(s, ReplyQueue(r, Keys("t", "q", 1)), r, events, GatewayMetrics(), "gw")
     return ob, r
 
 
@@ -158,7 +158,8 @@ def test_generic_nack_is_never_acceptance_and_replies_due_become_a_stall() -> No
     ob._inflight[7] = (out, idx)
     ob.on_response(link, sm.Response(outstanding(7), c.ESME_ROK, "m-1"))  # type: ignore[arg-type]
     assert ob.sent == 1 and not ob.stalled(ob._due_since + 100)
-    [update] = ob._inbound._updates
+    with ob._events.deliveries.sending() as waiting:
+        [update] = waiting
     assert isinstance(update, SubmitResult)
     assert (update.message_id, update.smsc) == ("m-1", "127.0.0.1:2775/consentgw")
 
@@ -185,3 +186,27 @@ def test_a_batch_whose_enqueue_answer_was_lost_is_recognised_on_a_later_bind() -
     send(later, 7, b"VIETA STOP")
     assert later.written == [(7, 0)]
     assert r.llen("rq:queue:q-0") == 2  # VIETA STOP (the first copy) and JAUNUMI
+
+
+class _ChangedUnderLock(list[str]):
+    """The sender's list of finished replies, refusing a change made without its lock
+    (the sender swaps the list under the lock: an append outside it can be lost)."""
+
+    def __init__(self, cond: Any) -> None:
+        super().__init__()
+        self.cond = cond
+
+    def append(self, item: str) -> None:
+        assert self.cond._is_owned(), "changed without the sender's lock"
+        super().append(item)
+
+
+def test_replies_that_are_never_sent_leave_the_in_flight_list_under_the_senders_lock() -> None:
+    """The taker thread drops unreadable replies and replies to ourselves; the sender swaps
+    the list they go to under its lock. Appended without it, one can be lost in the swap
+    and wait in the in-flight list until the next start."""
+    ob, _r = outbound(settings())
+    ob._finished = _ChangedUnderLock(ob._cond)
+    ob._admit("not a reply")
+    ob._admit(Reply("e2", "29307777", "Paldies", "c2", datetime(2026, 1, 1, tzinfo=UTC)).dumps())
+    assert len(ob._finished) == 2 and not ob._ready

@@ -15,6 +15,7 @@ from smpp.session import (
     BindRequested,
     Bound,
     Deliver,
+    ErrorKind,
     LinkDead,
     LocalProtocolError,
     ProtocolError,
@@ -201,14 +202,39 @@ def test_unknown_tlv_is_kept_raw_never_fatal() -> None:
     assert s.receive_data(resp, 1.1) == [] and s.outstanding == [] and s.bound
 
 
-def test_malformed_body_is_nacked_and_the_stream_goes_on() -> None:
+def test_a_body_cut_inside_a_field_is_answered_and_ends_the_session() -> None:
+    """The fields run past command_length: what framed the PDU is wrong, so the stream is
+    too (the text after it is not taken from a stream in doubt)."""
     s = bound_esme()
     whole = deliver(9)
     cut = struct.pack(">I", 26) + whole[4:26]
-    [ev] = s.receive_data(cut + deliver(10), 0)[:1]
-    assert isinstance(ev, ProtocolError) and ev.kind == "malformed"
-    out = frames(s.data_to_send())
-    assert out == [(c.GENERIC_NACK, c.ESME_RINVCMDLEN, 9)]
+    events = s.receive_data(cut + deliver(10), 0)
+    assert [type(e) for e in events] == [ProtocolError, LinkDead] and s.closed
+    assert isinstance(events[0], ProtocolError) and events[0].kind == ErrorKind.MISFRAMED
+    assert frames(s.data_to_send()) == [(c.GENERIC_NACK, c.ESME_RINVCMDLEN, 9)]
+
+
+def test_a_deliver_sm_declaring_three_octets_too_few_is_answered_and_ends_the_session() -> None:
+    """The hostile SMSC's sequence: command_length 3 short of the body, then a valid text.
+    Read on, the 3 octets left over would frame the next PDU and eat the text (never
+    answered, redelivered only after a later bad length dropped the link)."""
+    s = bound_esme()
+    whole = deliver(9, b"VIETA STOP")
+    short = struct.pack(">I", len(whole) - 3) + whole[4:]
+    events = s.receive_data(short + deliver(10, b"JAUNUMI"), 0)
+    assert [type(e) for e in events] == [ProtocolError, LinkDead] and s.closed
+    assert isinstance(events[0], ProtocolError) and events[0].kind == ErrorKind.MISFRAMED
+    assert frames(s.data_to_send()) == [(c.GENERIC_NACK, c.ESME_RINVMSGLEN, 9)]
+
+
+def test_a_field_too_long_in_a_well_framed_pdu_is_nacked_and_the_stream_goes_on() -> None:
+    s = bound_esme()
+    body = deliver(9)[16:].replace(b"29307777\x00", b"2" * 30 + b"\x00")
+    bad = struct.pack(">IIII", 16 + len(body), c.DELIVER_SM, 0, 9) + body  # 30-digit address
+    events = s.receive_data(bad + deliver(10), 0)
+    assert isinstance(events[0], ProtocolError) and events[0].kind == ErrorKind.MALFORMED
+    assert isinstance(events[1], Deliver) and events[1].sm.sequence == 10
+    assert frames(s.data_to_send()) == [(c.GENERIC_NACK, c.ESME_RINVCMDLEN, 9)]
     assert s.bound
 
 
