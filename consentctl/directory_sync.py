@@ -119,8 +119,8 @@ def sync_file(args: argparse.Namespace, ctx: Context) -> int:
 def _queue_changes(ctx: Context) -> int:
     from consent_queue.directory_outbox import drain
     from consent_queue.events import JobOptions
-    from consent_queue.outcomes import ChangeQueue
     from consent_queue.keys import Keys
+    from consent_queue.outcomes import ChangeQueue
     from consentctl.jobs import redis_for
 
     q = ctx.settings.queue
