@@ -86,6 +86,9 @@ class Difference:
     left: int = 0
     new_holder: int = 0
     samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # What the directory was when this was computed (rows, newest updated_at): every
+    # write of the directory stamps updated_at, so an equal mark means an equal directory.
+    mark: tuple[int, str | None] = (0, None)
 
     def counts(self) -> dict[str, int]:
         return {k: getattr(self, k) for k in ("directory_before", "rows", *KINDS)}
@@ -94,7 +97,9 @@ class Difference:
         return self.left / self.directory_before if self.directory_before else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        del out["mark"]
+        return out
 
 
 @dataclass(frozen=True)
@@ -186,7 +191,7 @@ def difference(conn: Connection, sample: int = SAMPLE) -> Difference:
     """The difference between the staging table and the directory: the counts in two
     passes (the file against the directory, the directory against the file), and up to
     ``sample`` rows of each kind."""
-    diff = Difference()
+    diff = Difference(mark=directory_mark(conn))
     listed = d.c.left_at.is_(None) & d.c.msisdn.is_not(None)
     first = conn.execute(select(
         func.count(), _n(d.c.msisdn.is_(None) | d.c.left_at.is_not(None)),
@@ -221,10 +226,24 @@ def close_sync(conn: Connection, sync_id: int, outcome: str, diff: Difference | 
         finished_at=now, outcome=outcome, bad_rows=bad_rows, detail=detail, **counts))
 
 
-def apply_stage(conn: Connection, sync_id: int, now: datetime) -> Difference:
+def directory_mark(conn: Connection) -> tuple[int, str | None]:
+    row = conn.execute(select(func.count(), func.max(subscribers.c.updated_at))
+                       .select_from(subscribers)).one()
+    return int(row[0]), iso(row[1])
+
+
+def apply_stage(conn: Connection, sync_id: int, now: datetime,
+                seen: Difference | None = None) -> Difference:
     """Make the directory what the staging table says (inside a write transaction):
-    the outbox rows first (they need the rows as they were), then the rows."""
-    diff = difference(conn, sample=0)
+    the outbox rows first (they need the rows as they were), then the rows. ``seen`` (the
+    difference shown before) is what is applied when the directory has not changed since;
+    otherwise it is computed again."""
+    if is_postgresql(conn):
+        # Other writers of the directory (an import, a PUT, another sync) wait; readers
+        # (eligibility) do not. SQLite's write transaction already excludes them.
+        conn.execute(text("LOCK TABLE subscribers IN SHARE ROW EXCLUSIVE MODE"))
+    diff = seen if seen is not None and seen.mark == directory_mark(conn) \
+        else difference(conn, sample=0)
     prefix = f"dir:{sync_id}:"
     at = bindparam("now", now, type_=UtcDateTime())
     outbox = [directory_changes.c.event_id, directory_changes.c.sync_id,
@@ -289,14 +308,16 @@ class Sync:
         with self.conn.begin():
             return difference(self.conn, sample)
 
-    def apply(self, bad_rows: int = 0) -> tuple[int, Difference]:
-        """Apply the difference (as it stands now) in one write transaction; the sync's
-        id and what it changed."""
+    def apply(self, bad_rows: int = 0, seen: Difference | None = None
+              ) -> tuple[int, Difference]:
+        """Apply the difference (as it stands now: ``seen`` if the directory has not
+        changed since it was computed) in one write transaction; the sync's id and what
+        it changed."""
         self.conn.execution_options(**WRITE)
         try:
             with self.conn.begin():
                 sync_id = open_sync(self.conn, self.source, self.clock())
-                diff = apply_stage(self.conn, sync_id, self.clock())
+                diff = apply_stage(self.conn, sync_id, self.clock(), seen)
                 close_sync(self.conn, sync_id, "applied", diff, bad_rows, self.clock())
         finally:
             self.conn.execution_options(consent_store_write=False)

@@ -98,7 +98,7 @@ def sync_file(args: argparse.Namespace, ctx: Context) -> int:
             except UsageError:
                 sync.record("refused", diff, bad, what)
                 raise
-        _, applied = sync.apply(bad)
+        _, applied = sync.apply(bad, seen=diff)
     result.update(applied.counts())
     result["outcome"] = "applied"
     try:
