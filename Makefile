@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: promtool-check help venv test test-fast lint demo bench bench-store bench-reads servers-check browser-check bench-api clean
+.PHONY: promtool-check help venv test test-fast lint demo bench bench-store bench-reads bench-directory servers-check browser-check bench-api clean
 
 help:
 	@echo "make demo   - run smsc-sim, sms-gateway and a worker on embedded defaults and show a conversation"
@@ -65,6 +65,9 @@ bench-store: $(STAMP) servers-check
 
 bench-reads: $(STAMP) servers-check
 	$(BIN)/python -m bench.reads
+
+bench-directory: $(STAMP) servers-check
+	$(BIN)/python -m bench.directory
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info

@@ -141,6 +141,14 @@ class ConsentSettings(_Section):
     confirm_minutes: int = Field(10, ge=1, le=1440)
 
 
+class DirectorySettings(_Section):
+    """``consentctl subscribers sync`` (docs/store.md, "The directory")."""
+
+    # A sync that would drop more than this share of the directory (numbers absent from
+    # the file) is refused unless confirmed: a truncated export must not empty it.
+    max_drop_share: float = Field(0.05, ge=0, le=1)
+
+
 class LogSettings(_Section):
     format: Literal["auto", "json", "console"] = "auto"
     level: Literal["debug", "info", "warning", "error"] = "info"
@@ -190,6 +198,7 @@ class Settings(BaseSettings):
     queue: QueueSettings = QueueSettings()
     limits: LimitSettings = LimitSettings()
     consent: ConsentSettings = ConsentSettings()
+    directory: DirectorySettings = DirectorySettings()
     log: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
     api: ApiSettings = ApiSettings()

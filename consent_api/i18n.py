@@ -74,6 +74,7 @@ _T: dict[str, tuple[str, str]] = {
     "o_superseded": ("aizstāta ar jaunāku", "superseded by a later change"),
     "o_lapsed": ("beigusies", "lapsed"),
     "o_reset": ("numurs nodots citam", "number handed over"),
+    "o_left": ("beigusies: numurs vairs nav LMT", "lapsed: the number left LMT"),
     "o_erased": ("dzēsts", "erased"),
     "o_not_found": ("numurs nav atrasts", "number not found"),
     # errors a change can come back with (never free text from the URL)

@@ -25,7 +25,9 @@ class BadRequest(ValueError):
 
 
 REQUEST_ACTIONS = frozenset({"give", "withdraw", "unknown"})
-CHANNELS = frozenset({"sms", "web", "customer_centre", "operator", "system"})
+# ``directory``: LMT's customer systems, through a directory sync or a subscriber PUT
+# (handovers, lapses of numbers that left; docs/store.md "The directory").
+CHANNELS = frozenset({"sms", "web", "customer_centre", "operator", "system", "directory"})
 # On whose behalf a change is made, when not the line's user themselves (seed rule 5).
 ON_BEHALF = frozenset({"guardian"})
 # Channels where a guardian can be identified: in person at a customer centre (the seed:

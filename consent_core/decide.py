@@ -35,7 +35,7 @@ def status_after(current: Status, outcome: Outcome) -> Status:
         return Status.GIVEN
     if outcome is Outcome.WITHDRAWN or outcome is Outcome.RESET:
         return Status.WITHDRAWN
-    if outcome is Outcome.LAPSED:
+    if outcome is Outcome.LAPSED or outcome is Outcome.LEFT:
         return Status.LAPSED
     return current
 

@@ -60,6 +60,9 @@ class Outcome(StrEnum):
     SUPERSEDED = "superseded"
     LAPSED = "lapsed"
     RESET = "reset"
+    # A consent only LMT's clients may give, fulfilled because the number left LMT's
+    # directory (ported or closed; docs/store.md "Numbers that leave"): status lapsed.
+    LEFT = "left"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ then writes the outcome under ``Keys.outcome(event_id)`` (a one-element list kep
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,13 +34,33 @@ def wants_outcome(request: Any) -> bool:
     return isinstance(request, dict) and bool(request.get(REPORT_FLAG))
 
 
+# Changes of the directory (docs/store.md, "The directory"): a new holder (the same reset,
+# its rows named after the event id, with the old and new holder) and a number that left
+# LMT (its LMT-only consents fulfilled). Like a reset they take their place in the order.
+HANDOVER_KIND = "handover"
+LEAVE_KIND = "leave"
+NUMBER_KINDS = frozenset({RESET_KIND, HANDOVER_KIND, LEAVE_KIND})
+
+
 def reset_request(event_id: str, msisdn: str, reason: str, channel: str) -> dict[str, Any]:
     return {"kind": RESET_KIND, "event_id": event_id, "msisdn": msisdn, "reason": reason,
             "channel": channel}
 
 
+def directory_request(kind: str, event_id: str, msisdn: str, reason: str,
+                      old_holder: str | None = None,
+                      new_holder: str | None = None) -> dict[str, Any]:
+    """A queued handover or leave (``kind``), recorded with channel ``directory``."""
+    if kind not in (HANDOVER_KIND, LEAVE_KIND):
+        raise ValueError(f"not a directory change: {kind!r}")
+    return {"kind": kind, "event_id": event_id, "msisdn": msisdn, "reason": reason,
+            "channel": "directory", "old_holder": old_holder, "new_holder": new_holder}
+
+
 def is_reset(request: Any) -> bool:
-    return isinstance(request, dict) and request.get("kind") == RESET_KIND
+    """Whether a queued entry changes the whole number (a reset, handover or leave)
+    rather than being a ``ChangeRequest``."""
+    return isinstance(request, dict) and request.get("kind") in NUMBER_KINDS
 
 
 def publish_outcomes(client: redis.Redis, keys: Keys, outcomes: Sequence[dict[str, Any]]) -> None:
@@ -85,6 +106,28 @@ class ChangeQueue:
         with self._r.pipeline(transaction=True) as p:
             self._queues[shard].enqueue_many([job], pipeline=p)
             p.execute()
+
+    def submit_many(self, requests: Sequence[dict[str, Any]], batch: int = 200) -> int:
+        """Queue ``requests`` without waiting for outcomes: one job per shard and ``batch``
+        requests, in order, all in one Redis transaction. How many jobs were queued."""
+        per_shard: dict[int, list[dict[str, Any]]] = {}
+        for data in requests:
+            per_shard.setdefault(self._keys.shard_of(str(data["msisdn"])), []).append(data)
+        jobs = 0
+        with self._r.pipeline(transaction=True) as p:
+            for shard, items in sorted(per_shard.items()):
+                prepared = [Queue.prepare_data(
+                    APPLY_EVENTS_JOB, args=(items[i:i + batch],), job_id=f"dir-{uuid.uuid4().hex}",
+                    timeout=self._opt.timeout, result_ttl=self._opt.result_ttl,
+                    failure_ttl=self._opt.failure_ttl,
+                    retry=Retry(max=self._opt.retry_max, enqueue_at_front=True)
+                    if self._opt.retry_max else None,
+                    description=f"apply {len(items[i:i + batch])} directory changes")
+                    for i in range(0, len(items), batch)]
+                self._queues[shard].enqueue_many(prepared, pipeline=p)
+                jobs += len(prepared)
+            p.execute()
+        return jobs
 
     def outcome(self, event_id: str) -> dict[str, Any] | None:
         """The outcome the worker reported for ``event_id``, if any (no waiting)."""

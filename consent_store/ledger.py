@@ -50,7 +50,7 @@ EVENT_FIELDS = ("event_id", "msisdn", "consent", "action", "outcome", "channel",
 # Outcomes by which the subscriber (or the system) settled a consent at an instant: a
 # back-dated entry from before one of them does not override it.
 _SETTLING = frozenset({"given", "already_given", "withdrawn", "already_withdrawn", "reset",
-                       "lapsed"})
+                       "lapsed", "left"})
 
 
 @dataclass(slots=True)

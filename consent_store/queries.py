@@ -27,6 +27,7 @@ STATE_CHANGES: dict[str, Status] = {
     "withdrawn": Status.WITHDRAWN,
     "reset": Status.WITHDRAWN,
     "lapsed": Status.LAPSED,
+    "left": Status.LAPSED,
 }
 ERASE = "erase"
 
@@ -210,7 +211,8 @@ def subscriber_rows(conn: Connection, *, only: str | None, after: str, limit: in
         stmt = stmt.where(subscribers.c.client_group == client_group)
     stmt = stmt.order_by(subscribers.c.msisdn).limit(limit)
     return [{"msisdn": r.msisdn, "client_group": r.client_group,
-             "independent": bool(r.independent), "updated_at": iso(r.updated_at)}
+             "independent": bool(r.independent), "updated_at": iso(r.updated_at),
+             "holder": r.holder, "left_at": iso(r.left_at)}
             for r in conn.execute(stmt)]
 
 

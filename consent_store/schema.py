@@ -48,7 +48,49 @@ subscribers = Table(
     Column("client_group", String(8), nullable=False),
     Column("independent", Boolean(create_constraint=False), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # 0016: the customer systems' reference for whoever holds the line (a new value is a
+    # handover), and when the number left LMT's directory (the row is kept as ``other``).
+    Column("holder", String(200), nullable=True),
+    Column("left_at", UtcDateTime(), nullable=True),
     CheckConstraint("client_group IN ('lmt', 'other')", name="client_group"),
+)
+
+# Every directory sync, dry run and refused sync (``consentctl status`` shows the last).
+directory_syncs = Table(
+    "directory_syncs",
+    metadata,
+    Column("id", LedgerId, primary_key=True, autoincrement=True),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime(), nullable=True),
+    Column("source", String(200), nullable=False),
+    Column("outcome", String(16), nullable=False),  # applied, dry_run, refused
+    Column("rows", BigInteger(), nullable=False),
+    Column("bad_rows", BigInteger(), nullable=False),
+    Column("directory_before", BigInteger(), nullable=False),
+    Column("added", BigInteger(), nullable=False),
+    Column("changed_group", BigInteger(), nullable=False),
+    Column("changed_independence", BigInteger(), nullable=False),
+    Column("left", BigInteger(), nullable=False),
+    Column("new_holder", BigInteger(), nullable=False),
+    Column("detail", Text(), nullable=True),
+)
+
+# The outbox of consent changes a directory change causes (a handover, the lapse of a
+# number that left): written in the directory's transaction, queued after it commits.
+directory_changes = Table(
+    "directory_changes",
+    metadata,
+    Column("id", LedgerId, primary_key=True, autoincrement=True),
+    Column("event_id", String(EVENT_ID_LEN), nullable=False, unique=True),
+    Column("sync_id", BigInteger(), nullable=True),
+    Column("msisdn", String(MSISDN_LEN), nullable=False),
+    Column("kind", String(16), nullable=False),  # handover, leave
+    Column("old_holder", String(200), nullable=True),
+    Column("new_holder", String(200), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("queued_at", UtcDateTime(), nullable=True),
+    CheckConstraint("kind IN ('handover', 'leave')", name="kind"),
+    Index("ix_directory_changes_queued_at", "queued_at"),
 )
 
 # The ledger: append-only. Rows are never updated or deleted, except that erasure

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import random
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -20,7 +21,7 @@ from consent_core.changes import ReceiptUpdate, SubmitResult
 from consent_core.clock import Clock, system_clock
 from consent_core.decide import DEFAULT_CONFIRM_WINDOW
 from consent_core.model import CONSENTS
-from consent_store import chain, queries, upkeep
+from consent_store import chain, directory, queries, upkeep
 from consent_store.engine import WRITE, make_engine
 from consent_store.errors import (
     BadRequest,
@@ -351,15 +352,65 @@ class ConsentStore:
         n: int = self._write(lambda conn: upkeep.record_suppressed(conn, withheld))
         return n
 
-    def reset(self, msisdn: str, reason: str, channel: str = "operator") -> list[AppliedChange]:
-        """Number reassigned (seed rule 6): every given consent withdrawn, outcome ``reset``."""
+    def reset(self, msisdn: str, reason: str, channel: str = "operator", *,
+              event_id: str | None = None, note: str | None = None) -> list[AppliedChange]:
+        """Number reassigned (seed rule 6): every given consent withdrawn, outcome ``reset``.
+        With ``event_id`` (a handover from the directory) the rows are named after it and
+        the same reset again is a replay; ``note`` (e.g. the old and new holder) is kept
+        with the rows."""
         _check_channel(channel)
         with self._read() as conn:
             if queries.number_state(conn, msisdn, self.pseudonym(msisdn), None) is None:
                 raise NotFound(f"nothing is held about {msisdn}")
         result: list[AppliedChange] = self._write(
-            lambda conn: upkeep.reset(conn, msisdn, storable(reason) or "", channel, self.clock()))
+            lambda conn: upkeep.reset(conn, msisdn, storable(reason) or "", channel,
+                                      self.clock(), event_id=event_id, note=storable(note)))
         return result
+
+    def leave(self, msisdn: str, event_id: str, reason: str,
+              catalog: Catalog) -> list[AppliedChange]:
+        """The number left LMT (docs/store.md, "The directory"): its consents only LMT's
+        clients may give are fulfilled (outcome ``left``); the same ``event_id`` again is a
+        replay. Nothing in force: nothing is written and the list is empty."""
+        result: list[AppliedChange] = self._write(
+            lambda conn: upkeep.leave(conn, msisdn, event_id, storable(reason) or "",
+                                      self.clock(), catalog))
+        return result
+
+    # --- the directory as LMT's customer systems keep it -------------------------------
+
+    @contextmanager
+    def directory_sync(self, source: str) -> Iterator[directory.Sync]:
+        """A whole-directory sync on one connection (its staging table lives there)."""
+        with self._errors():
+            sync = directory.Sync(self.engine.connect(), self.clock, source)
+            try:
+                yield sync
+            finally:
+                sync.close()
+
+    def put_subscriber(self, row: SubscriberRow) -> tuple[list[str], list[dict[str, Any]]]:
+        """Make ``row`` the number's directory row: what changed (the kinds a sync counts)
+        and the consent changes it causes, written to the outbox to be queued."""
+        r = _as_row(row)
+        base = f"dir:put:{uuid.uuid4().hex}"
+        result: tuple[list[str], list[dict[str, Any]]] = self._write(
+            lambda conn: directory.put_row(conn, r, self.clock(), base))
+        return result
+
+    def pending_directory_changes(self, limit: int = 1000) -> list[Any]:
+        """Consent changes of directory changes not queued yet, oldest first."""
+        with self._read() as conn:
+            return directory.pending_changes(conn, limit)
+
+    def mark_directory_changes_queued(self, ids: list[int]) -> None:
+        if ids:
+            self._write(lambda conn: directory.mark_queued(conn, ids, self.clock()))
+
+    def last_directory_sync(self) -> dict[str, Any] | None:
+        """The newest directory sync (applied, dry run or refused) and the outbox's backlog."""
+        with self._read() as conn:
+            return directory.last_sync(conn)
 
     def erase(self, msisdn: str, reason: str, channel: str = "operator") -> ErasureReport:
         """Erase what is held about ``msisdn`` except the proof of consent (docs/store.md)."""

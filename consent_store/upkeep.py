@@ -10,7 +10,9 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, select, text, update
 
-from consent_core.model import Outcome, Status
+from consent_core.catalog import Catalog
+from consent_core.eligibility import Subscriber, eligibility
+from consent_core.model import CONSENTS, Eligibility, Outcome, Status
 from consent_store import chain
 from consent_store.dialect import arrays, is_postgresql, unnest_source, upsert
 from consent_store.ledger import (
@@ -37,13 +39,57 @@ from consent_store.views import ErasureReport, LapseCandidate, SubscriberRow
 
 def _event(event_id: str, msisdn: str, consent: str | None, action: str, outcome: str,
            channel: str, now: datetime, reason: str | None,
-           at: datetime | None = None) -> dict[str, Any]:
+           at: datetime | None = None, note: str | None = None) -> dict[str, Any]:
     # The other columns are filled with None by append_events.
     return {
         "event_id": event_id, "msisdn": msisdn, "consent": consent, "action": action,
         "outcome": outcome, "channel": channel, "received_at": at or now, "applied_at": now,
-        "reason": reason,
+        "reason": reason, "note": note,
     }
+
+
+def _replayed(conn: Connection, msisdn: str, event_id: str) -> list[AppliedChange]:
+    """The rows a change of the whole number (reset, leave) already wrote under
+    ``event_id``: its first outcome, answered as a replay."""
+    ids = [event_id, *(f"{event_id}/{c}" for c in CONSENTS)]
+    rows = conn.execute(select(consent_events.c.event_id, consent_events.c.consent,
+                               consent_events.c.outcome)
+                        .where(consent_events.c.event_id.in_(ids))
+                        .order_by(consent_events.c.id)).all()
+    return [AppliedChange(r.event_id, msisdn, r.consent, Outcome(r.outcome), replayed=True)
+            for r in rows]
+
+
+# --- a number that left LMT (docs/store.md, "The directory") ----------------------------
+
+def leave(conn: Connection, msisdn: str, event_id: str, reason: str, now: datetime,
+          catalog: Catalog) -> list[AppliedChange]:
+    """The number left LMT: every consent in force that the number may no longer give, as
+    the directory now stands, is fulfilled (action ``lapse``, outcome ``left``, status
+    ``lapsed``, channel ``directory``); JAUNUMI, open to everyone, stays. Rows
+    ``<event_id>/<CONSENT>``; run again, it is a replay. Nothing in force: nothing written."""
+    states = lock_states(conn, set(), {msisdn})
+    done = _replayed(conn, msisdn, event_id)
+    if done:
+        return done
+    row = conn.execute(select(subscribers).where(subscribers.c.msisdn == msisdn)).first()
+    sub = None if row is None else Subscriber(row.msisdn, row.client_group,
+                                              bool(row.independent))
+    events, out = [], []
+    for (_, consent), st in sorted(states.items()):
+        if st.status is not Status.GIVEN or consent not in catalog.consents:
+            continue
+        if eligibility(sub, consent, catalog) is not Eligibility.NOT_LMT_CLIENT:
+            continue
+        eid = f"{event_id}/{consent}"
+        events.append(_event(eid, msisdn, consent, "lapse", Outcome.LEFT.value, "directory",
+                             now, reason))
+        st.status, st.since, st.channel, st.last_event_id = Status.LAPSED, now, "directory", eid
+        st.dirty = True
+        out.append(AppliedChange(eid, msisdn, consent, Outcome.LEFT))
+    write_states(conn, list(states.values()))
+    append_events(conn, events)  # last: the feed's lock is held from here to commit
+    return out
 
 
 # --- lapse (seed rule 4) ---------------------------------------------------------------
@@ -104,27 +150,36 @@ def apply_lapse(conn: Connection, rows: list[Any], as_of: datetime, now: datetim
 # --- reset (seed rule 6: the number was handed to another person) -------------------
 
 def reset(conn: Connection, msisdn: str, reason: str, channel: str,
-          now: datetime) -> list[AppliedChange]:
+          now: datetime, event_id: str | None = None,
+          note: str | None = None) -> list[AppliedChange]:
+    """Withdraw every given consent of ``msisdn`` (outcome ``reset``). With ``event_id``
+    the rows are ``<event_id>/<CONSENT>`` (or ``event_id`` alone when nothing was in
+    force) and a reset already in the ledger under it is answered as a replay."""
     rows = conn.execute(select(consent_state.c.consent).where(
         consent_state.c.msisdn == msisdn)).scalars().all()
-    states = lock_states(conn, {(msisdn, c) for c in rows})
+    states = lock_states(conn, {(msisdn, c) for c in rows}, {msisdn})
+    if event_id is not None:
+        done = _replayed(conn, msisdn, event_id)
+        if done:
+            return done
     batch = uuid.uuid4().hex
     events, out = [], []
     given: list[StateRow] = [s for s in states.values() if s.status is Status.GIVEN]
     for st in sorted(given, key=lambda s: s.consent):
-        event_id = f"reset:{batch}:{st.consent}"
-        events.append(_event(event_id, msisdn, st.consent, "reset", Outcome.RESET.value,
-                             channel, now, reason))
+        event_id_c = f"reset:{batch}:{st.consent}" if event_id is None \
+            else f"{event_id}/{st.consent}"
+        events.append(_event(event_id_c, msisdn, st.consent, "reset", Outcome.RESET.value,
+                             channel, now, reason, note=note))
         st.status, st.since, st.channel, st.last_event_id = Status.WITHDRAWN, now, channel, \
-            event_id
+            event_id_c
         st.dirty = True
-        out.append(AppliedChange(event_id, msisdn, st.consent, Outcome.RESET))
+        out.append(AppliedChange(event_id_c, msisdn, st.consent, Outcome.RESET))
     if not given:
         # Nothing was in force; the reassignment itself is still a fact worth recording.
-        event_id = f"reset:{batch}"
-        events.append(_event(event_id, msisdn, None, "reset", Outcome.RESET.value, channel,
-                             now, reason))
-        out.append(AppliedChange(event_id, msisdn, None, Outcome.RESET))
+        event_id_c = f"reset:{batch}" if event_id is None else event_id
+        events.append(_event(event_id_c, msisdn, None, "reset", Outcome.RESET.value, channel,
+                             now, reason, note=note))
+        out.append(AppliedChange(event_id_c, msisdn, None, Outcome.RESET))
     write_states(conn, list(states.values()))
     append_events(conn, events)  # last: the feed's lock is held from here to commit
     return out
@@ -162,9 +217,11 @@ def erase(conn: Connection, msisdn: str, pseudonym: str, reason: str, channel: s
 # --- directory import -------------------------------------------------------------------
 
 def import_chunk(conn: Connection, chunk: list[SubscriberRow], now: datetime) -> None:
+    # An imported number is in the directory again (left_at cleared); the holder is the
+    # sync's business and stays as it was.
     upsert(conn, subscribers, [
         {"msisdn": r.msisdn, "client_group": r.client_group, "independent": r.independent,
-         "updated_at": now} for r in chunk], keys=["msisdn"])
+         "updated_at": now, "left_at": None} for r in chunk], keys=["msisdn"])
 
 
 def chunked(rows: Any, size: int) -> Iterator[list[Any]]:

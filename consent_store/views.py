@@ -147,11 +147,13 @@ class ErasureReport:
 
 @dataclass(frozen=True, slots=True)
 class SubscriberRow:
-    """A directory entry (SPEC §7 import: msisdn, client_group, independent)."""
+    """A directory entry (SPEC §7 import: msisdn, client_group, independent; a sync adds
+    the holder reference, None when the file does not say)."""
 
     msisdn: str
     client_group: str
     independent: bool = True
+    holder: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,7 +77,7 @@ shell completion (bash): eval "$(register-python-argcomplete consentctl)"
 
 # Built in here, in help order; other modules of the package are discovered after them.
 _BUILTIN = ("database", "directory", "consents")
-_NOT_COMMANDS = frozenset({"cli", "__main__", "output", "progress"})
+_NOT_COMMANDS = frozenset({"cli", "__main__", "output", "progress", "directory_sync"})
 
 # Top-level command -> the module that registers it (only what to import for a run).
 COMMAND_MODULES: dict[str, str] = {

@@ -1,4 +1,5 @@
-"""``consentctl subscribers import FILE.csv`` / ``show MSISDN`` / ``list``: the directory.
+"""``consentctl subscribers import FILE.csv`` / ``show MSISDN`` / ``list``: the directory
+(``sync`` is in ``directory_sync.py``).
 
 Columns ``msisdn,client_group[,independent]`` (SPEC §7); a header row is optional; cells
 separated by ``,`` or ``;`` (what spreadsheets set to Latvian save), told from the first
@@ -15,18 +16,21 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import itertools
 import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from consent_core.msisdn import canonical
 from consentctl.cli import EXIT_BAD_ROWS, EXIT_OK, Context, UsageError, msisdn_arg, positive_arg
 from consentctl.output import print_json, print_table
 from consentctl.progress import Progress
 
 _TRUE = frozenset({"true", "1", "yes", "y", "t"})
 _FALSE = frozenset({"false", "0", "no", "n", "f"})
+_FLAGS = _TRUE | _FALSE
 MAX_REPORTED = 100
 
 
@@ -46,6 +50,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     show.add_argument("msisdn", type=msisdn_arg, metavar="MSISDN")
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=show_subscriber)
+
+    from consentctl.directory_sync import add_parser as add_sync
+
+    add_sync(subs_sub, common)
 
     ls = subs_sub.add_parser("list", parents=[common],
                              help="directory rows in number order (page with --after)")
@@ -75,13 +83,29 @@ def read_rows(fh: TextIO, name: str, tally: Tally,
               tick: Callable[[int], None] | None = None) -> Iterator[Any]:
     """Yield a ``SubscriberRow`` per good line; count and report the bad ones (and a
     number repeated at a later line). ``tick(rows_read)`` is called every 1000 rows."""
+    seen: dict[int, int] = {}
+    for line, row in numbered_rows(fh, name, tally, report, tick, columns=3):
+        first_at = seen.setdefault(int(row.msisdn), line)
+        if first_at != line:
+            tally.good -= 1
+            _bad(tally, report, f"{name}:{line}: {row.msisdn} is listed again (first at line "
+                                f"{first_at}); row skipped")
+            continue
+        yield row
+
+
+def numbered_rows(fh: TextIO, name: str, tally: Tally,
+                  report: Callable[[str], None] | None = None,
+                  tick: Callable[[int], None] | None = None,
+                  columns: int = 4) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line, SubscriberRow)`` per good line of up to ``columns`` cells (the
+    fourth is the holder); count and report the bad ones. Numbers listed twice are not
+    looked for here (the sync finds them in SQL, the import in ``read_rows``)."""
     from consent_store.views import SubscriberRow
 
-    say = report or (lambda line: print(line, file=sys.stderr))
     first = fh.readline()
     lines = io.StringIO(first)
-    reader = csv.reader(_chain(lines, fh), delimiter=sniff_delimiter(first))
-    seen: dict[int, int] = {}
+    reader = csv.reader(itertools.chain(lines, fh), delimiter=sniff_delimiter(first))
     for row in reader:
         line = reader.line_num
         if tick is not None and line % 1000 == 0:
@@ -91,60 +115,73 @@ def read_rows(fh: TextIO, name: str, tally: Tally,
             continue  # blank line
         if line == 1 and cells[0].lower().lstrip("\ufeff") == "msisdn":
             continue  # header
-        problem, parsed = _parse(cells)
-        if problem is None:
-            first_at = seen.setdefault(int(parsed[0]), line)
-            if first_at != line:
-                problem = f"{parsed[0]} is listed again (first at line {first_at}); row skipped"
+        problem, parsed = _parse(cells, columns)
         if problem is not None:
-            tally.bad += 1
-            if tally.bad <= MAX_REPORTED:
-                say(f"{name}:{line}: {problem}")
+            _bad(tally, report, f"{name}:{line}: {problem}")
             continue
         tally.good += 1
-        yield SubscriberRow(*parsed)
+        yield line, SubscriberRow(*parsed)
 
 
-def _chain(head: TextIO, rest: TextIO) -> Iterator[str]:
-    yield from head
-    yield from rest
+def _bad(tally: Tally, report: Callable[[str], None] | None, line: str) -> None:
+    tally.bad += 1
+    if tally.bad <= MAX_REPORTED:
+        (report or (lambda text: print(text, file=sys.stderr)))(line)
 
 
-def _parse(cells: list[str]) -> tuple[str | None, tuple[str, str, bool]]:
-    if len(cells) not in (2, 3):
-        return f"expected 2 or 3 columns, found {len(cells)}", ("", "", True)
-    try:
-        msisdn = msisdn_arg(cells[0])
-    except argparse.ArgumentTypeError as exc:
-        return str(exc), ("", "", True)
+_NO_ROW: tuple[str, str, bool, str | None] = ("", "", True, None)
+HOLDER_MAX = 200
+
+
+def _parse(cells: list[str], columns: int = 3) -> tuple[str | None,
+                                                        tuple[str, str, bool, str | None]]:
+    if not 2 <= len(cells) <= columns:
+        return f"expected 2 to {columns} columns, found {len(cells)}", _NO_ROW
+    msisdn = canonical(cells[0])
+    if msisdn is None:
+        try:
+            msisdn = msisdn_arg(cells[0])
+        except argparse.ArgumentTypeError as exc:
+            return str(exc), _NO_ROW
     group = cells[1].lower()
     if group not in ("lmt", "other"):
-        return f"client_group must be lmt or other, not {cells[1]!r}", ("", "", True)
+        return f"client_group must be lmt or other, not {cells[1]!r}", _NO_ROW
     independent = True
-    if len(cells) == 3 and cells[2]:
+    if len(cells) >= 3 and cells[2]:
         flag = cells[2].lower()
-        if flag not in _TRUE | _FALSE:
-            return f"independent must be true or false, not {cells[2]!r}", ("", "", True)
+        if flag not in _FLAGS:
+            return f"independent must be true or false, not {cells[2]!r}", _NO_ROW
         independent = flag in _TRUE
-    return None, (msisdn, group, independent)
+    holder = cells[3] if len(cells) == 4 and cells[3] else None
+    if holder is not None and (len(holder) > HOLDER_MAX or not holder.isprintable()):
+        return f"holder must be at most {HOLDER_MAX} printable characters", _NO_ROW
+    return None, (msisdn, group, independent, holder)
+
+
+def open_csv(path: str) -> tuple[TextIO, Callable[[Progress], Callable[[int], None] | None]]:
+    """The file as text (UTF-8, a byte order mark skipped), and a maker of the progress
+    callback for a bar (None off a terminal): total rows estimated from the bytes read."""
+    try:
+        raw = open(path, "rb")
+        size = os.fstat(raw.fileno()).st_size
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
+
+    def ticker(bar: Progress) -> Callable[[int], None] | None:
+        def tick(rows: int) -> None:
+            read = raw.tell()
+            bar.set(rows, max(rows, round(rows * size / read)) if read else None)
+        return tick if bar.active else None
+
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline=""), ticker
 
 
 def import_file(args: argparse.Namespace, ctx: Context) -> int:
     tally = Tally()
-    try:
-        raw = open(args.file, "rb")
-        size = os.fstat(raw.fileno()).st_size
-    except OSError as exc:
-        raise UsageError(f"{args.file}: cannot read: {exc.strerror}") from None
-    fh = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+    fh, ticker = open_csv(args.file)
     try:
         with fh, Progress(f"importing {os.path.basename(args.file)}") as bar:
-            def tick(rows: int) -> None:
-                # Total rows estimated from the bytes read so far: rate and ETA in rows.
-                read = raw.tell()
-                bar.set(rows, max(rows, round(rows * size / read)) if read else None)
-            rows = read_rows(fh, args.file, tally, report=bar.write,
-                             tick=tick if bar.active else None)
+            rows = read_rows(fh, args.file, tally, report=bar.write, tick=ticker(bar))
             written = ctx.store.import_subscribers(rows)
             bar.set(tally.good + tally.bad, tally.good + tally.bad)
     except UnicodeDecodeError as exc:
@@ -171,7 +208,9 @@ def show_subscriber(args: argparse.Namespace, ctx: Context) -> int:
         return EXIT_OK
     print(f"{row['msisdn']}  client group: {row['client_group']}  "
           f"independent: {'yes' if row['independent'] else 'no'}  "
-          f"(directory row updated {row['updated_at']})")
+          f"holder: {row['holder'] or '-'}  "
+          f"(directory row updated {row['updated_at']})"
+          + (f"\n  left LMT's directory at {row['left_at']}" if row["left_at"] else ""))
     return EXIT_OK
 
 
@@ -181,9 +220,9 @@ def list_subscribers(args: argparse.Namespace, ctx: Context) -> int:
     if args.json:
         print_json(rows)
         return EXIT_OK
-    print_table(["MSISDN", "GROUP", "INDEPENDENT", "UPDATED"],
+    print_table(["MSISDN", "GROUP", "INDEPENDENT", "HOLDER", "UPDATED", "LEFT"],
                 [[r["msisdn"], r["client_group"], "yes" if r["independent"] else "no",
-                  r["updated_at"]] for r in rows])
+                  r["holder"], r["updated_at"], r["left_at"]] for r in rows])
     if len(rows) == args.limit:
         print(f"(more may follow: --after {rows[-1]['msisdn']})", file=sys.stderr)
     return EXIT_OK

@@ -99,7 +99,7 @@ def collect(ctx: Context) -> dict[str, Any]:
         client.close()
     report["last_text_at"] = max((g["last_text_at"] for g in report["gateways"] or []
                                   if g.get("last_text_at")), default=None)
-    report["database"], report["today"] = _from_database(ctx)
+    report["database"], report["today"], report["directory_sync"] = _from_database(ctx)
     keys = Keys.from_settings(ctx.settings)
     report["problems"] = problems(report, keys.shards, keys.event_queue)
     return report
@@ -154,7 +154,8 @@ def _from_redis(client: redis.Redis, ctx: Context, now: float) -> dict[str, Any]
             "failed_jobs": sum(failed.values()), "backlog": backlog}
 
 
-def _from_database(ctx: Context) -> tuple[dict[str, Any], dict[str, dict[str, int]] | None]:
+def _from_database(ctx: Context) -> tuple[dict[str, Any], dict[str, dict[str, int]] | None,
+                                          dict[str, Any] | None]:
     from consent_store.engine import make_engine
     from consent_store.errors import StoreError, safe_url
     from consent_store.store import ConsentStore
@@ -166,14 +167,15 @@ def _from_database(ctx: Context) -> tuple[dict[str, Any], dict[str, dict[str, in
         # A database host that drops packets must not hang the operator's screen.
         store = ConsentStore(make_engine(_with_connect_timeout(url)), clock=ctx.clock)
         counts = store.counts_today()
+        last_sync = store.last_directory_sync()
     except StoreError as exc:
         info["error"] = str(exc)
-        return info, None
+        return info, None, None
     finally:
         if store is not None:
             store.close()
     info["ok"] = True
-    return info, counts
+    return info, counts, last_sync
 
 
 def _with_connect_timeout(url: str) -> str:
@@ -260,6 +262,8 @@ def render(r: dict[str, Any]) -> None:
     else:
         print("Last text received: none since the running gateways started")
 
+    print("\n" + directory_line(r.get("directory_sync"), r["database"]["ok"]))
+
     print("\nToday (since 00:00 UTC)")
     today = r["today"]
     if today is None:
@@ -272,6 +276,26 @@ def render(r: dict[str, Any]) -> None:
         rows = [(f"  {consent}", *(per.get(a, 0) for a in actions), sum(per.values()))
                 for consent, per in sorted(today.items())]
         print_table(["  CONSENT", *(a.upper() for a in actions), "TOTAL"], rows)
+
+
+def directory_line(last: dict[str, Any] | None, readable: bool) -> str:
+    """One line about the last ``subscribers sync``: when, how it ended, what it counted."""
+    if not readable:
+        return "Directory sync: unknown (database unreachable)"
+    if last is None:
+        return "Directory sync: none recorded (consentctl subscribers sync)"
+    counts = ", ".join(f"{last[k]} {k.replace('_', ' ')}" for k in
+                       ("added", "changed_group", "changed_independence", "left", "new_holder"))
+    line = (f"Directory sync: {last['outcome'].upper().replace('_', ' ')} {last['finished_at']} "
+            f"({last['source']}: {last['rows']} rows, {last['bad_rows']} bad; {counts})")
+    if last["outcome"] == "refused":
+        line += f"\n  refused: {last['detail']}"
+    if last["outcome"] != "applied":
+        line += f"\n  last applied: {last.get('last_applied_at') or 'never'}"
+    if last["pending_changes"]:
+        line += (f"\n  {last['pending_changes']} consent changes not yet queued (Redis was "
+                 "unreachable; the next sync or subscriber update queues them)")
+    return line
 
 
 def _ok(part: dict[str, Any]) -> str:

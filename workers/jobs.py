@@ -31,7 +31,13 @@ from consent_queue import rq_port
 from consent_queue.backlog import sms_texts
 from consent_queue.events import ReplicasBehind, replicas_holding
 from consent_queue.keys import APPLY_EVENTS_JOB, RECORD_DELIVERIES_JOB
-from consent_queue.outcomes import is_reset, publish_outcomes, wants_outcome
+from consent_queue.outcomes import (
+    HANDOVER_KIND,
+    LEAVE_KIND,
+    is_reset,
+    publish_outcomes,
+    wants_outcome,
+)
 from consent_queue.replies import Reply
 from consent_store.errors import BadRequest, NotFound, StoreError, StoreUnavailable
 from workers import runtime
@@ -255,6 +261,9 @@ def _apply_with_resets(rt: runtime.Runtime, requests: list[dict[str, Any]],
 
 
 def _reset(rt: runtime.Runtime, item: dict[str, Any]) -> None:
+    if item.get("kind") in (HANDOVER_KIND, LEAVE_KIND):
+        _directory_change(rt, item)
+        return
     event_id, msisdn = str(item.get("event_id")), str(item.get("msisdn"))
     if rt.redis.exists(rt.keys.outcome(event_id)):
         return  # this job ran before and the reset was applied: never twice
@@ -273,6 +282,37 @@ def _reset(rt: runtime.Runtime, item: dict[str, Any]) -> None:
     runtime.EVENTS.labels(outcome=outcome["outcome"]).inc()
     log.info("reset.applied", msisdn=msisdn, event_id=event_id, outcome=outcome["outcome"])
     _with_redis_retry(lambda: publish_outcomes(rt.redis, rt.keys, [outcome]))
+
+
+def _directory_change(rt: runtime.Runtime, item: dict[str, Any]) -> None:
+    """A handover or a number that left LMT, from the directory (docs/store.md, "The
+    directory"). Its ledger rows are named after the event id, so a job that runs twice
+    records it once."""
+    kind, event_id = str(item["kind"]), str(item.get("event_id"))
+    msisdn, reason = str(item.get("msisdn")), str(item.get("reason") or "")
+    budget = max(1.0, rt.settings.queue.job_timeout - 10)
+    if kind == HANDOVER_KIND:
+        note = f"holder {item.get('old_holder')} -> {item.get('new_holder')}"
+        try:
+            done = _with_db_retry(lambda: rt.store.reset(
+                msisdn, reason, channel="directory", event_id=event_id, note=note),
+                budget=budget)
+        except NotFound:
+            done = []  # nothing held about the number: no earlier holder's record to close
+    else:
+        done = _with_db_retry(lambda: rt.store.leave(msisdn, event_id, reason, rt.catalog),
+                              budget=budget)
+    fresh = [c for c in done if not c.replayed]
+    for c in fresh:
+        runtime.EVENTS.labels(outcome=c.outcome.value).inc()
+    log.info("directory.applied", kind=kind, msisdn=msisdn, event_id=event_id,
+             rows=len(done), replayed=len(done) - len(fresh),
+             consents=[c.consent for c in done if c.consent])
+    if wants_outcome(item):
+        outcome = {"event_id": event_id, "msisdn": msisdn, "consent": None,
+                   "outcome": kind if done else "unchanged",
+                   "changed": [c.consent for c in done if c.consent]}
+        _with_redis_retry(lambda: publish_outcomes(rt.redis, rt.keys, [outcome]))
 
 
 # SMPP 3.4 Appendix B message states; anything else is counted as OTHER (bounded labels).

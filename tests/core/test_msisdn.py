@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consent_core.msisdn import BadSender, Msisdn, is_short_number, mask, normalise
+from consent_core.msisdn import (
+    TON_UNKNOWN,
+    BadSender,
+    Msisdn,
+    canonical,
+    is_short_number,
+    mask,
+    normalise,
+)
 
 
 @pytest.mark.parametrize(
@@ -145,3 +153,18 @@ def test_every_spelling_of_a_latvian_number_is_the_same_msisdn(national: str) ->
         ("00371" + national, 1),
     ]
     assert {normalise(addr, ton, 1) for addr, ton in spellings} == {Msisdn("371" + national)}
+
+
+@given(st.one_of(st.from_regex(r"\+?0{0,2}[0-9]{0,17}", fullmatch=True), st.text(max_size=18)))
+def test_canonical_is_normalise_where_it_answers(text: str) -> None:
+    # The directory's fast path: a number it takes as written is one normalise writes so.
+    found = canonical(text)
+    if found is not None:
+        assert normalise(text, TON_UNKNOWN, 1) == Msisdn(found)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("37129123456", "37129123456"), ("29123456", None), ("+37129123456", None),
+    ("0037129123456", None), ("3712912345678901", None), ("٣٧١٢٩١٢٣٤٥٦", None)])
+def test_canonical_takes_only_bare_international_digits(text: str, expected: str | None) -> None:
+    assert canonical(text) == expected

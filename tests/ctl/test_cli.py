@@ -52,7 +52,7 @@ def sqlite_ctl(tmp_path: Path, sqlite_url: str) -> Ctl:
 def test_db_upgrade_reports_revision_and_can_run_again(ctl: Ctl) -> None:
     again = ctl("db", "upgrade")
     assert again.returncode == 0
-    assert "0014_reply_smsc" in again.stdout  # the head revision
+    assert "0016_directory" in again.stdout  # the head revision
 
 
 def test_operator_session_grant_show_withdraw_history_export(ctl: Ctl) -> None:
