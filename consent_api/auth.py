@@ -44,7 +44,7 @@ def require(scope: str) -> Callable[[Request], Token]:
         svc: Services = request.app.state.services
         failures: throttle.BearerFailures = request.app.state.bearer_failures
         source = request.client.host if request.client else "-"
-        now = throttle.monotonic_now()
+        now = time.monotonic()
         wait = failures.blocked_for(source, now)
         if wait:
             raise _too_many_failures(wait)
@@ -57,8 +57,9 @@ def require(scope: str) -> Callable[[Request], Token]:
         token = svc.tokens.find(secret)
         if token is None:
             metrics.AUTH_FAILURES.labels(reason="invalid").inc()
-            if failures.failed(svc.redis, svc.keys.prefix, source, now):
-                raise _too_many_failures(throttle.retry_after(now))
+            wait = failures.failed(svc.redis, svc.keys.prefix, source, now)
+            if wait:
+                raise _too_many_failures(wait)
             raise Problem(401, "unauthorized", "the token is unknown or revoked",
                           headers={"WWW-Authenticate":
                                    'Bearer realm="consent-api", error="invalid_token"'})

@@ -124,7 +124,8 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
     zone = _zone(_svc(request).settings.api.console_timezone)
     html = _env.get_template(template).render(
         t=translator(lang), lang=lang, other_lang="en" if lang == "lv" else "lv",
-        path=request.url.path, zone=zone.key, local=lambda v: local_time(v, zone), **context)
+        path=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        zone=zone.key, local=lambda v: local_time(v, zone), **context)
     return HTMLResponse(html, status_code=status, headers=_SECURITY_HEADERS)
 
 
@@ -187,19 +188,19 @@ async def login(request: Request, name: Annotated[str, Form(max_length=64)],
     # Per source address, never per name (consent_api/throttle.py): a stranger who knows
     # an agent's name exhausts only their own address's budget.
     tries = await run_in_threadpool(throttle.count, svc.redis, svc.keys.prefix, "sign-in",
-                                    remote or "-", throttle.monotonic_now())
-    if tries > svc.settings.api.sign_in_attempts_per_minute:
+                                    remote or "-")
+    if tries.n > svc.settings.api.sign_in_attempts_per_minute:
         metrics.SIGN_INS.labels(result="limited").inc()
         await run_in_threadpool(access.record_sign_in, svc.store.engine, name, "refused",
                                 False, now, remote, agent_ua)
-        return await run_in_threadpool(_too_many, request, csrf)
+        return await run_in_threadpool(_too_many, request, csrf, tries.retry_after)
     gate: throttle.SignInGate = request.app.state.sign_in_gate
     try:
         async with asyncio.timeout(throttle.SIGN_IN_QUEUE_SECONDS):
             await gate.semaphore().acquire()
     except TimeoutError:
         metrics.SIGN_INS.labels(result="busy").inc()
-        return await run_in_threadpool(_too_many, request, csrf)
+        return await run_in_threadpool(_too_many, request, csrf, 1)
     try:
         stored, ok = await run_in_threadpool(_check_password, svc, name, password)
     finally:
@@ -221,9 +222,9 @@ async def login(request: Request, name: Annotated[str, Form(max_length=64)],
     return response
 
 
-def _too_many(request: Request, csrf: str) -> HTMLResponse:
+def _too_many(request: Request, csrf: str, retry_after: int) -> HTMLResponse:
     response = _page(request, "login.html", status=429, csrf=csrf, error="too_many_logins")
-    response.headers["Retry-After"] = str(throttle.retry_after(throttle.monotonic_now()))
+    response.headers["Retry-After"] = str(retry_after)
     return response
 
 

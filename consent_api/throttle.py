@@ -5,8 +5,8 @@ never per agent name. A count per name let anyone who knew a name lock that agen
 and a spray of new names made a new counter (and an argon2 hash, 64 MiB) per try. Here:
 
 - each source address has a budget of sign-in attempts and of failed bearer tokens per
-  minute, counted in Redis (shared by every API process; one key per address and minute,
-  whatever names or tokens it sprays);
+  minute, counted in Redis (shared by every API process; one key per address, kept for
+  the minute from its first attempt, whatever names or tokens it sprays);
 - at most ``api.sign_in_concurrency`` password verifications run at once in a process;
   the rest wait their turn without holding a thread, and one that waits longer than
   ``SIGN_IN_QUEUE_SECONDS`` gets 429. Memory is bounded by that number of argon2 hashes.
@@ -18,17 +18,20 @@ signs in as usual.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import redis
 
-# KEYS: the window's counter. Returns the count after this attempt.
+# KEYS: the source's counter; ARGV: the window's length. The window starts at the source's
+# first attempt (not at a calendar minute), so a burst is never split in two by a clock
+# boundary. Returns the count after this attempt and the seconds left in the window.
 _COUNT = """
 local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('EXPIRE', KEYS[1], 120) end
-return n
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('TTL', KEYS[1])
+if ttl < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+return {n, ttl}
 """
 WINDOW_SECONDS = 60
 # A sign-in that cannot start its verification within this long is refused with 429:
@@ -38,19 +41,17 @@ SIGN_IN_QUEUE_SECONDS = 5.0
 _BLOCKED_MAX = 10_000
 
 
-def window(now: float) -> int:
-    return int(now // WINDOW_SECONDS)
+@dataclass(frozen=True, slots=True)
+class Count:
+    n: int  # attempts of this source in its current window, this one included
+    retry_after: int  # seconds until the window ends (at least 1)
 
 
-def retry_after(now: float) -> int:
-    """Seconds until the current window ends (at least 1)."""
-    return max(1, int(WINDOW_SECONDS - now % WINDOW_SECONDS))
-
-
-def count(client: redis.Redis, prefix: str, kind: str, source: str, now: float) -> int:
-    """Count one more ``kind`` event from ``source`` in this minute; the count."""
-    key = f"{prefix}:throttle:{kind}:{source}:{window(now)}"
-    return int(client.eval(_COUNT, 1, key))
+def count(client: redis.Redis, prefix: str, kind: str, source: str) -> Count:
+    """Count one more ``kind`` attempt from ``source`` (one key per source and kind)."""
+    key = f"{prefix}:throttle:{kind}:{source}"
+    n, ttl = client.eval(_COUNT, 1, key, WINDOW_SECONDS)
+    return Count(int(n), max(1, int(ttl)))
 
 
 @dataclass
@@ -86,23 +87,18 @@ class BearerFailures:
             return 0
         return max(1, int(until - now))
 
-    def failed(self, client: redis.Redis, prefix: str, source: str, now: float) -> bool:
-        """Count a failure of ``source``; True if it is now over its budget."""
+    def failed(self, client: redis.Redis, prefix: str, source: str, now: float) -> int:
+        """Count a failure of ``source``; the seconds it is now refused (0: within budget)."""
         if self.limit <= 0:
-            return False
+            return 0
         try:
-            n = count(client, prefix, "bearer", source, now)
+            found = count(client, prefix, "bearer", source)
         except redis.RedisError:
-            return False  # the 401 stands; the counter is best effort while Redis is away
-        if n <= self.limit:
-            return False
-        self._blocked[source] = now + retry_after(now)
+            return 0  # the 401 stands; the counter is best effort while Redis is away
+        if found.n <= self.limit:
+            return 0
+        self._blocked[source] = now + found.retry_after
         self._blocked.move_to_end(source)
         while len(self._blocked) > _BLOCKED_MAX:
             self._blocked.popitem(last=False)
-        return True
-
-
-def monotonic_now() -> float:
-    """Wall-clock seconds name the window (shared across processes); no date is reasoned on."""
-    return time.time()
+        return found.retry_after

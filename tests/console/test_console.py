@@ -6,7 +6,6 @@ sign out. With UPDATE_SCREENSHOTS=1 the screenshots of each page replace those i
 from __future__ import annotations
 
 import json
-import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,13 +16,7 @@ from consent_store.timeutil import iso, parse_instant
 from tests.api.conftest import LMT, MINOR
 
 pytestmark = pytest.mark.e2e
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    return DOCS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
 
 
 def test_agent_signs_in_grants_sees_timeline_and_signs_out(
