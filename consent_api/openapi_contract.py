@@ -31,7 +31,8 @@ _PROBLEM_SCHEMA = {
     },
 }
 _WHY = {
-    "400": "Idempotency-Key missing or malformed (bad-request)",
+    "400": "the request cannot be read: a body that is not JSON text, or Idempotency-Key "
+           "missing or malformed (bad-request)",
     "401": "no bearer token, or an unknown or revoked one (unauthorized)",
     "403": "the token lacks the scope (forbidden)",
     "404": "nothing is held about the number, or no such change (not-found)",
@@ -45,7 +46,7 @@ _WHY = {
 _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
 # Statuses every authenticated operation can answer, and those of particular ones.
 _ALWAYS = ("401", "403", "422", "429", "503")
-_BODY = ("413",)
+_BODY = ("400", "413")
 _SCOPE = {("get", "/v1/events/{event_id}"): "write",
           ("post", "/v1/numbers/{msisdn}/consents/{consent}"): "write",
           ("post", "/v1/numbers/{msisdn}/contacts"): "write",
@@ -79,7 +80,8 @@ def _describe(method: str, path: str, op: dict[str, Any]) -> None:
     op["security"] = [{"bearer": []}]
     op["description"] = (op.get("description", "") + f"\n\nScope: `{scope}`.").strip()
     responses = op.setdefault("responses", {})
-    statuses = _ALWAYS + _EXTRA.get((method, path), ()) + (_BODY if "requestBody" in op else ())
+    statuses = sorted(set(_ALWAYS + _EXTRA.get((method, path), ()) +
+                          (_BODY if "requestBody" in op else ())))
     for status in statuses:
         response: dict[str, Any] = {"description": _WHY[status], "content": {
             PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
@@ -95,10 +97,14 @@ def _describe(method: str, path: str, op: dict[str, Any]) -> None:
             param["schema"] = {k: v for k, v in schema.items() if k != "anyOf"} | {
                 "type": "string", "pattern": _idempotency_pattern(schema)}
     if (method, path) == ("post", "/v1/numbers/{msisdn}/consents/{consent}"):
-        ok = responses.get("200", {})
-        ok["links"] = {"ConsentsOfTheNumber": {
+        links = {"ConsentsOfTheNumber": {
             "operationId": "get_consents_v1_numbers__msisdn__consents_get",
-            "parameters": {"msisdn": "$request.path.msisdn"}}}
+            "parameters": {"msisdn": "$request.path.msisdn"}},
+            "WhatBecameOfIt": {
+            "operationId": "get_event_v1_events__event_id__get",
+            "parameters": {"event_id": "$response.body#/event_id"}}}
+        for status in ("200", "202"):
+            responses.setdefault(status, {"description": "answered"})["links"] = links
         responses.get("202", {}).setdefault("headers", {})["Location"] = {
             "description": "the status URL, /v1/events/{event_id}", "schema": {"type": "string"}}
 
