@@ -18,6 +18,7 @@ from consent_core.instants import as_utc
 # isolates, marks), which reorder what follows them on the screen.
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _KEEP = frozenset("\n\t")
+_HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 def _visible(ch: str) -> str:
@@ -25,14 +26,15 @@ def _visible(ch: str) -> str:
 
 
 def neutralise(value: object) -> object:
-    """``value`` with control (Cc), format-control bidi and other invisible format (Cf)
-    characters replaced by ``[U+XXXX]``; anything not a string unchanged."""
+    """``value`` with control (Cc), format (Cf: the bidi controls among them) and line or
+    paragraph separator (Zl, Zp) characters replaced by ``[U+XXXX]``, tab and newline
+    kept; anything not a string unchanged."""
     if not isinstance(value, str):
         return value
     if value.isprintable():  # the common case: nothing to look at
         return value
     return "".join(_visible(ch) if ch not in _KEEP and (
-        ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cf")) else ch for ch in value)
+        ch in _BIDI or unicodedata.category(ch) in _HIDDEN) else ch for ch in value)
 
 
 def local_time(value: datetime | str | None, zone: ZoneInfo) -> str:

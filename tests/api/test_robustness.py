@@ -115,6 +115,21 @@ def test_hostile_and_out_of_range_requests_get_problems_never_a_500(
         assert c.get(f"/v1/numbers/{LMT}/contacts").headers["allow"] == "OPTIONS, POST"
 
     with api.client() as anonymous:
+        # The document says what the API does: who may call, what errors look like.
+        doc = anonymous.get("/openapi.json").json()
+        assert doc["components"]["securitySchemes"]["bearer"] == {
+            **doc["components"]["securitySchemes"]["bearer"], "type": "http", "scheme": "bearer"}
+        change = doc["paths"]["/v1/numbers/{msisdn}/consents/{consent}"]["post"]
+        assert change["security"] == [{"bearer": []}]
+        for status in ("400", "401", "403", "409", "413", "422", "429", "503"):
+            assert "application/problem+json" in change["responses"][status]["content"], status
+        assert "Retry-After" in change["responses"]["503"]["headers"]
+        [key] = [p for p in change["parameters"] if p["name"].lower() == "idempotency-key"]
+        assert key["required"] is True
+        assert "201" in doc["paths"]["/v1/numbers/{msisdn}/contacts"]["post"]["responses"]
+        feed = {p["name"]: p["schema"] for p in doc["paths"]["/v1/changes"]["get"]["parameters"]}
+        assert feed["after"]["pattern"] and feed["limit"]["anyOf"][0]["maximum"] == 10000
+
         refused(anonymous.post("/v1/may-use", content=big,
                                headers={"content-type": "application/json"}), 413, "too-large")
 
