@@ -177,7 +177,24 @@ class ApiSettings(_Section):
     session_ttl: int = Field(8 * 3600, ge=60, le=7 * 86400)  # console sign-in lifetime
     cookie_secure: bool = False  # set true behind TLS termination (docs/operations.md)
     console_language: Literal["lv", "en"] = "lv"
-    sign_in_attempts_per_minute: int = Field(10, ge=1, le=1000)  # per agent name
+    # Sign-in and failed-token budgets are per source address, never per name (docs/api.md).
+    sign_in_attempts_per_minute: int = Field(10, ge=1, le=1000)  # per source address
+    sign_in_concurrency: int = Field(2, ge=1, le=64)  # argon2 verifications at once
+    auth_failures_per_minute: int = Field(30, ge=0)  # unknown tokens per source; 0 = no limit
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)  # before parsing
+    console_timezone: str = "Europe/Riga"  # the console shows times in this zone (IANA name)
+    console_page_size: int = Field(25, ge=1, le=1000)  # timeline rows per page
+
+    @field_validator("console_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Riga)") from None
+        return value
 
 
 class Settings(BaseSettings):

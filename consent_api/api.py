@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from consent_api import changes, metrics
 from consent_api.auth import has_scope, require
+from consent_api.instants import Instant
 from consent_api.problems import Problem
 from consent_api.services import Services
 from consent_core.model import CONSENTS
@@ -23,11 +24,21 @@ from consent_queue.outcomes import reset_request
 from consent_store import api_reads
 from consent_store.access import Token
 from consent_store.errors import BadRequest, NotFound
-from consent_store.timeutil import as_utc, iso
+from consent_store.timeutil import iso
 
 router = APIRouter(prefix="/v1")
 
 ConsentName = Literal["JAUNUMI", "METADATI", "AUTO", "VIETA", "SADARBIBA"]
+# What the API takes, as patterns the OpenAPI document states (and FastAPI enforces, so
+# that the document and the API cannot disagree). A number: international with + or 00,
+# 10-15 bare international digits, or 8 Latvian national digits (consent_core.msisdn).
+MSISDN_PATTERN = (r"^(\+[1-9][0-9]{6,14}|00[1-9][0-9]{6,14}|[1-9][0-9]{7}|"
+                  r"[1-9][0-9]{9,14})$")
+# A consent's name in any letter case (``vieta`` is VIETA).
+CONSENT_PATTERN = "^(" + "|".join("".join(f"[{ch.upper()}{ch.lower()}]" for ch in name)
+                                  for name in CONSENTS) + ")$"
+CURSOR_PATTERN = r"^(latest|[0-9]{1,18})$"  # 18 digits: always within a 64-bit position
+IDEMPOTENCY_KEY_PATTERN = r"^[\x20-\x7e]{1,200}$"
 # The channels a caller of the API may name; ``sms`` changes come only from the gateway.
 ApiChannel = Literal["web", "customer_centre", "operator"]
 ContactChannel = Literal["call", "sms", "email", "web", "customer_centre"]
@@ -41,7 +52,7 @@ def services(request: Request) -> Services:
 
 def number(msisdn: str) -> str:
     """A number as a caller may write it (international, +, 00, or Latvian national)."""
-    found = normalise(msisdn.replace(" ", ""), TON_UNKNOWN, 1)
+    found = normalise(msisdn, TON_UNKNOWN, 1)
     if isinstance(found, BadSender):
         raise Problem(422, "invalid", f"not a phone number: {msisdn!r} ({found.reason})",
                       field="msisdn")
@@ -59,7 +70,6 @@ def consent_name(text: str) -> str:
 def past(at: datetime | None, svc: Services) -> datetime | None:
     if at is None:
         return None
-    at = as_utc(at)
     if at > svc.clock():
         raise Problem(422, "invalid", "at is in the future", field="at")
     return at
@@ -69,14 +79,19 @@ Svc = Annotated[Services, Depends(services)]
 Reader = Annotated[Token, Depends(require("read"))]
 Writer = Annotated[Token, Depends(require("write"))]
 Admin = Annotated[Token, Depends(require("admin"))]
-Msisdn = Annotated[str, Path(description="MSISDN: 3712…, +3712…, 003712… or 2… (Latvian)")]
+Msisdn = Annotated[str, Path(description="MSISDN: 3712…, +3712…, 003712… or 2… (Latvian)",
+                             pattern=MSISDN_PATTERN, examples=["37129123456"])]
+Consent = Annotated[str, Path(description="JAUNUMI, METADATI, AUTO, VIETA or SADARBIBA "
+                              "(any letter case)", pattern=CONSENT_PATTERN)]
+BodyMsisdn = Annotated[str, Field(pattern=MSISDN_PATTERN, examples=["37129123456"])]
+BodyConsent = Annotated[str, Field(pattern=CONSENT_PATTERN, examples=["VIETA"])]
 
 
 # --- reads ---------------------------------------------------------------------------
 
 @router.get("/numbers/{msisdn}/consents", summary="The five consents of a number, now or at a past instant")
 def get_consents(msisdn: Msisdn, svc: Svc, _: Reader,
-                 at: Annotated[datetime | None, Query(description="ISO 8601")] = None
+                 at: Annotated[Instant | None, Query(description="ISO 8601, not in the future")] = None
                  ) -> dict[str, Any]:
     n = number(msisdn)
     try:
@@ -143,18 +158,20 @@ def _may_use(svc: Services, queries: list[tuple[str, str, datetime | None]]
 
 @router.get("/may-use", summary="May we use consent X of number N (now, or at an instant)?",
             response_model=MayUseAnswer)
-def may_use(svc: Svc, _: Reader, msisdn: Annotated[str, Query()],
-            consent: Annotated[str, Query()],
-            at: Annotated[datetime | None, Query()] = None) -> JSONResponse:
+def may_use(svc: Svc, _: Reader,
+            msisdn: Annotated[str, Query(pattern=MSISDN_PATTERN, examples=["37129123456"])],
+            consent: Annotated[str, Query(pattern=CONSENT_PATTERN, examples=["VIETA"])],
+            at: Annotated[Instant | None, Query(description="ISO 8601, not in the future")]
+            = None) -> JSONResponse:
     return JSONResponse(_may_use(svc, [(number(msisdn), consent_name(consent),
                                         past(at, svc))])[0])
 
 
 class MayUseQuery(BaseModel):
     model_config = _Strict
-    msisdn: str
-    consent: str
-    at: datetime | None = None
+    msisdn: BodyMsisdn
+    consent: BodyConsent
+    at: Instant | None = None
 
 
 class MayUseBulk(BaseModel):
@@ -188,7 +205,8 @@ class ChangeBody(BaseModel):
     model_config = _Strict
     action: Literal["give", "withdraw"]
     channel: ApiChannel
-    at: datetime | None = Field(None, description="when the subscriber made it (back-dated entry)")
+    at: Instant | None = Field(None, description="when the subscriber made it (back-dated "
+                               "entry); not in the future")
     agent: str | None = Field(None, min_length=1, max_length=64)
     reference: str | None = Field(None, min_length=1, max_length=200)
     on_behalf: Literal["guardian"] | None = None
@@ -217,8 +235,12 @@ def change_response(outcome: dict[str, Any] | None, event_id: str, *, replayed: 
 @router.post("/numbers/{msisdn}/consents/{consent}",
              summary="Give or withdraw a consent (queued like a text; waits for the outcome)",
              responses={202: {"description": "queued; the worker has not answered in time"}})
-async def post_change(msisdn: Msisdn, consent: str, body: ChangeBody, svc: Svc, token: Writer,
-                      idempotency_key: Annotated[str | None, Header()] = None) -> JSONResponse:
+async def post_change(msisdn: Msisdn, consent: Consent, body: ChangeBody, svc: Svc,
+                      token: Writer,
+                      idempotency_key: Annotated[str | None, Header(
+                          description="required: one value per intended change (e.g. a "
+                          "UUID); a repeat answers the first answer",
+                          pattern=IDEMPOTENCY_KEY_PATTERN)] = None) -> JSONResponse:
     key = _idempotency_key(idempotency_key)
     change = changes.Change(number(msisdn), consent_name(consent), body.action, body.channel,
                             past(body.at, svc), body.agent, body.reference, body.on_behalf,
@@ -253,11 +275,12 @@ def get_event(event_id: Annotated[str, Path(max_length=200)], svc: Svc,
 class ContactBody(BaseModel):
     model_config = _Strict
     channel: ContactChannel
-    at: datetime | None = None
+    at: Instant | None = None
     note: str | None = Field(None, max_length=500)
 
 
-@router.post("/numbers/{msisdn}/contacts", summary="Record a communication with the subscriber (lapse rule)")
+@router.post("/numbers/{msisdn}/contacts", status_code=201,
+             summary="Record a communication with the subscriber (lapse rule)")
 def post_contact(msisdn: Msisdn, body: ContactBody, svc: Svc, _: Writer) -> JSONResponse:
     # A contact changes no consent, so it is written straight to the store (like
     # `consentctl contact`); it only moves JAUNUMI's inactivity clock (seed rule 4).
@@ -297,17 +320,18 @@ async def post_reset(msisdn: Msisdn, body: ResetBody, svc: Svc, token: Admin) ->
 @router.get("/changes", summary="Every state change in ledger order; long-polls with wait")
 async def get_changes(request: Request, svc: Svc, _: Reader,
                       after: Annotated[str, Query(description="cursor: a ledger position, "
-                                                  "0 for the beginning, or 'latest'")] = "0",
-                      wait: Annotated[float, Query(ge=0)] = 0.0,
-                      limit: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+                                                  "0 for the beginning, or 'latest'",
+                                                  pattern=CURSOR_PATTERN)] = "0",
+                      wait: Annotated[float, Query(ge=0, le=300, allow_inf_nan=False,
+                                                   description="seconds to hold for a change "
+                                                   "(at most api.changes_wait_max)")] = 0.0,
+                      limit: Annotated[int | None, Query(ge=1, le=10000)] = None
+                      ) -> dict[str, Any]:
     api = svc.settings.api
     if after == "latest":
         cursor = await run_in_threadpool(_latest, svc)
-    elif after.isdigit():
-        cursor = int(after)
     else:
-        raise Problem(422, "invalid", "after must be a ledger position (digits) or 'latest'",
-                      field="after")
+        cursor = int(after)  # the pattern admits only ASCII digits, at most 18 of them
     page_size = min(limit or api.changes_limit, api.changes_limit)
     deadline = time.monotonic() + min(wait, api.changes_wait_max)
     while True:

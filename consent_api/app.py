@@ -9,13 +9,12 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from consent_api import api, console, metrics, problems, subscribers
+from consent_api import api, console, docs_pages, metrics, openapi_contract, problems, subscribers, throttle
+from consent_api.body_limit import BodyLimit
 from consent_api.services import Services
 
 log = structlog.get_logger("api")
@@ -28,15 +27,18 @@ def create_app(svc: Services) -> FastAPI:
         description="Consents of LMT numbers: read, give and withdraw (through the same queue "
                     "as SMS), may-use checks and a feed of changes. Errors are "
                     "application/problem+json (RFC 9457).",
+        docs_url=None, redoc_url=None,  # served offline by docs_pages
     )
     app.state.services = svc
+    app.state.sign_in_gate = throttle.SignInGate(svc.settings.api.sign_in_concurrency)
+    app.state.bearer_failures = throttle.BearerFailures(svc.settings.api.auth_failures_per_minute)
     app.include_router(api.router)
     app.include_router(subscribers.router)
     app.include_router(console.router)
-    app.add_exception_handler(problems.Problem, problems.on_problem)
-    app.add_exception_handler(RequestValidationError, problems.on_validation)
-    app.add_exception_handler(StarletteHTTPException, problems.on_http)
+    app.include_router(docs_pages.router)
+    problems.install(app, html=console.error_page)
     app.add_exception_handler(console.ConsoleRedirect, console.on_redirect)
+    openapi_contract.install(app)
 
     @app.middleware("http")
     async def measure(request: Request,
@@ -44,16 +46,17 @@ def create_app(svc: Services) -> FastAPI:
         started = time.perf_counter()
         try:
             response = await call_next(request)
-        except Exception:
-            log.exception("request.failed", path=request.url.path)
-            response = problems.problem_response(request, 500, "internal",
-                                                 "the API failed; see its log")
+        except Exception as exc:  # what no handler took: an outage (503) or a bug (500)
+            response = await app.state.on_unhandled(request, exc)
         route = request.scope.get("route")
         name = getattr(route, "path", "unmatched")
         metrics.REQUESTS.labels(route=name, method=request.method,
                                 status=str(response.status_code)).inc()
         metrics.LATENCY.labels(route=name).observe(time.perf_counter() - started)
         return response
+
+    # Outermost: no byte of an oversized body is read by anything else.
+    app.add_middleware(BodyLimit, limit=svc.settings.api.max_body_bytes)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

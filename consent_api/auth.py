@@ -1,4 +1,5 @@
-"""Bearer tokens: who is calling, whether the token has the scope, and the rate limit."""
+"""Bearer tokens: who is calling, whether the token has the scope, and the rate limits
+(per token; and per source address for unknown tokens, consent_api/throttle.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable
 
 from fastapi import Request
 
-from consent_api import metrics
+from consent_api import metrics, throttle
 from consent_api.problems import Problem
 from consent_api.services import Services
 from consent_store.access import Token
@@ -41,6 +42,12 @@ def require(scope: str) -> Callable[[Request], Token]:
 
     def dependency(request: Request) -> Token:
         svc: Services = request.app.state.services
+        failures: throttle.BearerFailures = request.app.state.bearer_failures
+        source = request.client.host if request.client else "-"
+        now = time.monotonic()
+        wait = failures.blocked_for(source, now)
+        if wait:
+            raise _too_many_failures(wait)
         secret = bearer(request)
         challenge = {"WWW-Authenticate": 'Bearer realm="consent-api"'}
         if secret is None:
@@ -50,6 +57,9 @@ def require(scope: str) -> Callable[[Request], Token]:
         token = svc.tokens.find(secret)
         if token is None:
             metrics.AUTH_FAILURES.labels(reason="invalid").inc()
+            wait = failures.failed(svc.redis, svc.keys.prefix, source, now)
+            if wait:
+                raise _too_many_failures(wait)
             raise Problem(401, "unauthorized", "the token is unknown or revoked",
                           headers={"WWW-Authenticate":
                                    'Bearer realm="consent-api", error="invalid_token"'})
@@ -63,6 +73,12 @@ def require(scope: str) -> Callable[[Request], Token]:
         return token
 
     return dependency
+
+
+def _too_many_failures(wait: int) -> Problem:
+    metrics.AUTH_FAILURES.labels(reason="source").inc()
+    return Problem(429, "rate-limited", "too many unknown tokens from this address; "
+                   f"try again in {wait} s", headers={"Retry-After": str(wait)})
 
 
 def _check_rate(svc: Services, token: Token) -> None:

@@ -7,12 +7,15 @@ change goes through the same queue as a text, recorded with the agent's name.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import hmac
 import json
 import secrets
 from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import redis
 from argon2 import PasswordHasher
@@ -22,8 +25,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from consent_api import changes, metrics
-from consent_api.i18n import ERRORS, LANGUAGES, translator
+from consent_api import changes, metrics, number_view, throttle
+from consent_api.display import local_time, neutralise
+from consent_api.i18n import ERRORS, LANGUAGES, translator, words
+from consent_api.instants import NotAnInstant, read_instant
 from consent_api.problems import Problem
 from consent_api.services import Services
 from consent_core.model import CONSENTS
@@ -31,7 +36,7 @@ from consent_core.msisdn import TON_UNKNOWN, BadSender, normalise
 from consent_store import access
 from consent_store.errors import BadRequest, NotFound
 from consent_store.store import CONTACT_CHANNELS
-from consent_store.timeutil import as_utc, iso, parse_instant
+from consent_store.timeutil import iso
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 SESSION_COOKIE = "cgw_session"
@@ -41,8 +46,12 @@ HASHER = PasswordHasher()
 # Verified against when the agent does not exist, so that both cost the same time.
 _DUMMY_HASH = HASHER.hash("not a password of anyone")
 
+# ``finalize`` runs on every value a template prints, before autoescape: no control or
+# bidi character of a subscriber's text reaches the page as itself (display.neutralise).
 _env = Environment(loader=PackageLoader("consent_api", "templates"),
-                   autoescape=select_autoescape(["html"]), auto_reload=False)
+                   autoescape=select_autoescape(["html"]), auto_reload=False,
+                   finalize=neutralise)
+_env.filters["words"] = words
 _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; style-src 'self'; form-action 'self'; "
                                "frame-ancestors 'none'; base-uri 'none'",
@@ -83,11 +92,24 @@ def _session(request: Request) -> dict[str, Any] | None:
     if not sid or len(sid) > 100:
         return None
     svc = _svc(request)
-    raw = svc.redis.get(_session_key(svc, sid))
+    key = _session_key(svc, sid)
+    raw = svc.redis.get(key)
     if raw is None:
         return None
     data: dict[str, Any] = json.loads(raw)
+    # Checked on every request: a disabled agent, or one whose password changed since the
+    # session began, is signed out at once (the session is deleted, not just refused).
+    stored = access.agent_password_hash(svc.store.engine, str(data.get("agent", "")))
+    if stored is None or not hmac.compare_digest(str(data.get("gen", "")), _generation(stored)):
+        svc.redis.delete(key)
+        return None
     return data
+
+
+def _generation(password_hash: str) -> str:
+    """What a session remembers of the agent's credentials: it changes with the password
+    (a new salt every time) and is gone when the agent is disabled."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:32]
 
 
 def _signed_in(request: Request) -> dict[str, Any]:
@@ -99,10 +121,17 @@ def _signed_in(request: Request) -> dict[str, Any]:
 
 def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     lang = _lang(request)
-    html = _env.get_template(template).render(t=translator(lang), lang=lang,
-                                               other_lang="en" if lang == "lv" else "lv",
-                                               path=request.url.path, **context)
+    zone = _zone(_svc(request).settings.api.console_timezone)
+    html = _env.get_template(template).render(
+        t=translator(lang), lang=lang, other_lang="en" if lang == "lv" else "lv",
+        path=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        zone=zone.key, local=lambda v: local_time(v, zone), **context)
     return HTMLResponse(html, status_code=status, headers=_SECURITY_HEADERS)
+
+
+@functools.cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 def _cookie(response: Response, svc: Services, name: str, value: str, max_age: int) -> None:
@@ -118,51 +147,96 @@ def _refused(request: Request) -> HTMLResponse:
     return _page(request, "error.html", status=403, message=translator(_lang(request))["csrf"])
 
 
+# problem slug -> the console's words for it (problems.install renders errors here).
+_ERROR_WORDS = {"unavailable": "e_unavailable", "not-found": "e_not_found",
+                "too-large": "e_too_large", "internal": "e_internal"}
+
+
+def error_page(request: Request, status: int, slug: str, detail: str) -> Response:
+    """The console's page for an error of the whole request (never the detail's text: it
+    may quote what the request said)."""
+    t = translator(_lang(request))
+    message = t["csrf"] if (status, detail) == (403, "csrf") else t[_ERROR_WORDS.get(slug, "e_request")]
+    response = _page(request, "error.html", status=status, message=message)
+    if status == 503:
+        response.headers["Retry-After"] = "5"
+    return response
+
+
 # --- sign in and out ------------------------------------------------------------------
 
 @router.get("/login")
 def login_form(request: Request, error: str | None = None) -> HTMLResponse:
     token = secrets.token_urlsafe(24)
-    response = _page(request, "login.html", csrf=token, error=error)
+    # Only the page's own notice is shown; any other ?error= is ignored, never echoed.
+    response = _page(request, "login.html", csrf=token,
+                     error=error if error == "signed_out" else None)
     _cookie(response, _svc(request), LOGIN_COOKIE, token, 3600)
     return response
 
 
 @router.post("/login")
-def login(request: Request, name: Annotated[str, Form(max_length=64)],
-          password: Annotated[str, Form(max_length=1024)],
-          csrf: Annotated[str, Form(max_length=100)]) -> Response:
+async def login(request: Request, name: Annotated[str, Form(max_length=64)],
+                password: Annotated[str, Form(max_length=1024)],
+                csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
     svc = _svc(request)
-    t = translator(_lang(request))
-    if not hmac.compare_digest(request.cookies.get(LOGIN_COOKIE, ""), csrf) or not csrf:
-        return _refused(request)
+    if not csrf or not hmac.compare_digest(request.cookies.get(LOGIN_COOKIE, ""), csrf):
+        return await run_in_threadpool(_refused, request)
     remote = request.client.host if request.client else None
     agent_ua = request.headers.get("user-agent")
     now = svc.clock()
-    window = int(now.timestamp() // 60)
-    attempts_key = f"{svc.keys.prefix}:console:attempts:{name}:{window}"
-    attempts = int(svc.redis.incr(attempts_key))
-    svc.redis.expire(attempts_key, 120)
-    if attempts > svc.settings.api.sign_in_attempts_per_minute:
+    # Per source address, never per name (consent_api/throttle.py): a stranger who knows
+    # an agent's name exhausts only their own address's budget.
+    tries = await run_in_threadpool(throttle.count, svc.redis, svc.keys.prefix, "sign-in",
+                                    remote or "-")
+    if tries.n > svc.settings.api.sign_in_attempts_per_minute:
         metrics.SIGN_INS.labels(result="limited").inc()
-        access.record_sign_in(svc.store.engine, name, "refused", False, now, remote, agent_ua)
-        return _page(request, "login.html", status=429, csrf=csrf, error=t["too_many_logins"])
-    stored = access.agent_password_hash(svc.store.engine, name)
-    ok = _verify(stored or _DUMMY_HASH, password) and stored is not None
-    access.record_sign_in(svc.store.engine, name, "signed_in" if ok else "refused", ok, now,
-                          remote, agent_ua)
+        await run_in_threadpool(access.record_sign_in, svc.store.engine, name, "refused",
+                                False, now, remote, agent_ua)
+        return await run_in_threadpool(_too_many, request, csrf, tries.retry_after)
+    gate: throttle.SignInGate = request.app.state.sign_in_gate
+    try:
+        async with asyncio.timeout(throttle.SIGN_IN_QUEUE_SECONDS):
+            await gate.semaphore().acquire()
+    except TimeoutError:
+        metrics.SIGN_INS.labels(result="busy").inc()
+        return await run_in_threadpool(_too_many, request, csrf, 1)
+    try:
+        stored, ok = await run_in_threadpool(_check_password, svc, name, password)
+    finally:
+        gate.semaphore().release()
+    await run_in_threadpool(access.record_sign_in, svc.store.engine, name,
+                            "signed_in" if ok else "refused", ok, now, remote, agent_ua)
     metrics.SIGN_INS.labels(result="ok" if ok else "refused").inc()
-    if not ok:
-        return _page(request, "login.html", status=401, csrf=csrf, error=t["bad_login"])
-    if stored is not None and HASHER.check_needs_rehash(stored):
-        access.set_agent_password_hash(svc.store.engine, name, HASHER.hash(password))
+    if not ok or stored is None:
+        return await run_in_threadpool(
+            lambda: _page(request, "login.html", status=401, csrf=csrf, error="bad_login"))
     sid = secrets.token_urlsafe(32)
-    session = {"agent": name, "csrf": secrets.token_urlsafe(24), "since": iso(now)}
-    svc.redis.set(_session_key(svc, sid), json.dumps(session), ex=svc.settings.api.session_ttl)
+    session = {"agent": name, "csrf": secrets.token_urlsafe(24), "since": iso(now),
+               "gen": _generation(stored)}
+    await run_in_threadpool(svc.redis.set, _session_key(svc, sid), json.dumps(session),
+                            ex=svc.settings.api.session_ttl)
     response = RedirectResponse("/console", status_code=303)
     _cookie(response, svc, SESSION_COOKIE, sid, svc.settings.api.session_ttl)
     response.delete_cookie(LOGIN_COOKIE, path="/console")
     return response
+
+
+def _too_many(request: Request, csrf: str, retry_after: int) -> HTMLResponse:
+    response = _page(request, "login.html", status=429, csrf=csrf, error="too_many_logins")
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _check_password(svc: Services, name: str, password: str) -> tuple[str | None, bool]:
+    """The agent's (possibly re-hashed) stored hash and whether ``password`` is right. An
+    unknown or disabled name costs the same argon2 work as a wrong password."""
+    stored = access.agent_password_hash(svc.store.engine, name)
+    ok = _verify(stored or _DUMMY_HASH, password) and stored is not None
+    if ok and stored is not None and HASHER.check_needs_rehash(stored):
+        stored = HASHER.hash(password)
+        access.set_agent_password_hash(svc.store.engine, name, stored)
+    return stored, ok
 
 
 def _verify(stored: str, password: str) -> bool:
@@ -216,15 +290,16 @@ def number_page(request: Request, msisdn: str,
                 at: Annotated[str | None, Query(max_length=40)] = None,
                 done: Annotated[str | None, Query(max_length=200)] = None,
                 error: Annotated[str | None, Query(max_length=300)] = None,
-                contacted: Annotated[str | None, Query(max_length=1)] = None) -> HTMLResponse:
+                contacted: Annotated[str | None, Query(max_length=1)] = None,
+                page: Annotated[int, Query(ge=1, le=1_000_000)] = 1) -> HTMLResponse:
     session = _signed_in(request)
     svc = _svc(request)
     n = _number(msisdn)
     when: datetime | None = None
     if at:
         try:
-            when = as_utc(parse_instant(at))
-        except ValueError:
+            when = read_instant(at.strip())
+        except NotAnInstant:
             error = "at"
     try:
         state = svc.store.state(n, at=when).to_dict()
@@ -234,10 +309,10 @@ def number_page(request: Request, msisdn: str,
                  "consents": {c: {"status": "none", "since": None, "channel": None}
                               for c in CONSENTS}}
         held = False
-    history = [e.to_dict() for e in reversed(svc.store.history(n))]
+    timeline = number_view.timeline(svc.store, n, page, svc.settings.api.console_page_size)
     outcome = changes.known_outcome(svc, done) if done else None
     return _page(request, "number.html", session=session, msisdn=n, state=state, held=held,
-                 history=history, at=iso(when), consents=CONSENTS, done=done,
+                 timeline=timeline, at=iso(when), consents=CONSENTS, done=done,
                  outcome=outcome, error=error if error in ERRORS else None,
                  nonce=secrets.token_urlsafe(16), contacted=bool(contacted),
                  contact_channels=CONTACT_CHANNELS)

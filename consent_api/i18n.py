@@ -77,6 +77,43 @@ _T: dict[str, tuple[str, str]] = {
     "o_left": ("beigusies: numurs vairs nav LMT", "lapsed: the number left LMT"),
     "o_erased": ("dzēsts", "erased"),
     "o_not_found": ("numurs nav atrasts", "number not found"),
+    "o_help": ("palīdzība nosūtīta", "help sent"),
+    "o_stop_info": ("STOP bez piekrišanas: nosūtīts, kas ir spēkā",
+                    "STOP without a consent: told what is in force"),
+    "o_none_in_force": ("STOP bez piekrišanas: nekas nav spēkā",
+                        "STOP without a consent: nothing in force"),
+    "o_confirm_asked": ("jautāts apstiprinājums (JĀ)", "asked to confirm (JĀ)"),
+    "o_confirm_declined": ("apstiprinājums noraidīts (NĒ)", "confirmation declined (NĒ)"),
+    "o_nothing_to_confirm": ("nav ko apstiprināt", "nothing to confirm"),
+    "o_all_withdrawn": ("visas atsauktas", "all withdrawn"),
+    # actions, as the timeline shows them
+    "a_give": ("dot", "give"),
+    "a_withdraw": ("atsaukt", "withdraw"),
+    "a_unknown": ("cits teksts", "other text"),
+    "a_lapse": ("termiņa beigas", "lapse"),
+    "a_reset": ("numura nodošana", "handover"),
+    "a_erase": ("dzēšana", "erasure"),
+    # channels
+    "c_sms": ("īsziņa", "SMS"),
+    "c_web": ("pašapkalpošanās", "self-service web"),
+    "c_customer_centre": ("klientu centrs", "customer centre"),
+    "c_operator": ("operators", "operator"),
+    "c_system": ("sistēma", "system"),
+    "c_call": ("zvans", "call"),
+    "c_email": ("e-pasts", "e-mail"),
+    # what became of a reply (consent_store.queries.reply_fate)
+    "f_queued": ("rindā", "queued"),
+    "f_accepted": ("SMSC pieņēma, piegāde nav apstiprināta", "accepted by the SMSC, not yet delivered"),
+    "f_delivered": ("piegādāta", "delivered"),
+    "f_failed": ("nav piegādāta", "not delivered"),
+    "f_suppressed": ("netika sūtīta (atbilžu limits)", "not sent (reply limit)"),
+    "delivery": ("Piegāde", "Delivery"),
+    "told": ("Apraksts, ko redzēja", "Description shown"),
+    "version": ("versija", "version"),
+    "older": ("Vecāki ieraksti →", "Older entries →"),
+    "newer": ("← Jaunāki ieraksti", "← Newer entries"),
+    "page_of": ("Lapa {page} no {pages}", "Page {page} of {pages}"),
+    "times_in": ("Laiki: {zone}", "Times: {zone}"),
     # errors a change can come back with (never free text from the URL)
     "e_invalid": ("Nederīga izvēle.", "Invalid choice."),
     "e_queue": ("Rinda (Redis) nepieņēma izmaiņu; mēģiniet vēlreiz.",
@@ -87,9 +124,25 @@ _T: dict[str, tuple[str, str]] = {
                   "The contact could not be recorded (a future time or an invalid channel)."),
     "e_at": ("Nederīgs laiks; piemērs: 2026-11-24T20:00:00Z.",
              "Not a valid time; e.g. 2026-11-24T20:00:00Z."),
+    # the console's answer to an error of the whole request (problems.install)
+    "e_unavailable": ("Datubāze vai Redis pašlaik neatbild; mēģiniet pēc brīža.",
+                      "The database or Redis does not answer right now; try again shortly."),
+    "e_not_found": ("Šādas lapas nav.", "There is no such page."),
+    "e_request": ("Pieprasījumu nevar izpildīt.", "The request cannot be carried out."),
+    "e_too_large": ("Forma ir pārāk liela.", "The form is too large."),
+    "e_internal": ("Iekšēja kļūda; tā ir reģistrēta žurnālā.",
+                   "Internal error; it is in the log."),
 }
 
 ERRORS = frozenset(k[2:] for k in _T if k.startswith("e_"))
+
+
+def words(t: dict[str, str], prefix: str, code: str | None) -> str:
+    """The words for ``code`` (an action, outcome, channel or reply fate); the code itself
+    when it is one this table does not know yet (never an empty cell)."""
+    if not code:
+        return ""
+    return t.get(prefix + code, code)
 
 
 def translator(lang: str) -> dict[str, str]:

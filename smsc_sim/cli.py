@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -242,10 +243,16 @@ def _interactive(args: argparse.Namespace) -> int:
     session = Session(sim)
     try:
         while not session.quit:
+            if _in_background():
+                # `smsc-sim --web 8080 &` typed in a shell: reading the terminal now would
+                # stop the whole job (SIGTTIN, "Stopped (tty input)") and with it the SMSC.
+                # Serve without the prompt; it appears if the job is brought to the front.
+                _wait_for_foreground()
+                continue
             try:
                 line = input("smsc> ")
-            except EOFError:
-                if web is not None:  # no prompt (e.g. started in the background): serve on
+            except (EOFError, RuntimeError):  # RuntimeError: no stdin at all (fd 0 closed)
+                if web is not None:  # no prompt (stdin closed): serve on
                     threading.Event().wait()
                 break
             try:
@@ -259,6 +266,23 @@ def _interactive(args: argparse.Namespace) -> int:
             web.stop()
         sim.stop()
     return 0
+
+
+def _in_background() -> bool:
+    """True when stdin is a terminal whose foreground process group is not ours (POSIX job
+    control: a background job that reads its terminal is stopped)."""
+    try:
+        return os.isatty(0) and os.tcgetpgrp(0) != os.getpgrp()
+    except OSError:
+        return False
+
+
+def _wait_for_foreground() -> None:
+    # The kernel tells a background job nothing when it is brought to the front (SIGCONT
+    # is sent only to a stopped job), so look twice a second.
+    pause = threading.Event()
+    while _in_background():
+        pause.wait(0.5)
 
 
 def _interrupt(signum: int, frame: Any) -> None:

@@ -229,7 +229,7 @@ def test_may_use_single_and_bulk(stack: tuple[Pipeline, Api]) -> None:
     _, api = stack
     with api.client(api.token("web", "read,write")) as c:
         post(c, LMT, "JAUNUMI", GIVE, "m-1")
-        one = c.get("/v1/may-use", params={"msisdn": "+371 29000001", "consent": "jaunumi"})
+        one = c.get("/v1/may-use", params={"msisdn": "+37129000001", "consent": "jaunumi"})
         assert one.json()["allowed"] is True and one.json()["status"] == "given"
         assert one.json()["since"]
         since = one.json()["since"]
