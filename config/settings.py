@@ -141,6 +141,17 @@ class ConsentSettings(_Section):
     confirm_minutes: int = Field(10, ge=1, le=1440)
 
 
+class LedgerSettings(_Section):
+    """Signed checkpoints of the ledger's Merkle log (docs/store.md, "Merkle log")."""
+
+    # Where checkpoints are written, outside the database ("" = none are published).
+    digest_dir: str = ""
+    # The Ed25519 private key (PEM, mode 0600) that signs them; `consentctl keygen PATH`.
+    signing_key: str = ""
+    # Seconds between checkpoints published by the worker (only when the ledger grew).
+    digest_interval: float = Field(30.0, ge=1, le=86400)
+
+
 class LogSettings(_Section):
     format: Literal["auto", "json", "console"] = "auto"
     level: Literal["debug", "info", "warning", "error"] = "info"
@@ -190,6 +201,7 @@ class Settings(BaseSettings):
     queue: QueueSettings = QueueSettings()
     limits: LimitSettings = LimitSettings()
     consent: ConsentSettings = ConsentSettings()
+    ledger: LedgerSettings = LedgerSettings()
     log: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
     api: ApiSettings = ApiSettings()
