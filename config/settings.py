@@ -147,6 +147,15 @@ class DirectorySettings(_Section):
     # A sync that would drop more than this share of the directory (numbers absent from
     # the file) is refused unless confirmed: a truncated export must not empty it.
     max_drop_share: float = Field(0.05, ge=0, le=1)
+class LedgerSettings(_Section):
+    """Signed checkpoints of the ledger's Merkle log (docs/store.md, "Merkle log")."""
+
+    # Where checkpoints are written, outside the database ("" = none are published).
+    digest_dir: str = ""
+    # The Ed25519 private key (PEM, mode 0600) that signs them; `consentctl keygen PATH`.
+    signing_key: str = ""
+    # Seconds between checkpoints published by the worker (only when the ledger grew).
+    digest_interval: float = Field(30.0, ge=1, le=86400)
 
 
 class LogSettings(_Section):
@@ -216,6 +225,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()
     consent: ConsentSettings = ConsentSettings()
     directory: DirectorySettings = DirectorySettings()
+    ledger: LedgerSettings = LedgerSettings()
     log: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
     api: ApiSettings = ApiSettings()

@@ -120,7 +120,8 @@ def get_history(msisdn: Msisdn, svc: Svc, token: Reader,
 @router.get("/numbers/{msisdn}/export", summary="Everything held about a number (GDPR Art. 15)")
 def get_export(msisdn: Msisdn, svc: Svc, _: Reader) -> dict[str, Any]:
     try:
-        data: dict[str, Any] = svc.store.export(number(msisdn))
+        data: dict[str, Any] = svc.store.export(number(msisdn),
+                                                digest_dir=svc.settings.ledger.digest_dir)
     except NotFound as exc:
         raise Problem(404, "not-found", str(exc)) from None
     return data

@@ -380,7 +380,8 @@ def export(request: Request, msisdn: str) -> Response:
     _signed_in(request)
     n = _number(msisdn)
     try:
-        data = _svc(request).store.export(n)
+        svc = _svc(request)
+        data = svc.store.export(n, digest_dir=svc.settings.ledger.digest_dir)
     except NotFound:
         raise ConsoleRedirect(f"/console/numbers/{n}") from None
     return Response(json.dumps(data, ensure_ascii=False, indent=2),

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, true
@@ -194,11 +195,14 @@ class ConsentStore:
         with self._read() as conn:
             return queries.history(conn, msisdn, self.pseudonym(msisdn), all_holders)
 
-    def export(self, msisdn: str, catalog: Catalog | None = None) -> dict[str, Any]:
+    def export(self, msisdn: str, catalog: Catalog | None = None, *,
+               digest_dir: str | Path | None = None) -> dict[str, Any]:
         """Everything held about ``msisdn``'s current holder as JSON-able data (GDPR Art. 15,
         seed rules 6 and 8): their consents with what they were told, their ledger rows with
         the chain values, their replies with each one's fate. ``catalog`` is not needed:
-        the descriptions shown are kept in the store."""
+        the descriptions shown are kept in the store. With ``digest_dir`` (the checkpoints,
+        ``ledger.digest_dir``; "" is none) each ledger row carries its receipt: an inclusion proof to
+        the latest checkpoint and that checkpoint (consent_store/receipts.py)."""
         del catalog  # kept for callers that pass it; the store has every text it cited
         with self._read() as conn:
             pseudonym = self.pseudonym(msisdn)
@@ -212,21 +216,26 @@ class ConsentStore:
                 conn, {e.description_digest for e in entries if e.description_digest})
             replies = queries.reply_rows(conn, msisdn, {e.event_id for e in entries})
             contacts = queries.contact_rows(conn, msisdn, None if start is None else start[1])
-        return {
-            "msisdn": msisdn,
-            "exported_at": iso(self.clock()),
-            "holder_since": None if start is None else iso(start[1]),
-            "subscriber": None if sub is None else {
-                "client_group": sub.client_group, "independent": bool(sub.independent),
-                "updated_at": iso(sub.updated_at)},
-            "consents": {c: consents.get(c, NONE).to_dict() for c in CONSENTS},
-            "receipts": _receipts(entries, texts),
-            "history": [e.to_dict() for e in entries],
-            "replies": replies,
-            "contacts": contacts,
-            "chain": {"algorithm": "sha256", "version": chain.VERSION,
-                      "rules": "docs/store.md#hash-chain"},
-        }
+            data: dict[str, Any] = {
+                "msisdn": msisdn,
+                "exported_at": iso(self.clock()),
+                "holder_since": None if start is None else iso(start[1]),
+                "subscriber": None if sub is None else {
+                    "client_group": sub.client_group, "independent": bool(sub.independent),
+                    "updated_at": iso(sub.updated_at)},
+                "consents": {c: consents.get(c, NONE).to_dict() for c in CONSENTS},
+                "receipts": _receipts(entries, texts),
+                "history": [e.to_dict() for e in entries],
+                "replies": replies,
+                "contacts": contacts,
+                "chain": {"algorithm": "sha256", "version": chain.VERSION,
+                          "rules": "docs/store.md#hash-chain"},
+            }
+            if digest_dir:
+                from consent_store import receipts
+
+                receipts.attach(conn, data, Path(digest_dir))
+        return data
 
     def verify(self, msisdn: str | None = None) -> VerifyReport:
         """Recompute the hash chains (of ``msisdn``, or of the whole ledger)."""
@@ -239,6 +248,23 @@ class ConsentStore:
                 heads = {k: v for k, v in queries.heads(conn, None).items()
                          if v["msisdn"] == msisdn}
             return verify_rows(queries.chain_rows(conn, where), heads)
+
+    def publish_checkpoint(self, digest_dir: Path, key: Any) -> Any:
+        """Sign a checkpoint over every committed ledger row into ``digest_dir`` with
+        ``key`` (an Ed25519 private key), unless the ledger has not grown since the latest
+        one there (``digests.Published``; docs/store.md, "Merkle log and checkpoints")."""
+        from consent_store import digests
+
+        with self._read() as conn:
+            return digests.publish(conn, digest_dir, key, self.clock())
+
+    def verify_digests(self, digest_dir: Path, keys: dict[str, Any]) -> Any:
+        """Check the ledger against the checkpoints in ``digest_dir`` signed by ``keys``
+        (``digests.DigestReport``)."""
+        from consent_store import digests
+
+        with self._read() as conn:
+            return digests.verify(conn, digest_dir, keys)
 
     def guardian_may_act(self, msisdn: str) -> bool:
         """Whether a parent or guardian may act for ``msisdn``: only for a line the directory

@@ -85,7 +85,8 @@ COMMAND_MODULES: dict[str, str] = {
     **dict.fromkeys(("show", "history", "grant", "withdraw", "export", "reset", "erase",
                      "lapse"), "consents"),
     "api-token": "access", "agent": "access", "check-config": "configcheck",
-    "contact": "contacts", "jobs": "jobs", "verify": "ledger", "status": "status",
+    "contact": "contacts", "jobs": "jobs", "status": "status",
+    **dict.fromkeys(("verify", "keygen", "digest", "verify-receipt"), "ledger"),
 }
 
 

@@ -246,7 +246,7 @@ def change(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def export(args: argparse.Namespace, ctx: Context) -> int:
-    print_json(ctx.store.export(args.msisdn))
+    print_json(ctx.store.export(args.msisdn, digest_dir=ctx.settings.ledger.digest_dir))
     return EXIT_OK
 
 

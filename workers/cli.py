@@ -45,6 +45,7 @@ from consent_queue.rq_port import (
 )
 from consent_store.errors import StoreError
 from workers import runtime
+from workers.checkpoints import CheckpointPublisher
 from workers.health import QueueCollector
 
 log = structlog.get_logger("worker")
@@ -230,6 +231,12 @@ def run_worker(settings: Settings, *, burst: bool, shards: list[int] | None,
         print(f"consent-worker: {exc}", file=sys.stderr)
         return 2
     runtime.install(rt)
+    try:
+        checkpoints = CheckpointPublisher.from_settings(settings, rt.store) if 0 in shards \
+            else None
+    except StoreError as exc:
+        print(f"consent-worker: {exc}", file=sys.stderr)
+        return 2
     notifier = Notifier()
     ConsentWorker.notifier = notifier
     me = f"{socket.gethostname()}.{os.getpid()}"
@@ -314,10 +321,14 @@ def run_worker(settings: Settings, *, burst: bool, shards: list[int] | None,
              database=where, database_ok=database_ok)
     notifier.ready(f"serving shards {','.join(map(str, shards))}"
                    + ("" if database_ok else "; database unreachable"))
+    if checkpoints is not None:
+        checkpoints.start()
     try:
         worker.work(burst=burst, logging_level=settings.log.level.upper(),
                     with_scheduler=False)
     finally:
+        if checkpoints is not None:
+            checkpoints.stop()
         notifier.stopping()
         serving.clear()
         watch.stop()

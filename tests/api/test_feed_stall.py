@@ -75,7 +75,7 @@ def test_a_commit_held_past_any_grace_while_another_shard_commits_is_still_liste
         blocker.execute(sa.text("SELECT 1 FROM replies WHERE message_id = 'm-1' FOR UPDATE"))
         shard0 = threading.Thread(target=store.apply_batch, args=(
             [_text("late", LMT, "withdraw", "AUTO")],), kwargs={
-            "catalog": catalog, "receipts": [ReceiptUpdate("m-1", "DELIVRD", T, "", LMT)]})
+            "catalog": catalog, "receipts": [ReceiptUpdate("m-1", "DELIVRD", T, msisdn=LMT)]})
         shard0.start()
         try:
             assert wait_until(lambda: _lock_waits(store) >= 1, 30), "shard 0 is not waiting"
