@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from consent_api import api, console, metrics, problems, webhooks
+from consent_api import api, audiences, console, metrics, problems, webhooks
 from consent_api.services import Services
 
 log = structlog.get_logger("api")
@@ -32,6 +32,7 @@ def create_app(svc: Services) -> FastAPI:
     app.state.services = svc
     app.include_router(api.router)
     app.include_router(webhooks.router)
+    app.include_router(audiences.router)
     app.include_router(console.router)
     app.add_exception_handler(problems.Problem, problems.on_problem)
     app.add_exception_handler(RequestValidationError, problems.on_validation)

@@ -86,7 +86,7 @@ COMMAND_MODULES: dict[str, str] = {
                      "lapse"), "consents"),
     "api-token": "access", "agent": "access", "check-config": "configcheck",
     "contact": "contacts", "jobs": "jobs", "verify": "ledger", "status": "status",
-    "webhook": "webhooks",
+    "webhook": "webhooks", "audience": "audience",
 }
 
 
