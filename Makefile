@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: promtool-check help venv test test-fast lint demo bench bench-store bench-reads servers-check browser-check bench-api clean
+.PHONY: promtool-check help venv test test-fast lint demo bench bench-store bench-reads servers-check browser-check bench-api bench-push wrk-check clean
 
 help:
 	@echo "make demo   - run smsc-sim, sms-gateway and a worker on embedded defaults and show a conversation"
@@ -27,6 +27,9 @@ servers-check:
 
 browser-check:
 	@sh scripts/need-browser.sh
+
+wrk-check:
+	@sh scripts/need-wrk.sh
 
 promtool-check: $(STAMP)
 	@sh scripts/need-promtool.sh $(VENV)
@@ -52,13 +55,17 @@ lint: $(STAMP)
 demo: $(STAMP) servers-check
 	$(BIN)/python -m scripts.demo
 
-bench: $(STAMP) servers-check
+bench: $(STAMP) servers-check wrk-check
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.reads
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.push
 
 bench-api: $(STAMP) servers-check
 	$(BIN)/python -m bench.api
+
+bench-push: $(STAMP) servers-check wrk-check
+	$(BIN)/python -m bench.push
 
 bench-store: $(STAMP) servers-check
 	$(BIN)/python -m bench.store

@@ -8,12 +8,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import ARRAY, Connection, String, bindparam, func, select, text, tuple_
 
 from consent_core.model import Status
 from consent_store.queries import ERASE, STATE_CHANGES
 from consent_store.schema import consent_events, consent_state
-from consent_store.timeutil import iso
+from consent_store.timeutil import UtcDateTime, iso
+
+
+# PostgreSQL: the pairs as two arrays, each looked up in the primary key by a LATERAL
+# subquery (one index probe per pair, whatever the planner thinks of the table; the
+# LIMIT 1 — the key allows one row anyway — keeps it from being flattened into a join). A
+# row-value ``IN`` over the pairs was planned as a scan once the table grew (~105 ms of
+# server CPU for 1,000 pairs against ~20,000 rows), and a plain join of the arrays as a
+# hash join over a scan of the whole table (issue 30).
+STATUSES_PG = text(
+    "SELECT s.msisdn, s.consent, s.status, s.since"
+    " FROM unnest(CAST(:msisdns AS text[]), CAST(:consents AS text[])) AS q(msisdn, consent)"
+    " CROSS JOIN LATERAL (SELECT c.msisdn, c.consent, c.status, c.since FROM consent_state c"
+    " WHERE c.msisdn = q.msisdn AND c.consent = q.consent LIMIT 1) AS s"
+).bindparams(bindparam("msisdns", type_=ARRAY(String())),
+             bindparam("consents", type_=ARRAY(String()))
+             ).columns(msisdn=String(), consent=String(), status=String(), since=UtcDateTime())
 
 
 def statuses(conn: Connection, pairs: Sequence[tuple[str, str]]
@@ -21,6 +37,10 @@ def statuses(conn: Connection, pairs: Sequence[tuple[str, str]]
     """(status, since) of each (msisdn, consent) held; missing pairs are ``none``."""
     out: dict[tuple[str, str], tuple[str, datetime | None]] = {}
     unique = sorted(set(pairs))
+    if len(unique) > 1 and conn.dialect.name == "postgresql":
+        rows = conn.execute(STATUSES_PG, {"msisdns": [m for m, _ in unique],
+                                           "consents": [c for _, c in unique]})
+        return {(r.msisdn, r.consent): (r.status, r.since) for r in rows}
     for i in range(0, len(unique), 500):
         chunk = unique[i:i + 500]
         stmt = select(consent_state.c.msisdn, consent_state.c.consent, consent_state.c.status,
