@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from consent_api.api import Svc
 from consent_api.auth import require
 from consent_api.problems import Problem
-from consent_api.services import Services
 from consent_store import webhooks
 from consent_store.access import Token
 from consent_store.errors import BadRequest, NotFound
@@ -25,12 +25,6 @@ Admin = Annotated[Token, Depends(require("admin"))]
 WebhookId = Annotated[int, Path(ge=1)]
 
 
-def _services(request: Request) -> Services:
-    svc: Services = request.app.state.services
-    return svc
-
-
-Svc = Annotated[Services, Depends(_services)]
 
 
 class NewWebhook(BaseModel):

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Connection, String, bindparam, func, select, text, tuple_
+from sqlalchemy import Connection, func, select, tuple_
 
 from consent_core.model import Status
 from consent_store.queries import ERASE, STATE_CHANGES
 from consent_store.schema import consent_events, consent_state
-from consent_store.timeutil import UtcDateTime, iso
+from consent_store.timeutil import as_utc, iso
 
 
 # PostgreSQL: the pairs as two arrays, each looked up in the primary key by a LATERAL
@@ -22,14 +22,12 @@ from consent_store.timeutil import UtcDateTime, iso
 # row-value ``IN`` over the pairs was planned as a scan once the table grew (~105 ms of
 # server CPU for 1,000 pairs against ~20,000 rows), and a plain join of the arrays as a
 # hash join over a scan of the whole table (issue 30).
-STATUSES_PG = text(
+STATUSES_PG = (
     "SELECT s.msisdn, s.consent, s.status, s.since"
-    " FROM unnest(CAST(:msisdns AS text[]), CAST(:consents AS text[])) AS q(msisdn, consent)"
+    " FROM unnest(%s::text[], %s::text[]) AS q(msisdn, consent)"
     " CROSS JOIN LATERAL (SELECT c.msisdn, c.consent, c.status, c.since FROM consent_state c"
     " WHERE c.msisdn = q.msisdn AND c.consent = q.consent LIMIT 1) AS s"
-).bindparams(bindparam("msisdns", type_=ARRAY(String())),
-             bindparam("consents", type_=ARRAY(String()))
-             ).columns(msisdn=String(), consent=String(), status=String(), since=UtcDateTime())
+)
 
 
 def statuses(conn: Connection, pairs: Sequence[tuple[str, str]]
@@ -38,9 +36,15 @@ def statuses(conn: Connection, pairs: Sequence[tuple[str, str]]
     out: dict[tuple[str, str], tuple[str, datetime | None]] = {}
     unique = sorted(set(pairs))
     if len(unique) > 1 and conn.dialect.name == "postgresql":
-        rows = conn.execute(STATUSES_PG, {"msisdns": [m for m, _ in unique],
-                                           "consents": [c for _, c in unique]})
-        return {(r.msisdn, r.consent): (r.status, r.since) for r in rows}
+        # Straight through psycopg, in the caller's transaction: SQLAlchemy's row and type
+        # processing cost as much client CPU as the statement's own round trip (1,000
+        # pairs: 23 ms against 13 ms, measured side by side on one connection).
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        rows = raw.execute(STATUSES_PG, ([m for m, _ in unique],
+                                         [c for _, c in unique])).fetchall()
+        return {(m, c): (status, None if since is None else as_utc(since))
+                for m, c, status, since in rows}
     for i in range(0, len(unique), 500):
         chunk = unique[i:i + 500]
         stmt = select(consent_state.c.msisdn, consent_state.c.consent, consent_state.c.status,

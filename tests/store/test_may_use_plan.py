@@ -21,9 +21,11 @@ def test_bulk_statuses_use_the_primary_key_not_a_scan(postgres_url: str) -> None
             conn.execute(sa.text("ANALYZE consent_state"))
         pairs = [(f"3712{i:07d}", "VIETA") for i in range(0, 50000, 50)]
         with engine.connect() as conn:
-            plan = "\n".join(r[0] for r in conn.execute(
-                sa.text("EXPLAIN " + api_reads.STATUSES_PG.element.text),
-                {"msisdns": [m for m, _ in pairs], "consents": [c for _, c in pairs]}))
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            plan = "\n".join(r[0] for r in raw.execute(
+                "EXPLAIN " + api_reads.STATUSES_PG,
+                ([m for m, _ in pairs], [c for _, c in pairs])))
             found = api_reads.statuses(conn, [*pairs, ("37129999999", "VIETA")])
     finally:
         engine.dispose()
