@@ -15,7 +15,6 @@ from consent_store.queries import ERASE, STATE_CHANGES
 from consent_store.schema import consent_events, consent_state
 from consent_store.timeutil import as_utc, iso
 
-
 # PostgreSQL: the pairs as two arrays, each looked up in the primary key by a LATERAL
 # subquery (one index probe per pair, whatever the planner thinks of the table; the
 # LIMIT 1 — the key allows one row anyway — keeps it from being flattened into a join). A

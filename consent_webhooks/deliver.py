@@ -106,7 +106,7 @@ class Deliverer:
         delivered = 0
         try:
             with self.engine.connect() as conn:
-                page = api_reads.changes_after(conn, sub.position, self.s.batch, now)
+                page = api_reads.changes_after(conn, sub.position, self.s.batch)
             signer = Webhook(sub.secret)
             for change in page.changes:
                 if not sub.wants(change):
