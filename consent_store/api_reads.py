@@ -28,20 +28,26 @@ STATUSES_PG = (
     " WHERE c.msisdn = q.msisdn AND c.consent = q.consent LIMIT 1) AS s"
 )
 
+STATUS_PG = ("SELECT msisdn, consent, status, since FROM consent_state"
+             " WHERE msisdn = %s AND consent = %s")
+
 
 def statuses(conn: Connection, pairs: Sequence[tuple[str, str]]
              ) -> dict[tuple[str, str], tuple[str, datetime | None]]:
     """(status, since) of each (msisdn, consent) held; missing pairs are ``none``."""
     out: dict[tuple[str, str], tuple[str, datetime | None]] = {}
     unique = sorted(set(pairs))
-    if len(unique) > 1 and conn.dialect.name == "postgresql":
+    if unique and conn.dialect.name == "postgresql":
         # Straight through psycopg, in the caller's transaction: SQLAlchemy's row and type
         # processing cost as much client CPU as the statement's own round trip (1,000
         # pairs: 23 ms against 13 ms, measured side by side on one connection).
         raw = conn.connection.driver_connection
         assert raw is not None
-        rows = raw.execute(STATUSES_PG, ([m for m, _ in unique],
-                                         [c for _, c in unique])).fetchall()
+        if len(unique) == 1:
+            rows = raw.execute(STATUS_PG, unique[0]).fetchall()
+        else:
+            rows = raw.execute(STATUSES_PG, ([m for m, _ in unique],
+                                             [c for _, c in unique])).fetchall()
         return {(m, c): (status, None if since is None else as_utc(since))
                 for m, c, status, since in rows}
     for i in range(0, len(unique), 500):
