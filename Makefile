@@ -47,7 +47,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy smpp consent_core config consent_store workers gateway consentctl smsc_sim consent_api consent_queue
+	$(BIN)/mypy smpp consent_core config consent_store workers gateway consentctl smsc_sim consent_api consent_queue consent_webhooks
 	@sh scripts/lint-systemd.sh
 	@echo "== dependency audit (pip-audit) =="
 	-$(BIN)/pip-audit --skip-editable --progress-spinner off
