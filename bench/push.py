@@ -36,17 +36,11 @@ from typing import Any
 
 import httpx
 
+from bench.api import api_stack
 from bench.procstat import cpu_seconds, rss_kib
-from bench.reads import load, number, percentile, report
-from tests.support.api import start_api
+from bench.reads import number, percentile, report
 from tests.support.pipeline import BIN, Pipeline, Proc
-from tests.support.servers import (
-    PostgresServer,
-    RedisServer,
-    create_database,
-    free_port,
-    new_tempdir,
-)
+from tests.support.servers import free_port
 
 NUMBERS = int(os.environ.get("BENCH_PUSH_NUMBERS", "1000000"))
 RATE = float(os.environ.get("BENCH_PUSH_RATE", "1000"))
@@ -233,44 +227,24 @@ def webhook_latency(p: Pipeline, base: str, admin: str, changes: int = 200) -> d
 
 
 def main() -> int:
-    work = new_tempdir("smsgw-bench-push-")
-    pg = PostgresServer(dir=new_tempdir("smsgw-bench-push-pg-"))
-    rs = RedisServer(dir=new_tempdir("smsgw-bench-push-redis-"))
-    p: Pipeline | None = None
     result: dict[str, Any] = {"numbers": NUMBERS, "api_workers": API_WORKERS,
                               "load_generator": subprocess.run([WRK, "--version"],
                                                                capture_output=True, text=True,
                                                                check=False).stdout.split(" ")[1],
                               "at": datetime.now(UTC).isoformat(timespec="seconds")}
-    try:
-        pg.init()
-        pg.start()
-        rs.start()
-        url = create_database(pg.admin_url, "bench_push")
-        p = Pipeline(work, free_port(), rs.url, url, {  # no SMSC: the API alone
-            "api": {"port": free_port(), "workers": API_WORKERS, "rate_per_second": 0},
-            "webhooks": {"metrics_port": 0}, "database": {"pool_size": 20},
-            "log": {"level": "warning"}})
-        p.ctl("db", "upgrade")
-        print(f"== loaded {NUMBERS:,} numbers in {load(url, NUMBERS):.0f} s")
-        p.worker()
-        api = start_api(p)
+    sections = {"api": {"port": free_port(), "workers": API_WORKERS, "rate_per_second": 0},
+                "webhooks": {"metrics_port": 0}}
+    with api_stack("push", NUMBERS, sections) as (p, api):
         assert api.proc.proc is not None
+        pid = api.proc.proc.pid
         token = api.token("bench", "read,write")
         admin = api.token("bench-admin", "admin")
-        audience(api.base, token, api.proc.proc.pid, "ndjson")  # warm the database's cache
-        result |= audience(api.base, token, api.proc.proc.pid, "ndjson")
-        result |= audience(api.base, token, api.proc.proc.pid, "csv")
-        result |= may_use(api.base, token, api.proc.proc.pid)
-        result |= bulk(api.base, token, api.proc.proc.pid)
+        audience(api.base, token, pid, "ndjson")  # warm the database's cache
+        result |= audience(api.base, token, pid, "ndjson")
+        result |= audience(api.base, token, pid, "csv")
+        result |= may_use(api.base, token, pid)
+        result |= bulk(api.base, token, pid)
         result |= webhook_latency(p, api.base, admin)
-    finally:
-        if p is not None:
-            p.stop()
-        rs.stop()
-        pg.stop("immediate")
-        for d in (pg.dir, rs.dir, work):
-            shutil.rmtree(d, ignore_errors=True)
     report("push", result)
     return 0
 
