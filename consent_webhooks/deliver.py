@@ -23,6 +23,7 @@ import os
 import socket
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -70,6 +71,7 @@ class Deliverer:
         self._lock = threading.Lock()
         # Per subscription: when the oldest change it has not been delivered was applied.
         self._pending_since: dict[int, datetime | None] = {}
+        self._gauged: set[int] = set()  # subscriptions with parked/lag series
 
     @property
     def lease(self) -> timedelta:
@@ -173,13 +175,22 @@ class Deliverer:
         return [self.round(sub.id) for sub in subs.due(self.engine, self.clock())]
 
     def refresh_gauges(self) -> None:
+        """Parked and lag gauges from the stored subscriptions; a removed subscription's
+        series go away (a parked one would otherwise alert for ever)."""
         now = self.clock()
-        for sub in subs.subscriptions(self.engine):
+        current = subs.subscriptions(self.engine)
+        for sub in current:
             label = str(sub.id)
             metrics.PARKED.labels(webhook=label).set(1 if sub.state == subs.PARKED else 0)
             since = self._pending_since.get(sub.id)
             if since is not None:
                 metrics.LAG.labels(webhook=label).set(max(0.0, (now - since).total_seconds()))
+        for gone in self._gauged - {s.id for s in current}:
+            for gauge in (metrics.PARKED, metrics.LAG):
+                with suppress(KeyError):
+                    gauge.remove(str(gone))
+            self._pending_since.pop(gone, None)
+        self._gauged = {s.id for s in current}
 
     def run(self, stop: threading.Event, on_tick: Any = None) -> None:
         """Deliver until ``stop`` is set: every ``poll_interval`` each due subscription

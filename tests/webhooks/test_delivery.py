@@ -278,3 +278,29 @@ def test_a_secret_that_is_not_a_standard_webhooks_secret_is_refused(secret: str)
     with pytest.raises(BadRequest, match="secret"):
         subs.check_secret(secret)
     assert subs.check_secret(SECRET) == SECRET
+
+
+def test_metrics_show_a_parked_subscription_until_it_is_removed(
+        store: ConsentStore, catalog: Catalog, clock: FixedClock) -> None:
+    from consent_webhooks import metrics
+
+    sub = subs.add(store.engine, "http://127.0.0.1:9/nobody", SECRET, None, clock())
+    change(store, catalog, clock, NUMBERS[0], "give", "VIETA")
+    deliverer = Deliverer(store.engine, settings(), clock=clock)
+    label = {"webhook": str(sub.id)}
+    try:
+        while subs.get(store.engine, sub.id).state == "active":
+            clock.advance(timedelta(hours=2))
+            deliverer.run_once()
+        deliverer.refresh_gauges()
+        assert metrics.REGISTRY.get_sample_value("consent_webhooks_parked", label) == 1
+        lag = metrics.REGISTRY.get_sample_value("consent_webhooks_lag_seconds", label)
+        assert lag is not None and lag >= 24 * 3600
+        failed = metrics.REGISTRY.get_sample_value("consent_webhooks_deliveries_total",
+                                                   {**label, "result": "failed"})
+        assert failed is not None and failed >= 12
+        subs.remove(store.engine, sub.id, clock())
+        deliverer.refresh_gauges()
+        assert metrics.REGISTRY.get_sample_value("consent_webhooks_parked", label) is None
+    finally:
+        deliverer.close()
