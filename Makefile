@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: promtool-check help venv test test-fast lint demo bench bench-store bench-reads bench-directory servers-check browser-check bench-api clean
+.PHONY: promtool-check help venv test test-fast lint demo bench bench-store bench-reads bench-directory servers-check browser-check bench-api bench-push wrk-check clean
 
 help:
 	@echo "make demo   - run smsc-sim, sms-gateway and a worker on embedded defaults and show a conversation"
@@ -28,6 +28,9 @@ servers-check:
 browser-check:
 	@sh scripts/need-browser.sh
 
+wrk-check:
+	@sh scripts/need-wrk.sh
+
 promtool-check: $(STAMP)
 	@sh scripts/need-promtool.sh $(VENV)
 
@@ -44,7 +47,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy smpp consent_core config consent_store workers gateway consentctl smsc_sim consent_api consent_queue
+	$(BIN)/mypy smpp consent_core config consent_store workers gateway consentctl smsc_sim consent_api consent_queue consent_webhooks
 	@sh scripts/lint-systemd.sh
 	@echo "== dependency audit (pip-audit) =="
 	-$(BIN)/pip-audit --skip-editable --progress-spinner off
@@ -52,13 +55,17 @@ lint: $(STAMP)
 demo: $(STAMP) servers-check
 	$(BIN)/python -m scripts.demo
 
-bench: $(STAMP) servers-check
+bench: $(STAMP) servers-check wrk-check
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.reads
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.push
 
 bench-api: $(STAMP) servers-check
 	$(BIN)/python -m bench.api
+
+bench-push: $(STAMP) servers-check wrk-check
+	$(BIN)/python -m bench.push
 
 bench-store: $(STAMP) servers-check
 	$(BIN)/python -m bench.store

@@ -15,12 +15,14 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
 from bench.reads import load, number, percentile, report
-from tests.support.api import start_api
+from tests.support.api import Api, start_api
 from tests.support.pipeline import Pipeline
 from tests.support.servers import (
     PostgresServer,
@@ -129,28 +131,26 @@ def changes_per_second(base: str, token: str, clients: int = 16) -> dict[str, An
             "api_change_clients": clients}
 
 
-def main() -> int:
-    work = new_tempdir("smsgw-bench-api-")
-    pg = PostgresServer(dir=new_tempdir("smsgw-bench-api-pg-"))
-    rs = RedisServer(dir=new_tempdir("smsgw-bench-api-redis-"))
+@contextmanager
+def api_stack(name: str, numbers: int, sections: dict[str, dict[str, Any]]
+              ) -> Iterator[tuple[Pipeline, Api]]:
+    """A private PostgreSQL (``numbers`` loaded) and Redis, one worker and ``consent-api
+    run`` with ``sections`` in its configuration; everything stopped and removed after."""
+    work = new_tempdir(f"smsgw-bench-{name}-")
+    pg = PostgresServer(dir=new_tempdir(f"smsgw-bench-{name}-pg-"))
+    rs = RedisServer(dir=new_tempdir(f"smsgw-bench-{name}-redis-"))
     p: Pipeline | None = None
     try:
         pg.init()
         pg.start()
         rs.start()
-        url = create_database(pg.admin_url, "bench_api")
+        url = create_database(pg.admin_url, f"bench_{name}")
         p = Pipeline(work, free_port(), rs.url, url, {  # no SMSC: the API alone
-            "api": {"port": free_port(), "workers": API_WORKERS, "rate_per_second": 0},
-            "database": {"pool_size": 20}, "log": {"level": "warning"}})
+            "database": {"pool_size": 20}, "log": {"level": "warning"}, **sections})
         p.ctl("db", "upgrade")
-        print(f"== loaded {NUMBERS:,} numbers in {load(url, NUMBERS):.0f} s")
+        print(f"== loaded {numbers:,} numbers in {load(url, numbers):.0f} s")
         p.worker()
-        api = start_api(p)
-        token = api.token("bench", "read,write")
-        result = {"numbers": NUMBERS, "api_workers": API_WORKERS, "seconds": SECONDS}
-        result |= may_use_at_rate(api.base, token)
-        result |= bulk(api.base, token)
-        result |= changes_per_second(api.base, token)
+        yield p, start_api(p)
     finally:
         if p is not None:
             p.stop()
@@ -158,6 +158,17 @@ def main() -> int:
         pg.stop("immediate")
         for d in (pg.dir, rs.dir, work):
             shutil.rmtree(d, ignore_errors=True)
+
+
+def main() -> int:
+    result: dict[str, Any] = {"numbers": NUMBERS, "api_workers": API_WORKERS,
+                              "seconds": SECONDS}
+    with api_stack("api", NUMBERS, {"api": {"port": free_port(), "workers": API_WORKERS,
+                                            "rate_per_second": 0}}) as (_, api):
+        token = api.token("bench", "read,write")
+        result |= may_use_at_rate(api.base, token)
+        result |= bulk(api.base, token)
+        result |= changes_per_second(api.base, token)
     report("api", result)
     return 0
 

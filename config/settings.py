@@ -206,6 +206,19 @@ class ApiSettings(_Section):
         return value
 
 
+class WebhookSettings(_Section):
+    """``consent-webhooks run``: pushing every consent change to subscribers (docs/api.md)."""
+
+    poll_interval: float = Field(0.1, gt=0, le=60)  # s between looks at the feed
+    timeout: float = Field(5.0, gt=0, le=300)  # s a receiver has to answer one event
+    retry_first: float = Field(5.0, gt=0, le=3600)  # s before the first retry; doubles
+    retry_max: float = Field(3600.0, gt=0, le=86400)  # longest wait between retries
+    park_after: float = Field(86400.0, ge=3600, le=30 * 86400)  # s of failing, then parked
+    batch: int = Field(100, ge=1, le=10000)  # events per subscription per round
+    concurrency: int = Field(8, ge=1, le=256)  # subscriptions delivered at once
+    metrics_port: int = Field(9480, ge=0, le=65535)  # /metrics (0 = off); workers use 9465+N
+
+
 class Settings(BaseSettings):
     """All settings; frozen once loaded."""
 
@@ -229,6 +242,7 @@ class Settings(BaseSettings):
     log: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
     api: ApiSettings = ApiSettings()
+    webhooks: WebhookSettings = WebhookSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -402,3 +416,13 @@ def _nearest_key(loc: list[str]) -> str | None:
 def settings_for(cli_config: str | None) -> Settings:
     """Entry-point helper: resolve the path (``ConfigError`` when there is none) and load."""
     return load_settings(config_path(cli_config))
+
+
+def settings_or_report(prog: str, cli_config: str | None) -> Settings | None:
+    """``settings_for``, or None after the one line ``PROG: problem`` on stderr (the caller
+    exits 2)."""
+    try:
+        return settings_for(cli_config)
+    except ConfigError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return None

@@ -8,9 +8,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from consent_api import changes, metrics
@@ -45,7 +46,8 @@ ContactChannel = Literal["call", "sms", "email", "web", "customer_centre"]
 _Strict = ConfigDict(extra="forbid")
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    # async: a sync dependency costs a hop to the thread pool on every request.
     svc: Services = request.app.state.services
     return svc
 
@@ -157,15 +159,19 @@ def _may_use(svc: Services, queries: list[tuple[str, str, datetime | None]]
     return out
 
 
+def _json(data: Any) -> Response:
+    # orjson: the standard library's encoder spent ~5 ms on a 1,000-result answer.
+    return Response(orjson.dumps(data), media_type="application/json")
+
+
 @router.get("/may-use", summary="May we use consent X of number N (now, or at an instant)?",
             response_model=MayUseAnswer)
 def may_use(svc: Svc, _: Reader,
             msisdn: Annotated[str, Query(pattern=MSISDN_PATTERN, examples=["37129123456"])],
             consent: Annotated[str, Query(pattern=CONSENT_PATTERN, examples=["VIETA"])],
             at: Annotated[Instant | None, Query(description="ISO 8601, not in the future")]
-            = None) -> JSONResponse:
-    return JSONResponse(_may_use(svc, [(number(msisdn), consent_name(consent),
-                                        past(at, svc))])[0])
+            = None) -> Response:
+    return _json(_may_use(svc, [(number(msisdn), consent_name(consent), past(at, svc))])[0])
 
 
 class MayUseQuery(BaseModel):
@@ -186,7 +192,7 @@ class MayUseResults(BaseModel):
 
 @router.post("/may-use", summary="Many may-use questions in one call (api.bulk_max, 1,000 by default)",
              response_model=MayUseResults)
-def may_use_bulk(body: MayUseBulk, svc: Svc, _: Reader) -> JSONResponse:
+def may_use_bulk(body: MayUseBulk, svc: Svc, _: Reader) -> Response:
     limit = svc.settings.api.bulk_max
     if len(body.queries) > limit:
         raise Problem(422, "too-many", f"{len(body.queries)} queries; at most {limit} per call",
@@ -197,7 +203,7 @@ def may_use_bulk(body: MayUseBulk, svc: Svc, _: Reader) -> JSONResponse:
             queries.append((number(q.msisdn), consent_name(q.consent), past(q.at, svc)))
         except Problem as exc:
             raise Problem(exc.status, exc.slug, f"queries[{i}]: {exc.detail}", index=i) from None
-    return JSONResponse({"results": _may_use(svc, queries)})
+    return _json({"results": _may_use(svc, queries)})
 
 
 # --- changes -------------------------------------------------------------------------

@@ -13,7 +13,18 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from consent_api import api, console, docs_pages, metrics, openapi_contract, problems, subscribers, throttle
+from consent_api import (
+    api,
+    audiences,
+    console,
+    docs_pages,
+    metrics,
+    openapi_contract,
+    problems,
+    subscribers,
+    throttle,
+    webhooks,
+)
 from consent_api.body_limit import BodyLimit
 from consent_api.services import Services
 
@@ -34,6 +45,8 @@ def create_app(svc: Services) -> FastAPI:
     app.state.bearer_failures = throttle.BearerFailures(svc.settings.api.auth_failures_per_minute)
     app.include_router(api.router)
     app.include_router(subscribers.router)
+    app.include_router(webhooks.router)
+    app.include_router(audiences.router)
     app.include_router(console.router)
     app.include_router(docs_pages.router)
     problems.install(app, html=console.error_page)

@@ -26,15 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from config.settings import ConfigError, settings_for
+    from config.settings import settings_or_report
 
     args = build_parser().parse_args(argv)
-    try:
-        settings = settings_for(args.config)
-    except ConfigError as exc:
-        print(f"consent-api: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    return run(settings, args.config)
+    settings = settings_or_report("consent-api", args.config)
+    return EXIT_USAGE if settings is None else run(settings, args.config)
 
 
 def run(settings: object, config: str | None) -> int:
@@ -44,7 +40,7 @@ def run(settings: object, config: str | None) -> int:
 
     from config.logs import configure_logging
     from config.settings import Settings
-    from consent_store.engine import current_revision, head_revision, make_engine
+    from consent_store.engine import make_engine, require_head
     from consent_store.errors import StoreError
 
     assert isinstance(settings, Settings)
@@ -53,12 +49,9 @@ def run(settings: object, config: str | None) -> int:
     try:
         engine = make_engine(settings.database.url.get_secret_value())
         try:
-            found = current_revision(engine)
+            require_head(engine)
         finally:
             engine.dispose()
-        if found != head_revision():
-            raise StoreError(f"database schema is at {found or 'nothing'}, the code needs "
-                             f"{head_revision()}; run `consentctl db upgrade`")
     except StoreError as exc:
         print(f"consent-api: {exc}", file=sys.stderr)
         return EXIT_STORE

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
@@ -28,12 +29,13 @@ class TokenCache:
 
     store: ConsentStore
     ttl: float
+    monotonic: Callable[[], float] = time.monotonic  # seconds; injectable for tests
     _cache: dict[str, tuple[float, access.Token | None]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def find(self, secret: str) -> access.Token | None:
         key = hashlib.sha256(secret.encode()).hexdigest()
-        now = time.monotonic()
+        now = self.monotonic()
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None and now - hit[0] < self.ttl:

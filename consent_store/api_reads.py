@@ -13,7 +13,23 @@ from sqlalchemy import Connection, func, select, tuple_
 from consent_core.model import Status
 from consent_store.queries import ERASE, STATE_CHANGES
 from consent_store.schema import consent_events, consent_state
-from consent_store.timeutil import iso
+from consent_store.timeutil import as_utc, iso
+
+# PostgreSQL: the pairs as two arrays, each looked up in the primary key by a LATERAL
+# subquery (one index probe per pair, whatever the planner thinks of the table; the
+# LIMIT 1 — the key allows one row anyway — keeps it from being flattened into a join). A
+# row-value ``IN`` over the pairs was planned as a scan once the table grew (~105 ms of
+# server CPU for 1,000 pairs against ~20,000 rows), and a plain join of the arrays as a
+# hash join over a scan of the whole table (issue 30).
+STATUSES_PG = (
+    "SELECT s.msisdn, s.consent, s.status, s.since"
+    " FROM unnest(%s::text[], %s::text[]) AS q(msisdn, consent)"
+    " CROSS JOIN LATERAL (SELECT c.msisdn, c.consent, c.status, c.since FROM consent_state c"
+    " WHERE c.msisdn = q.msisdn AND c.consent = q.consent LIMIT 1) AS s"
+)
+
+STATUS_PG = ("SELECT msisdn, consent, status, since FROM consent_state"
+             " WHERE msisdn = %s AND consent = %s")
 
 
 def statuses(conn: Connection, pairs: Sequence[tuple[str, str]]
@@ -21,6 +37,19 @@ def statuses(conn: Connection, pairs: Sequence[tuple[str, str]]
     """(status, since) of each (msisdn, consent) held; missing pairs are ``none``."""
     out: dict[tuple[str, str], tuple[str, datetime | None]] = {}
     unique = sorted(set(pairs))
+    if unique and conn.dialect.name == "postgresql":
+        # Straight through psycopg, in the caller's transaction: SQLAlchemy's row and type
+        # processing cost as much client CPU as the statement's own round trip (1,000
+        # pairs: 23 ms against 13 ms, measured side by side on one connection).
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        if len(unique) == 1:
+            rows = raw.execute(STATUS_PG, unique[0]).fetchall()
+        else:
+            rows = raw.execute(STATUSES_PG, ([m for m, _ in unique],
+                                             [c for _, c in unique])).fetchall()
+        return {(m, c): (status, None if since is None else as_utc(since))
+                for m, c, status, since in rows}
     for i in range(0, len(unique), 500):
         chunk = unique[i:i + 500]
         stmt = select(consent_state.c.msisdn, consent_state.c.consent, consent_state.c.status,

@@ -131,6 +131,15 @@ def head_revision() -> str:
     return head
 
 
+def require_head(engine: Engine) -> None:
+    """Raise ``SchemaError`` (the line to show an operator) unless the schema is at head;
+    a database that does not answer raises as SQLAlchemy does."""
+    found = current_revision(engine)
+    if found != head_revision():
+        raise SchemaError(f"database schema is at {found or 'nothing'}, the code needs "
+                          f"{head_revision()}; run `consentctl db upgrade`")
+
+
 def _first_line(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__

@@ -232,5 +232,7 @@ consent_descriptions = Table(
     Column("text", Text(), nullable=False),
 )
 
-# The API's and console's tables (revision 0013_api) join the same metadata.
+# The API's and console's tables (revision 0013_api) and the webhook subscriptions
+# (0019_webhooks) join the same metadata.
 from consent_store import access_schema as _access_schema  # noqa: E402,F401
+from consent_store import webhooks_schema as _webhooks_schema  # noqa: E402,F401

@@ -87,6 +87,7 @@ COMMAND_MODULES: dict[str, str] = {
     "api-token": "access", "agent": "access", "check-config": "configcheck",
     "contact": "contacts", "jobs": "jobs", "status": "status",
     **dict.fromkeys(("verify", "keygen", "digest", "verify-receipt"), "ledger"),
+    "webhook": "webhooks", "audience": "audience",
 }
 
 

@@ -24,6 +24,7 @@ import structlog
 
 from config.notify import Notifier
 from config.settings import Settings
+from consent_core.backoff import backoff
 from consent_core.clock import Clock, system_clock
 from consent_core.instants import iso, iso_at
 from consent_queue import connection, persistence
@@ -180,8 +181,7 @@ class Gateway:
 
     def _backoff(self, attempt: int) -> float:
         s = self.settings.smpp
-        base = min(s.reconnect_max, s.reconnect_min * (2 ** min(attempt, 20)))
-        return float(base * random.uniform(0.8, 1.2))  # jitter: many gateways must not rebind in step
+        return backoff(attempt, s.reconnect_min, s.reconnect_max)
 
     def _close_all(self, reason: str) -> None:
         for link in self.links:

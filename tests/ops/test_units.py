@@ -20,7 +20,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 UNITS = REPO / "systemd"
 SERVICES = ["sms-gateway.service", "consent-worker@.service", "consent-lapse.service",
-            "consent-api.service"]
+            "consent-api.service", "consent-webhooks.service"]
 INSTALLED_BIN = "/opt/sms-gateway/.venv/bin/"
 VENV_BIN = Path(sys.executable).parent
 # What `systemd-analyze security` reached for each service (systemd 252): 1.1. The bar
@@ -59,7 +59,7 @@ def _one(unit: str, key: str) -> str:
 @pytest.fixture
 def runnable_units(tmp_path: Path) -> Path:
     """The units with ExecStart pointing at this checkout's venv instead of /opt/sms-gateway."""
-    for name in ("sms-gateway", "consent-worker", "consentctl", "consent-api"):
+    for name in ("sms-gateway", "consent-worker", "consentctl", "consent-api", "consent-webhooks"):
         assert (VENV_BIN / name).is_file(), f"{name} is not installed in {VENV_BIN}"
     for unit in UNITS.iterdir():
         text = unit.read_text()
@@ -79,7 +79,7 @@ def _analyze(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 @needs_analyze
 def test_every_unit_verifies_without_a_single_complaint(runnable_units: Path) -> None:
     units = ["sms-gateway.service", "consent-worker@0.service", "consent-lapse.service",
-             "consent-lapse.timer", "consent-api.service"]
+             "consent-lapse.timer", "consent-api.service", "consent-webhooks.service"]
     proc = _analyze("verify", "--man=no", *units, cwd=runnable_units)
     # Unknown keys and bad values are warnings with exit status 0: any output fails.
     assert (proc.returncode, proc.stdout + proc.stderr) == (0, "")
@@ -135,7 +135,8 @@ def test_secrets_come_from_a_root_only_file_never_from_the_unit(unit: str) -> No
                for v in _values(unit, "Environment"))
 
 
-@pytest.mark.parametrize("unit", ["sms-gateway.service", "consent-worker@.service"])
+@pytest.mark.parametrize("unit", ["sms-gateway.service", "consent-worker@.service",
+                                  "consent-webhooks.service"])
 def test_daemons_are_notify_services_with_a_watchdog(unit: str) -> None:
     assert _one(unit, "Type") == "notify"
     assert _one(unit, "NotifyAccess") == "main"

@@ -1,0 +1,1 @@
+"""``consent-webhooks``: pushes every consent change from the feed to subscribed URLs."""

@@ -1,0 +1,33 @@
+"""Token checks are cached per API process, and a revocation is honoured within
+``api.token_cache_ttl`` seconds (time from an injected monotonic clock, no waiting)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from consent_api.services import TokenCache
+from consent_store import access
+from consent_store.engine import upgrade
+from consent_store.store import ConsentStore
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def test_a_revoked_token_stops_working_once_its_cache_entry_is_older_than_the_ttl(
+        sqlite_url: str) -> None:
+    upgrade(sqlite_url)
+    store = ConsentStore(sqlite_url)
+    seconds = [100.0]
+    cache = TokenCache(store, ttl=5.0, monotonic=lambda: seconds[0])
+    try:
+        _, secret = access.create_token(store.engine, "crm", ("read",), T0)
+        found = cache.find(secret)
+        assert found is not None and found.name == "crm"
+        access.revoke_token(store.engine, "crm", T0)
+        seconds[0] += 4.9
+        assert cache.find(secret) is not None  # served from the cache: no database read
+        seconds[0] += 0.2
+        assert cache.find(secret) is None
+        assert cache.find("cgw_not-a-token") is None
+    finally:
+        store.close()
