@@ -13,6 +13,7 @@ import pytest
 
 from consent_core.catalog import load_catalog
 from consent_core.model import CONSENTS
+from consent_store.engine import head_revision
 from consent_store.requests import ChangeRequest
 from consent_store.store import ConsentStore
 
@@ -52,7 +53,7 @@ def sqlite_ctl(tmp_path: Path, sqlite_url: str) -> Ctl:
 def test_db_upgrade_reports_revision_and_can_run_again(ctl: Ctl) -> None:
     again = ctl("db", "upgrade")
     assert again.returncode == 0
-    assert "0016_directory" in again.stdout  # the head revision
+    assert head_revision() in again.stdout  # the head revision, whichever it is
 
 
 def test_operator_session_grant_show_withdraw_history_export(ctl: Ctl) -> None:
