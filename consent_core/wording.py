@@ -52,6 +52,8 @@ _OUTCOMES: Final[dict[str, dict[str, str]]] = {
                    "en": "{consent} not applied: a later change was already in force"},
     "lapsed": {"lv": "{consent} beigusies: ilgi nav bijis saziņas",
                "en": "{consent} lapsed: no communication for too long"},
+    "left": {"lv": "{consent} beigusies: numurs vairs nav LMT klientu sarakstā",
+             "en": "{consent} ended: the number left LMT's directory"},
     "reset": {"lv": "{consent} atsaukta: numurs nodots citam lietotājam",
               "en": "{consent} withdrawn: the number was handed to a new user"},
     "left": {"lv": "{consent} beigusies: numurs vairs nav LMT klients",

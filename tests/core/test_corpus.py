@@ -6,7 +6,6 @@ no consent; tests/store/test_corpus_store.py runs the dangerous ones through the
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +13,7 @@ from consent_core.catalog import load_catalog
 from consent_core.decide import decide_text
 from consent_core.model import CONSENTS, Eligibility, Status
 from consent_core.understand import Intent, Matcher, Reading
-from tests.core.corpus import Case, cases
+from tests.core.corpus import cases
 
 MATCHER = Matcher.for_catalog(load_catalog())
 CASES = cases()
@@ -38,30 +37,34 @@ def test_the_corpus_is_large_and_covers_every_kind() -> None:
     assert sum(c.danger for c in CASES) >= 250
 
 
-@pytest.mark.parametrize("case", CASES, ids=[repr(c.text) for c in CASES])
-def test_every_text_gets_its_reading(case: Case) -> None:
-    reading = MATCHER.read(case.text)
-    assert expected_of(reading) == case.expected, (case.text, reading)
+def test_every_text_gets_its_reading() -> None:
+    wrong = [(c.text, c.expected, expected_of(r)) for c in CASES
+             if expected_of(r := MATCHER.read(c.text)) != c.expected]
+    assert wrong == []
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.danger],
-                         ids=[repr(c.text) for c in CASES if c.danger])
-def test_no_dangerous_text_plans_a_give(case: Case) -> None:
+def test_no_dangerous_text_plans_a_give() -> None:
     """Whatever the number's state, and even with a near-miss give waiting for JĀ."""
-    reading = MATCHER.read(case.text)
-    assert reading.intent not in (Intent.GIVE, Intent.YES)
-    for status in STATES:
-        for pending in (None, "VIETA"):
-            plan = decide_text(reading, status, ALLOWED, pending)
-            assert all(action != "give" for action, _ in plan.apply), (case.text, plan)
+    gives = []
+    for case in (c for c in CASES if c.danger):
+        reading = MATCHER.read(case.text)
+        if reading.intent in (Intent.GIVE, Intent.YES):
+            gives.append((case.text, reading.intent.value))
+        for status in STATES:
+            for pending in (None, "VIETA"):
+                plan = decide_text(reading, status, ALLOWED, pending)
+                if any(action == "give" for action, _ in plan.apply):
+                    gives.append((case.text, str(plan)))
+    assert gives == []
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.expected.startswith("withdraw")],
-                         ids=[repr(c.text) for c in CASES if c.expected.startswith("withdraw")])
-def test_every_clear_withdrawal_withdraws_each_consent_it_names(case: Case) -> None:
-    named = case.expected.split()[1:]
-    plan = decide_text(MATCHER.read(case.text), STATES[1], ALLOWED, None)
-    assert plan.apply == tuple(("withdraw", k) for k in named)
+def test_every_clear_withdrawal_withdraws_each_consent_it_names() -> None:
+    missed = []
+    for case in (c for c in CASES if c.expected.startswith("withdraw")):
+        plan = decide_text(MATCHER.read(case.text), STATES[1], ALLOWED, None)
+        if plan.apply != tuple(("withdraw", k) for k in case.expected.split()[1:]):
+            missed.append((case.text, plan.apply))
+    assert missed == []
 
 
 # --- adding a negation never produces a give ------------------------------------------

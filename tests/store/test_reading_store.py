@@ -54,11 +54,14 @@ def test_a_question_is_answered_never_given(store: ConsentStore, catalog: Catalo
         "AUTO", "unknown", "explained", "filler+words+question")
 
 
-def test_no_dangerous_text_of_the_corpus_records_a_give(store: ConsentStore,
+def test_no_text_of_the_corpus_that_is_not_a_give_records_one(store: ConsentStore,
                                                         catalog: Catalog) -> None:
-    """Each dangerous text from its own LMT number, right after a near-miss give that waits
-    for JĀ: one batch, one transaction; afterwards no number has a consent given."""
-    dangerous = [c for c in cases() if c.danger]
+    """Each text whose reading is not a give (every dangerous one among them), from its own
+    LMT number, right after a near-miss give that waits for JĀ: one batch, one transaction;
+    afterwards no number has a consent given."""
+    dangerous = [c for c in cases() if c.expected.split()[0] not in ("give", "ask", "yes")]
+    assert all(c.expected.split()[0] not in ("give", "ask", "yes") for c in cases()
+               if c.danger)
     numbers = [f"3712{n:07d}" for n in range(1, len(dangerous) + 1)]
     store.import_subscribers([SubscriberRow(m, "lmt") for m in numbers])
     batch = []
