@@ -56,8 +56,6 @@ _OUTCOMES: Final[dict[str, dict[str, str]]] = {
              "en": "{consent} ended: the number left LMT's directory"},
     "reset": {"lv": "{consent} atsaukta: numurs nodots citam lietotājam",
               "en": "{consent} withdrawn: the number was handed to a new user"},
-    "left": {"lv": "{consent} beigusies: numurs vairs nav LMT klients",
-             "en": "{consent} ended: the number left LMT"},
 }
 # How the reader got there (consent_core.understand.Rule, the ledger's match_rule).
 _RULES: Final[dict[str, dict[str, str]]] = {
