@@ -1,12 +1,14 @@
 """``consentctl subscribers sync`` as an operator runs it nightly (issue 28), on SQLite and
 PostgreSQL, with the real worker applying what it queues: numbers added, changed, gone
 and handed over; the dry run showing what the sync then does; the guard refusing a
-truncated export; and every reader (eligibility, may-use, the feed, show) agreeing."""
+truncated export; and every reader (eligibility, may-use, the feed, the audiences, show)
+agreeing."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import pytest
 
 from consent_core.catalog import load_catalog
 from consent_store import api_reads
+from consent_store.audience import open_audience
 from consent_store.engine import upgrade
 from consent_store.requests import ChangeRequest
 from consent_store.store import ConsentStore
@@ -64,6 +67,11 @@ def burst(p: Pipeline) -> None:
     proc.start()
     assert proc.proc is not None
     assert proc.proc.wait(120) == 0, proc.log()[-3000:]
+
+
+def audience(store: ConsentStore, consent: str, at: datetime | None = None) -> set[str]:
+    lines = b"".join(open_audience(store.engine, consent, at).lines("csv")).decode()
+    return {line.split(",")[0] for line in lines.splitlines()[1:]}
 
 
 def counts(result: dict[str, Any]) -> dict[str, int]:
@@ -145,6 +153,10 @@ def test_sync_adds_changes_removes_and_hands_over_and_every_reader_agrees(
     assert fed[(GONE, "VIETA")]["status"] == "lapsed"
     assert fed[(HANDED, "VIETA")]["outcome"] == "reset"
     assert fed[(GONE, "JAUNUMI")]["outcome"] == "given"
+    # The audiences a campaign takes: now without the numbers that left, before with them.
+    assert audience(store, "VIETA") == {NEW}
+    assert audience(store, "VIETA", before) == {HANDED, GONE}
+    assert audience(store, "JAUNUMI") == {GONE, PORTED}
 
     # The same file again: nothing to do, nothing queued; the worker adds no rows.
     ledger = len(store.history(GONE, all_holders=True))
