@@ -20,6 +20,7 @@ from consent_store.audience import open_audience
 from consent_store.engine import upgrade
 from consent_store.requests import ChangeRequest
 from consent_store.store import ConsentStore
+from tests.ctl.test_operator_cli import run_on_terminal
 from tests.support.pipeline import BIN, Pipeline, Proc
 
 pytestmark = pytest.mark.e2e  # real consentctl and consent-worker processes
@@ -192,6 +193,14 @@ def test_guard_refuses_a_truncated_export_and_bad_rows_change_nothing(
     twice = first_file() + f"{FILLER[0]},other,true\n"
     code, out = sync(p, "twice.csv", twice)
     assert code == 3 and out["bad_rows"] == 1
+    assert len(store.subscribers(limit=100, client_group="lmt")) == 44
+
+    # On a terminal the difference is shown and the question asked, as erase asks.
+    code, screen = run_on_terminal(
+        [str(BIN / "consentctl"), "subscribers", "sync", str(p.workdir / "truncated.csv")],
+        p.env, p.workdir, answer=b"no\n")
+    assert code == 2 and "left                          34" in screen
+    assert "Type yes" in screen and "not confirmed; nothing changed" in screen
     assert len(store.subscribers(limit=100, client_group="lmt")) == 44
 
     # Confirmed, the truncated file is the directory: 34 numbers left.
