@@ -137,7 +137,7 @@ def api_stack(name: str, numbers: int, sections: dict[str, dict[str, Any]]
     """A private PostgreSQL (``numbers`` loaded) and Redis, one worker and ``consent-api
     run`` with ``sections`` in its configuration; everything stopped and removed after."""
     work = new_tempdir(f"smsgw-bench-{name}-")
-    pg = PostgresServer(dir=new_tempdir(f"smsgw-bench-{name}-pg-"))
+    pg = PostgresServer(dir=new_tempdir(f"smsgw-bench-{name}-pg-"), durable=True)
     rs = RedisServer(dir=new_tempdir(f"smsgw-bench-{name}-redis-"))
     p: Pipeline | None = None
     try:

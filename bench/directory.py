@@ -111,7 +111,7 @@ def main() -> int:
             redis_url = r.url
         url = os.environ.get("BENCH_DATABASE_URL")
         if not url:
-            pg = PostgresServer(tmp / "pg")
+            pg = PostgresServer(tmp / "pg", durable=True)
             (tmp / "pg").mkdir()
             pg.init()
             pg.start()

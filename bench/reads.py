@@ -101,7 +101,7 @@ def main() -> int:
     admin = os.environ.get("BENCH_DATABASE_URL")
     try:
         if not admin:
-            pg = PostgresServer(dir=new_tempdir("smsgw-bench-reads-"))
+            pg = PostgresServer(dir=new_tempdir("smsgw-bench-reads-"), durable=True)
             pg.init()
             pg.start()
             wait_port(pg.port)

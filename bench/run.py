@@ -1,11 +1,14 @@
 """``make bench``: end-to-end throughput and latency of the real processes, on private ports.
 
 For SQLite and PostgreSQL in turn: a private Redis (AOF, fsync every second, as the README
-recommends), the store with a directory of 50,000 numbers, ``sms-gateway run`` and the
-workers; then ``smsc-sim load`` at offered rates of 100, 500, 1,000, 2,000/s and as fast
-as the window allows; then, unless ``--no-one-shard-saturation``, a saturation step more
-with one shard and one worker (the default ``queue.shards``), over the same database. Prints
-one table and writes it as JSON under bench/results/.
+recommends), a private PostgreSQL with its stock durable settings (fsync,
+synchronous_commit and full_page_writes on, as operators run it; the test servers turn
+them off) or SQLite as the product configures it (WAL, synchronous = FULL), the store with
+a directory of 50,000 numbers, ``sms-gateway run`` and the workers; then ``smsc-sim load``
+at offered rates of 100, 500, 1,000, 2,000/s and as fast as the window allows; then,
+unless ``--no-one-shard-saturation``, a saturation step more with one shard and one worker
+(the default ``queue.shards``), over the same database. Prints one table and writes it as
+JSON under bench/results/.
 
 Why two shard counts: on a machine where the gateway, the workers and the database share
 few cores, one worker at saturation applies batches several times as large (its backlog
@@ -44,7 +47,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from bench import procstat, stages
+from bench import procstat, stages, targets
 from tests.support.pipeline import write_config
 from tests.support.servers import (
     PostgresServer,
@@ -290,11 +293,10 @@ def print_table(rows: list[dict[str, Any]], sim_ceiling: float) -> None:
     print("round-trip ceiling: smpplib ESME, deliver_sm_resp + one submit_sm per text, no "
           "queue, no database; measured just before and just after each saturation step")
     for r in rows:
-        trips = r.get("round_trip_per_s")
-        if r["offered_rate"] != "max" or not trips:
+        share = targets.saturation_share(r)
+        if share is None:
             continue
-        ceiling_rate = sum(trips) / len(trips)
-        share = r["end_to_end_per_s"] / ceiling_rate if ceiling_rate else 0
+        trips = r["round_trip_per_s"]
         sim_share = r["end_to_end_per_s"] / sim_ceiling if sim_ceiling else 0
         print(f"{r['db']}, {_shards(r.get('shards', 1))}: saturation "
               f"{r['end_to_end_per_s']:.0f} texts/s end to end = "
@@ -366,7 +368,7 @@ def main() -> int:
         if args.db in ("postgresql", "both"):
             admin = os.environ.get("BENCH_DATABASE_URL")
             if not admin:
-                pg = PostgresServer(dir=new_tempdir("smsgw-bench-pg-"))
+                pg = PostgresServer(dir=new_tempdir("smsgw-bench-pg-"), durable=True)
                 pg.init()
                 pg.start()
                 wait_port(pg.port)
@@ -418,6 +420,7 @@ def main() -> int:
     print_table(rows, ceiling_rate)
     print(f"machine load average (1/5/15 min) at the start {_loads(load_start)}, "
           f"at the end {_loads(load_end)}")
+    targets.print_verdicts(rows)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"bench-{time.strftime('%Y%m%dT%H%M%S')}.json"
     out.write_text(json.dumps({"machine": {"cpus": os.cpu_count(), "arch": platform.machine(),

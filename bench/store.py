@@ -131,7 +131,7 @@ def postgres() -> Iterator[tuple[str, int | None]]:
         return
     from tests.support import servers
 
-    srv = servers.PostgresServer(dir=servers.new_tempdir("smsgw-bench-pg-"))
+    srv = servers.PostgresServer(dir=servers.new_tempdir("smsgw-bench-pg-"), durable=True)
     srv.init()
     srv.start()
     try:
@@ -156,8 +156,9 @@ def main() -> None:
         for key, value in r.items():
             if key not in ("backend", "url"):
                 print(f"  {key:40} {'-' if value is None else value:>10}")
-    print(f"\n(total {time.perf_counter() - started:.0f} s; PostgreSQL runs with fsync=off "
-          "unless BENCH_DATABASE_URL is set)")
+    print(f"\n(total {time.perf_counter() - started:.0f} s; PostgreSQL runs with its stock "
+          "durable settings (fsync, synchronous_commit, full_page_writes on) unless "
+          "BENCH_DATABASE_URL is set)")
     RESULTS.mkdir(exist_ok=True)
     out = {"when": datetime.now(UTC).isoformat(), "host": platform.node(),
            "python": platform.python_version(), "results": results}

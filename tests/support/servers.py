@@ -170,10 +170,16 @@ class Sentinel:
 
 @dataclass
 class PostgresServer:
-    """A PostgreSQL cluster in a temporary directory, run as a non-root user when we are root."""
+    """A PostgreSQL cluster in a temporary directory, run as a non-root user when we are root.
+
+    ``durable=False`` (the tests) turns off what makes a commit survive a power cut
+    (fsync, synchronous_commit, full_page_writes): a throwaway server needs none of it.
+    ``durable=True`` (the benchmarks) runs PostgreSQL's stock settings, as operators do:
+    every commit waits for its WAL flush."""
 
     dir: Path
     port: int = field(default_factory=free_port)
+    durable: bool = False
     _user: str | None = None
 
     @property
@@ -212,8 +218,10 @@ class PostgresServer:
         self._run([_pg_bin("pg_ctl"), "-D", str(self.dir / "data"), "-w", "promote"])
 
     def start(self) -> None:
-        opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
+                "-c max_connections=200")
+        if not self.durable:
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run([_pg_bin("pg_ctl"), "-D", str(self.dir / "data"), "-o", opts, "-w",
                    "-l", str(self.dir / "pg.log"), "start"])
         wait_port(self.port)
