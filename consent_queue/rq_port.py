@@ -13,17 +13,26 @@ Every other use of RQ (enqueue, work, failed registry, requeue) goes through its
 It also knows RQ's per-job log lines (``PerJobLinesAtDebug``): the worker logs one info
 line per batch of its own (``batch.applied``, every correlation id), so RQ's two or three
 lines about every job are debug detail.
+
+And how RQ's work loop ends (``run_loop``): on any exception but a few of its own it logs
+"found an unhandled exception, quitting" and returns, so a Redis outage under any of its
+steps (state, heartbeats, a job's bookkeeping) ended the worker process. RQ gives no hook
+for that, so the exception is read off that log line, and a lost Redis connection under
+the dequeue — which RQ retries itself, sleeping up to a minute between tries with no
+word to the service manager's watchdog — is turned into ``RedisLost`` so it ends the loop
+the same way. The worker then waits for Redis and runs the loop again (workers/outage.py).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 import redis
 import structlog
-from rq import Queue
+from rq import Queue, SimpleWorker
 from rq.defaults import DEFAULT_WORKER_TTL
 from rq.intermediate_queue import IntermediateQueue
 from rq.job import Job, JobStatus
@@ -66,6 +75,68 @@ def quiet_per_job_lines(logger_name: str = "rq.worker") -> None:
     logger = logging.getLogger(logger_name)
     if not any(isinstance(f, PerJobLinesAtDebug) for f in logger.filters):
         logger.addFilter(PerJobLinesAtDebug())
+
+
+# The lines RQ 2.x's ``Worker.work`` logs when an exception ends its loop (it then tears
+# down and returns instead of raising).
+RQ_LOOP_EXIT_TEMPLATES = frozenset({
+    "Worker %s: found an unhandled exception, quitting...",
+    "Worker %s: Redis connection timeout, quitting...",
+})
+
+
+class RedisLost(Exception):
+    """Redis could not be reached under RQ's dequeue (raised by ``RecoveringQueue``)."""
+
+
+def is_redis_lost(exc: BaseException | None) -> bool:
+    """Whether ``exc``, or an exception it was raised from, is a lost Redis connection."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, (RedisLost, redis.ConnectionError, redis.TimeoutError)):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+class LoopExit(logging.Filter):
+    """On RQ's worker logger while its loop runs: keeps the exception that ended the loop;
+    RQ's line for a lost Redis connection is dropped (the worker logs its own and waits)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.error: BaseException | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg not in RQ_LOOP_EXIT_TEMPLATES:
+            return True
+        # Logged inside RQ's except clause: the exception is the one being handled.
+        self.error = record.exc_info[1] if record.exc_info else sys.exc_info()[1]
+        return not is_redis_lost(self.error)
+
+
+def run_loop(worker: SimpleWorker, logger_name: str = "rq.worker", **work: Any) -> BaseException | None:
+    """``worker.work(**work)``; the exception that ended its loop, or None when it ended
+    on its own (burst done, stop requested). A lost Redis connection raised by RQ's
+    start-up or tear-down (registering the worker's birth or death) is returned too."""
+    capture = LoopExit()
+    logger = logging.getLogger(logger_name)
+    logger.addFilter(capture)
+    try:
+        worker.work(**work)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        return capture.error or exc
+    finally:
+        logger.removeFilter(capture)
+    return capture.error
+
+
+def reregister(worker: SimpleWorker) -> None:
+    """Let ``worker`` run its loop again under the same name: RQ refuses to register the
+    birth of a worker whose key has no death recorded, which a tear-down during an
+    outage could not write."""
+    worker.register_death()  # type: ignore[no-untyped-call]
+
 
 # KEYS: the shard's RQ queue, this job's absorbed list. ARGV: how many jobs at most.
 # Moves the next jobs of the queue into the absorbed list, atomically; when the list
@@ -145,9 +216,12 @@ class RecoveringQueue(Queue):
     @classmethod
     def dequeue_any(cls, queues: Any, timeout: Any, connection: Any, *args: Any,
                     **kwargs: Any) -> Any:
-        for q in queues:
-            put_back_taken(connection, q)
-        return super().dequeue_any(queues, timeout, connection, *args, **kwargs)
+        try:
+            for q in queues:
+                put_back_taken(connection, q)
+            return super().dequeue_any(queues, timeout, connection, *args, **kwargs)
+        except redis.ConnectionError as exc:  # not RQ's own retry: see the module docstring
+            raise RedisLost(str(exc)) from exc
 
 
 def forget_started(registry: StartedJobRegistry, job_id: str) -> None:

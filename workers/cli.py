@@ -47,6 +47,7 @@ from consent_store.errors import StoreError
 from workers import runtime
 from workers.checkpoints import CheckpointPublisher
 from workers.health import QueueCollector
+from workers.outage import Outages, ride_out
 
 log = structlog.get_logger("worker")
 LOCK_TTL = 15
@@ -98,6 +99,7 @@ class ShardLocks:
             "return redis.call('EXPIRE', KEYS[1], ARGV[2]) "
             "elseif redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 "
             "else return 0 end")
+        failing = False
         while not self._stop.wait(LOCK_RENEW):
             try:
                 for shard in self.shards:
@@ -108,8 +110,11 @@ class ShardLocks:
                         os.kill(os.getpid(), 15)
                 if self._main.is_alive():
                     self._notifier.watchdog()
+                failing = False
             except redis.RedisError as exc:
-                log.warning("worker.lock_renew_failed", error=str(exc))
+                if not failing:  # once per outage; the worker's loop says how long it waits
+                    log.warning("worker.lock_renew_failed", error=str(exc))
+                failing = True
 
     def release(self) -> None:
         self._stop.set()
@@ -323,9 +328,11 @@ def run_worker(settings: Settings, *, burst: bool, shards: list[int] | None,
                    + ("" if database_ok else "; database unreachable"))
     if checkpoints is not None:
         checkpoints.start()
+    outages = Outages(clients=[rt.redis, rq_redis], queues=queues, reacquire=locks.acquire,
+                      notifier=notifier, stopping=runtime.STOPPING)
     try:
-        worker.work(burst=burst, logging_level=settings.log.level.upper(),
-                    with_scheduler=False)
+        status = ride_out(worker, outages, burst=burst,
+                          logging_level=settings.log.level.upper(), with_scheduler=False)
     finally:
         if checkpoints is not None:
             checkpoints.stop()
@@ -337,7 +344,7 @@ def run_worker(settings: Settings, *, burst: bool, shards: list[int] | None,
             server.shutdown()
             server.server_close()
         rt.store.close()
-    return 0
+    return status
 
 
 def supervise_shards(shards: list[int], *, burst: bool, config: str | None) -> int:

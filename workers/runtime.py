@@ -30,6 +30,10 @@ JOB_SECONDS = Histogram("smsgw_worker_job_duration_seconds", "time to apply one 
 DB_RETRIES = Counter("smsgw_worker_db_retries_total", "batches retried after a database error")
 REDIS_RETRIES = Counter("smsgw_worker_redis_retries_total",
                         "post-commit Redis steps (replies, outcomes) retried after a Redis error")
+REDIS_OUTAGES = Counter("smsgw_worker_redis_outages_total",
+                        "times the worker's loop lost Redis and waited for it to answer")
+REDIS_OUTAGE_SECONDS = Counter("smsgw_worker_redis_outage_seconds_total",
+                               "seconds the worker's loop waited for Redis to answer again")
 REPLICA_WAITS = Counter("smsgw_worker_replica_waits_total",
                         "jobs held back until redis.min_replicas_ack replicas held them")
 BAD_EVENTS = Counter("smsgw_worker_bad_events_total", "queued events that could not be read")
