@@ -1,6 +1,6 @@
 """The one module that goes below RQ's public API, and why each step must.
 
-RQ (read at 2.x/3.0) gives no public call for three things the product needs:
+RQ (read at 2.x/3.0) gives no public call for these things the product needs:
 - **Recovering a dead worker's jobs.** RQ moves a job it dequeues into the queue's safety
   list (``<queue key>:intermediate``, LMOVE) before the started registry knows of it; a
   worker killed in between leaves the job there. We put such jobs back at the front.
@@ -8,7 +8,13 @@ RQ (read at 2.x/3.0) gives no public call for three things the product needs:
   its ``StartedJobRegistry.remove`` raises NotImplementedError.
 - **Taking the following jobs along** (a worker behind on its shard applies them in the
   same transaction): the queue's Redis list is read and trimmed atomically by a script.
-Every other use of RQ (enqueue, work, failed registry, requeue) goes through its API.
+- **Reading queue figures at every metrics scrape** in two pipelined round trips
+  (``queue_figures``): RQ's key names for a queue, its failed registry and a job.
+- **Running its worker the way this product needs** (``PortWorker``): no command
+  channel, fewer heartbeats, a retry decided before RQ records the failure.
+Every other use of RQ (enqueue, work, failed registry, requeue) goes through its API;
+every RQ version the pins allow is checked against this module (tests/queue/test_rq_port.py,
+docs/design.md "RQ").
 
 It also knows RQ's per-job log lines (``PerJobLinesAtDebug``): the worker logs one info
 line per batch of its own (``batch.applied``, every correlation id), so RQ's two or three
@@ -27,7 +33,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -36,7 +44,7 @@ from rq import Queue, SimpleWorker
 from rq.defaults import DEFAULT_WORKER_TTL
 from rq.intermediate_queue import IntermediateQueue
 from rq.job import Job, JobStatus
-from rq.registry import StartedJobRegistry
+from rq.registry import FailedJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 log = structlog.get_logger("worker")
@@ -138,6 +146,63 @@ def reregister(worker: SimpleWorker) -> None:
     worker.register_death()  # type: ignore[no-untyped-call]
 
 
+class PortWorker(SimpleWorker):
+    """RQ's ``SimpleWorker`` as this product runs it, its overrides of RQ's methods kept
+    here; the worker's own behaviour goes in the hooks ``job_failed``,
+    ``heartbeat_lost`` and ``alive``, which know nothing of RQ's internals."""
+
+    # Seconds between the worker's own (unpipelined) heartbeats.
+    heartbeat_every = 1.0
+    _beat = float("-inf")
+
+    def subscribe(self) -> None:
+        # No RQ command channel (rq:pubsub:<worker>): a worker is stopped by its signals
+        # (systemd), and nothing here sends RQ commands. Its listening thread also held
+        # every exit: redis-py 8.2's PubSubWorkerThread.stop() joins the thread, which
+        # RQ 2.x starts with a 60 s read timeout, so a burst run or a SIGTERM waited up to
+        # a minute after the last job (seen in make test on a loaded host).
+        return None
+
+    def unsubscribe(self) -> None:
+        return None
+
+    def handle_job_failure(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> None:
+        # Decided before rq updates the job: a run with retries left goes back to the
+        # queue, the last one to the failed registry. ``_stopped_job_id``: a job stopped
+        # by an RQ command is never retried (RQ keeps that on the worker).
+        retry = bool(job.should_retry) and getattr(self, "_stopped_job_id", None) != job.id
+        self.job_failed(job, queue, retry)
+        super().handle_job_failure(job, queue, *args, **kwargs)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        # RQ calls this three times around every job, each time three commands of their own
+        # (issue 15: nine of the worker's Redis round trips per job). The worker key lives
+        # worker_ttl + 60 s (480 s), so one unpipelined heartbeat a second keeps it as alive;
+        # those RQ puts in its own transactions, and those with their own timeout, always go.
+        now = time.monotonic()
+        if pipeline is None and timeout is None and now - self._beat < self.heartbeat_every:
+            self.alive(now)
+            return
+        if pipeline is None:
+            self._beat = now
+        try:
+            super().heartbeat(timeout, pipeline)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            # A Redis failover takes seconds; a missed heartbeat only shortens the worker
+            # key's life, while letting it through made RQ quit the worker mid-job.
+            self.heartbeat_lost(exc)
+        self.alive(now)
+
+    def job_failed(self, job: Job, queue: Queue, retry: bool) -> None:
+        """A run of ``job`` raised; ``retry``: RQ puts it back (else the failed registry)."""
+
+    def heartbeat_lost(self, exc: Exception) -> None:
+        """A heartbeat could not reach Redis (the next one renews)."""
+
+    def alive(self, now: float) -> None:
+        """Called around every job and dequeue: the loop is turning."""
+
+
 # KEYS: the shard's RQ queue, this job's absorbed list. ARGV: how many jobs at most.
 # Moves the next jobs of the queue into the absorbed list, atomically; when the list
 # exists already (this job ran before and died), returns what it holds instead.
@@ -156,6 +221,47 @@ return ids
 def queue_key(name: str) -> str:
     """The Redis list behind RQ queue ``name``."""
     return f"{Queue.redis_queue_namespace_prefix}{name}"
+
+
+def failed_registry_key(name: str) -> str:
+    """The sorted set behind RQ's failed-job registry of queue ``name``."""
+    return str(FailedJobRegistry.key_template.format(name))
+
+
+def job_key(job_id: str) -> str:
+    """The hash RQ keeps a job in."""
+    return f"{Job.redis_job_namespace_prefix}{job_id}"
+
+
+@dataclass(frozen=True)
+class QueueFigures:
+    """What a metrics scrape reports of one RQ queue."""
+
+    waiting: int  # jobs in the queue
+    failed: int  # jobs in its failed registry
+    head_enqueued_at: str | None  # RQ's ``enqueued_at`` of the job at its head
+
+
+def queue_figures(client: redis.Redis, names: Sequence[str]) -> list[QueueFigures]:
+    """Each queue's figures in two pipelined round trips whatever their number: RQ's own
+    calls (``Queue.count``, ``FailedJobRegistry.count``, ``Job.fetch``) would take one or
+    more each, on every scrape."""
+    with client.pipeline(transaction=False) as p:
+        for name in names:
+            p.llen(queue_key(name))
+            p.zcard(failed_registry_key(name))
+            p.lindex(queue_key(name), 0)
+        counts = p.execute()
+    with client.pipeline(transaction=False) as p:
+        for i in range(len(names)):
+            head = counts[3 * i + 2]
+            if head:
+                p.hget(job_key(_text(head)), "enqueued_at")
+            else:
+                p.echo(b"")
+        enqueued = p.execute()
+    return [QueueFigures(int(counts[3 * i]), int(counts[3 * i + 1]),
+                         _text(enqueued[i]) or None) for i in range(len(names))]
 
 
 def safety_list_key(name: str) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 
 import redis
 import structlog
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
@@ -39,6 +39,7 @@ from consent_queue.keys import APPLY_EVENTS_JOB
 from consent_queue.persistence import PersistenceRefused, PersistenceWatch, check_at_start
 from consent_queue.rq_port import (
     RQ_WORKER_SOCKET_TIMEOUT,
+    PortWorker,
     RecoveringQueue,
     quiet_per_job_lines,
     recover_abandoned,
@@ -52,7 +53,6 @@ from workers.outage import Outages, ride_out
 log = structlog.get_logger("worker")
 LOCK_TTL = 15
 LOCK_RENEW = 5
-HEARTBEAT_EVERY = 1.0  # seconds between the worker's own (unpipelined) RQ heartbeats
 
 
 class ShardLocks:
@@ -127,70 +127,38 @@ class ShardLocks:
             pass
 
 
-class ConsentWorker(SimpleWorker):
-    """SimpleWorker that tells systemd it is alive after every job and while idle, and
-    counts failed job runs."""
+class ConsentWorker(PortWorker):
+    """RQ's worker as this product runs it (``rq_port.PortWorker``) that tells systemd it
+    is alive after every job and while idle, and counts failed job runs."""
 
     notifier: Notifier = Notifier()
     _pinged = 0.0
-
-    def subscribe(self) -> None:
-        # No RQ command channel (rq:pubsub:<worker>): a worker is stopped by its signals
-        # (systemd), and nothing here sends RQ commands. Its listening thread also held
-        # every exit: redis-py 8.2's PubSubWorkerThread.stop() joins the thread, which
-        # RQ 2.x starts with a 60 s read timeout, so a burst run or a SIGTERM waited up to
-        # a minute after the last job (seen in make test on a loaded host).
-        return None
-
-    def unsubscribe(self) -> None:
-        return None
 
     def request_stop(self, signum: Any, frame: Any) -> None:
         runtime.STOPPING.set()  # a job retrying a database outage stops waiting
         super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
-    def handle_job_failure(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> None:
-        # Decided before rq updates the job: a run with retries left goes back to the
-        # queue, the last one to the failed registry (`consentctl jobs failed`).
-        retry = job.should_retry and self._stopped_job_id != job.id
+    def job_failed(self, job: Job, queue: Queue, retry: bool) -> None:
         job_name = (job.func_name or "?").rsplit(".", 1)[-1]
         runtime.JOB_FAILURES.labels(job=job_name, next="retry" if retry else "failed").inc()
-        if not retry:
-            log.error("job.failed", job_id=job.id, queue=queue.name, job=job_name,
-                      action="kept in the failed registry; consentctl jobs requeue")
-            if job.func_name == APPLY_EVENTS_JOB:
-                # Failed is not waiting: its texts must not hold the gateways' bound shut
-                # (the failed registry has its own alert).
-                try:
-                    runtime.current().backlog.done([(job.id, sms_texts(job.args[0]))])
-                except (redis.RedisError, IndexError) as exc:
-                    log.warning("backlog.not_counted", job_id=job.id, error=str(exc))
-        super().handle_job_failure(job, queue, *args, **kwargs)
-
-    _beat = -HEARTBEAT_EVERY
-
-    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
-        # RQ calls this three times around every job, each time three commands of their own
-        # (issue 15: nine of the worker's Redis round trips per job). The worker key lives
-        # worker_ttl + 60 s (480 s), so one unpipelined heartbeat a second keeps it as alive;
-        # those RQ puts in its own transactions, and those with their own timeout, always go.
-        now = time.monotonic()
-        if pipeline is None and timeout is None and now - self._beat < HEARTBEAT_EVERY:
-            self._watchdog(now)
+        if retry:
             return
-        if pipeline is None:
-            self._beat = now
-        try:
-            super().heartbeat(timeout, pipeline)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            # A Redis failover takes seconds; a missed heartbeat only shortens the worker
-            # key's life, while letting it through made RQ quit the worker mid-job.
-            runtime.REDIS_RETRIES.inc()
-            log.warning("redis.unavailable", during="heartbeat", error=str(exc),
-                        action="heartbeat skipped; the next one renews")
-        self._watchdog(now)
+        log.error("job.failed", job_id=job.id, queue=queue.name, job=job_name,
+                  action="kept in the failed registry; consentctl jobs requeue")
+        if job.func_name == APPLY_EVENTS_JOB:
+            # Failed is not waiting: its texts must not hold the gateways' bound shut
+            # (the failed registry has its own alert).
+            try:
+                runtime.current().backlog.done([(job.id, sms_texts(job.args[0]))])
+            except (redis.RedisError, IndexError) as exc:
+                log.warning("backlog.not_counted", job_id=job.id, error=str(exc))
 
-    def _watchdog(self, now: float) -> None:
+    def heartbeat_lost(self, exc: Exception) -> None:
+        runtime.REDIS_RETRIES.inc()
+        log.warning("redis.unavailable", during="heartbeat", error=str(exc),
+                    action="heartbeat skipped; the next one renews")
+
+    def alive(self, now: float) -> None:
         if now - self._pinged >= 1.0:
             self._pinged = now
             self.notifier.watchdog()

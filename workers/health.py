@@ -13,10 +13,9 @@ import redis
 import structlog
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from rq import Queue
-from rq.registry import FailedJobRegistry
 
 from consent_core.clock import Clock, system_clock
+from consent_queue import rq_port
 
 log = structlog.get_logger("worker.health")
 
@@ -62,30 +61,15 @@ class QueueCollector(Collector):
         oldest = GaugeMetricFamily("smsgw_worker_queue_oldest_age_seconds",
                                    "seconds the job at the head of an RQ queue has waited "
                                    "(0 when empty)", labels=["queue"])
-        names = self._names
         try:
-            with self._r.pipeline(transaction=False) as p:
-                for name in names:
-                    p.llen(Queue.redis_queue_namespace_prefix + name)
-                    p.zcard(FailedJobRegistry.key_template.format(name))
-                    p.lindex(Queue.redis_queue_namespace_prefix + name, 0)
-                counts = p.execute()
-            heads = [counts[3 * i + 2] for i in range(len(names))]
-            with self._r.pipeline(transaction=False) as p:
-                for head in heads:
-                    if head:
-                        job_id = head.decode() if isinstance(head, bytes) else str(head)
-                        p.hget(f"rq:job:{job_id}", "enqueued_at")
-                    else:
-                        p.echo(b"")
-                enqueued = p.execute()
+            figures = rq_port.queue_figures(self._r, self._names)
         except redis.RedisError:
             return  # no samples rather than a failed scrape; the healthz says why
         now = self._clock()
-        for i, name in enumerate(names):
-            depth.add_metric([name], counts[3 * i])
-            failed.add_metric([name], counts[3 * i + 1])
-            oldest.add_metric([name], _age(enqueued[i], now))
+        for name, f in zip(self._names, figures, strict=True):
+            depth.add_metric([name], f.waiting)
+            failed.add_metric([name], f.failed)
+            oldest.add_metric([name], _age(f.head_enqueued_at, now))
         yield depth
         yield failed
         yield oldest
