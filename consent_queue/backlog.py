@@ -16,6 +16,7 @@ so at saturation the wait happens in the SMSC, not in an ever longer Redis queue
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import redis
 
@@ -55,13 +56,31 @@ class Backlog:
     def done(self, jobs: Iterable[tuple[str, int]]) -> int:
         """Worker side: these jobs (id, SMS texts) are applied or given up; counts each job
         once whatever happens later. Returns how many texts it took off the backlog."""
+        args = self._done_args(jobs)
+        if not args:
+            return 0
+        return int(self._applied(keys=[self._keys.backlog_out], args=args))
+
+    def done_in(self, pipe: redis.client.Pipeline, jobs: Iterable[tuple[str, int]]) -> bool:
+        """``done`` as one more command of ``pipe`` (a plain EVALSHA, as
+        ``ReplyQueue.push_in``); False when no job had texts to count."""
+        args = self._done_args(jobs)
+        if not args:
+            return False
+        pipe.evalsha(self._applied.sha, 1, self._keys.backlog_out, *args)
+        return True
+
+    @property
+    def scripts(self) -> list[Any]:
+        """The scripts ``done_in`` may send."""
+        return [self._applied]
+
+    def _done_args(self, jobs: Iterable[tuple[str, int]]) -> list[str | int]:
         args: list[str | int] = [self._keys.backlog_done_prefix, DONE_TTL]
         for job_id, texts in jobs:
             if texts:
                 args += [job_id, texts]
-        if len(args) == 2:
-            return 0
-        return int(self._applied(keys=[self._keys.backlog_out], args=args))
+        return args if len(args) > 2 else []
 
     def size(self) -> int:
         """Texts queued and not applied (never below 0: counters reset by hand)."""

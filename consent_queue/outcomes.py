@@ -68,12 +68,19 @@ def publish_outcomes(client: redis.Redis, keys: Keys, outcomes: Sequence[dict[st
     if not outcomes:
         return
     with client.pipeline(transaction=True) as p:
-        for o in outcomes:
-            key = keys.outcome(str(o["event_id"]))
-            p.delete(key)
-            p.rpush(key, json.dumps(o, ensure_ascii=False, separators=(",", ":")))
-            p.expire(key, OUTCOME_TTL)
+        outcomes_in(p, keys, outcomes)
         p.execute()
+
+
+def outcomes_in(pipe: redis.client.Pipeline, keys: Keys,
+                outcomes: Sequence[dict[str, Any]]) -> None:
+    """``publish_outcomes`` as more commands of ``pipe``. Each outcome's three commands
+    may be repeated whole: a reader waits for the list to hold one element."""
+    for o in outcomes:
+        key = keys.outcome(str(o["event_id"]))
+        pipe.delete(key)
+        pipe.rpush(key, json.dumps(o, ensure_ascii=False, separators=(",", ":")))
+        pipe.expire(key, OUTCOME_TTL)
 
 
 class ChangeQueue:

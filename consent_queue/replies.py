@@ -119,11 +119,36 @@ class ReplyQueue:
         """Queue replies; returns per reply ``queued``, ``duplicate`` or ``limited``."""
         if not replies:
             return []
+        args = self._push_args(replies, per_minute, per_day, now, done_ttl)
+        return self.statuses(self._push(args=args))
+
+    def push_in(self, pipe: redis.client.Pipeline, replies: list[Reply], *, per_minute: int,
+                per_day: int, now: float, done_ttl: int = 7 * 86400) -> bool:
+        """``push`` as one more command of ``pipe`` (its answer goes through ``statuses``);
+        False when there is nothing to push. A plain EVALSHA: redis-py's own script
+        pipelining asks SCRIPT EXISTS first, a round trip more (consent_queue/scripts.py)."""
+        if not replies:
+            return False
+        args = self._push_args(replies, per_minute, per_day, now, done_ttl)
+        pipe.evalsha(self._push.sha, 0, *args)
+        return True
+
+    @staticmethod
+    def statuses(answer: Any) -> list[str]:
+        return [s.decode() if isinstance(s, bytes) else s for s in answer]
+
+    def _push_args(self, replies: list[Reply], per_minute: int, per_day: int, now: float,
+                   done_ttl: int) -> list[Any]:
         args: list[Any] = [self._keys.prefix, done_ttl, per_minute, per_day,
                            int(now // 60), int(now // 86400)]
         for rep in replies:
             args += [rep.event_id, rep.msisdn, rep.dumps()]
-        return [s.decode() if isinstance(s, bytes) else s for s in self._push(args=args)]
+        return args
+
+    @property
+    def scripts(self) -> list[Any]:
+        """The scripts ``push_in`` may send (to load them when Redis forgot them)."""
+        return [self._push]
 
     def take(self, instance: str, n: int) -> list[str]:
         items = self._take(keys=[self._keys.replies, self._keys.inflight(instance)], args=[n])

@@ -27,7 +27,7 @@ from consent_core.changes import (
     SubmitResult,
     parse_update,
 )
-from consent_queue import rq_port
+from consent_queue import rq_port, scripts
 from consent_queue.backlog import sms_texts
 from consent_queue.events import ReplicasBehind, replicas_holding
 from consent_queue.keys import APPLY_EVENTS_JOB, RECORD_DELIVERIES_JOB
@@ -35,6 +35,7 @@ from consent_queue.outcomes import (
     HANDOVER_KIND,
     LEAVE_KIND,
     is_reset,
+    outcomes_in,
     publish_outcomes,
     wants_outcome,
 )
@@ -73,13 +74,12 @@ def apply_events(requests: list[dict[str, Any]],
             deliveries = [*(deliveries or []), *job.args[0]]
     try:
         _await_replicas(rt)
-        result = _apply(rt, requests, deliveries)
+        result = _apply(rt, requests, deliveries, counted)
     except Exception:
         # Hand the jobs taken along back to the queue's front, so a failing job fails alone
         # (RQ's retry and failed registry then see exactly the jobs that failed).
         _release_absorbed(rt, absorbed)
         raise
-    _off_backlog(rt, counted)
     if absorbed:
         _forget_absorbed(rt, absorbed)
     runtime.JOB_SECONDS.labels(job="apply_events").observe(time.perf_counter() - started)
@@ -156,9 +156,14 @@ def _forget_absorbed(rt: runtime.Runtime, absorbed: list[Job]) -> None:
 
 
 def _apply(rt: runtime.Runtime, requests: list[dict[str, Any]],
-           deliveries: list[dict[str, Any]] | None) -> dict[str, int]:
+           deliveries: list[dict[str, Any]] | None,
+           counted: list[tuple[str, int]] | None = None) -> dict[str, int]:
+    """Apply ``requests`` with ``deliveries`` in one transaction, then queue the replies,
+    publish awaited outcomes and take ``counted`` off the backlog."""
     if any(is_reset(d) for d in requests):
-        return _apply_with_resets(rt, requests, deliveries)
+        totals = _apply_with_resets(rt, requests, deliveries)
+        _off_backlog(rt, counted or [])
+        return totals
     reqs: list[ChangeRequest] = []
     reported = {str(d.get("event_id")) for d in requests if wants_outcome(d)}
     for data in requests:
@@ -213,11 +218,8 @@ def _apply(rt: runtime.Runtime, requests: list[dict[str, Any]],
              correlation_ids=[r.correlation_id or r.event_id[:16] for r in reqs])
     # Changes from the API and the console wait for their own outcome (outcomes.py).
     awaited = [res.to_dict() for res in results if res.event_id in reported]
-    _with_redis_retry(lambda: publish_outcomes(rt.redis, rt.keys, awaited))
+    statuses = _after_commit(rt, replies, awaited, counted or [])
     limits = rt.settings.limits
-    now = rt.store.clock().timestamp()
-    statuses = _with_redis_retry(lambda: rt.replies.push(
-        replies, per_minute=limits.replies_per_minute, per_day=limits.replies_per_day, now=now))
     withheld = []
     for rep, status in zip(replies, statuses, strict=True):
         runtime.REPLIES.labels(result=status).inc()
@@ -234,6 +236,46 @@ def _apply(rt: runtime.Runtime, requests: list[dict[str, Any]],
     _count_receipts(receipts)
     return {"events": len(reqs), "replayed": sum(r.replayed for r in results),
             "replies": statuses.count("queued"), "deliveries": len(deliveries or [])}
+
+
+def _after_commit(rt: runtime.Runtime, replies: list[Reply], awaited: list[dict[str, Any]],
+                  counted: list[tuple[str, int]]) -> list[str]:
+    """The Redis steps that follow a batch's commit — awaited outcomes, replies, the
+    backlog — in one round trip (each was one of its own); the replies' statuses.
+
+    Each step may run again whole (outcomes rewritten, a reply queued once per event id,
+    a job counted off the backlog once), so the batch is retried whole through a failover.
+    A backlog count that fails only costs a too-high backlog figure until the next job."""
+    limits = rt.settings.limits
+    now = rt.store.clock().timestamp()
+
+    def round_trip() -> list[Any]:
+        with rt.redis.pipeline(transaction=False) as p:
+            outcomes_in(p, rt.keys, awaited)
+            rt.replies.push_in(p, replies, per_minute=limits.replies_per_minute,
+                               per_day=limits.replies_per_day, now=now)
+            rt.backlog.done_in(p, counted)
+            return p.execute(raise_on_error=False)
+
+    def send() -> list[str]:
+        answers = round_trip()
+        if scripts.missing(answers):  # Redis forgot the scripts: every step may run again
+            scripts.load(rt.redis, [*rt.replies.scripts, *rt.backlog.scripts])
+            answers = round_trip()
+        published, rest = answers[:3 * len(awaited)], answers[3 * len(awaited):]
+        for answer in published:
+            if isinstance(answer, Exception):
+                raise answer
+        statuses: list[str] = []
+        if replies:
+            if isinstance(rest[0], Exception):
+                raise rest[0]
+            statuses, rest = rt.replies.statuses(rest[0]), rest[1:]
+        if rest and isinstance(rest[0], Exception):
+            log.warning("backlog.not_counted", error=str(rest[0]), jobs=len(counted))
+        return statuses
+
+    return _with_redis_retry(send)
 
 
 def _apply_with_resets(rt: runtime.Runtime, requests: list[dict[str, Any]],
