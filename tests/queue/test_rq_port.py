@@ -160,6 +160,15 @@ def test_a_failed_run_says_whether_rq_retries_it(client: redis.Redis) -> None:
     assert worker.failures == [(job.id, True), (job.id, False)]
 
 
+def test_a_failed_job_is_retried_at_the_front_of_its_queue(client: redis.Redis) -> None:
+    # The shard's order holds only if a retried batch goes before the batches behind it.
+    q = queue(client)
+    first = q.enqueue(f"{HERE}.fail", retry=Retry(max=1, enqueue_at_front=True))
+    second = q.enqueue(f"{HERE}.ok")
+    burst(client, q, max_jobs=1)
+    assert q.get_job_ids() == [first.id, second.id]
+
+
 def test_an_unhandled_error_in_rqs_loop_is_returned_not_swallowed(client: redis.Redis) -> None:
     class Broken(Recorder):
         def alive(self, now: float) -> None:
