@@ -49,8 +49,8 @@ class Outages:
 def ride_out(worker: SimpleWorker, outages: Outages, **work: Any) -> int:
     """Run ``worker`` until it stops on its own or by request (0), riding out Redis
     outages; 1 when its loop ended on another error (the service manager restarts it)."""
+    error = rq_port.run_loop(worker, **work)
     while True:
-        error = rq_port.run_loop(worker, **work)
         if error is None or outages.stopping.is_set():
             return 0
         if not rq_port.is_redis_lost(error):
@@ -59,10 +59,15 @@ def ride_out(worker: SimpleWorker, outages: Outages, **work: Any) -> int:
             return 1
         if not wait_for_redis(outages, error):
             return 0
-        outages.reacquire()
-        rq_port.reregister(worker)
-        recovered = rq_port.recover_abandoned(outages.clients[0], outages.queues)
+        try:
+            outages.reacquire()
+            rq_port.reregister(worker)
+            recovered = rq_port.recover_abandoned(outages.clients[0], outages.queues)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:  # gone again: wait again
+            error = exc
+            continue
         log.info("worker.redis_back", recovered=recovered, action="serving the queues again")
+        error = rq_port.run_loop(worker, **work)
 
 
 def wait_for_redis(outages: Outages, error: BaseException) -> bool:
