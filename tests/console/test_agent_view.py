@@ -71,7 +71,17 @@ def sign_in_from(api: Api, address: str, name: str, password: str) -> int:
                                                "csrf": token.group(1)}).status_code
 
 
-def test_timeline_in_riga_time_in_words_with_delivery_description_and_pages(
+def test_the_console_as_an_agent_and_as_an_attacker_meet_it(
+        stack: tuple[Pipeline, Api, RedisServer], sim: SimulatorThread, browser: Any,
+        shots: Path) -> None:
+    # One stack for both views (it takes the most time of the test); the attacker's view
+    # comes second because it ends by stopping Redis.
+    timeline_in_riga_time_in_words_with_delivery_description_and_pages(
+        stack, sim, browser, shots)
+    sessions_end_with_the_agent_throttling_per_address_forms_and_outages(stack, browser)
+
+
+def timeline_in_riga_time_in_words_with_delivery_description_and_pages(
         stack: tuple[Pipeline, Api, RedisServer], sim: SimulatorThread, browser: Any,
         shots: Path) -> None:
     p, api, _ = stack
@@ -136,25 +146,26 @@ def test_timeline_in_riga_time_in_words_with_delivery_description_and_pages(
     context.close()
 
 
-def test_sessions_end_with_the_agent_throttling_per_address_forms_and_outages(
+def sessions_end_with_the_agent_throttling_per_address_forms_and_outages(
         stack: tuple[Pipeline, Api, RedisServer], browser: Any) -> None:
     p, api, own = stack
-    for name in ("anna", "bruno", "cilda"):
+    for name in ("dora", "bruno", "cilda"):
         p.ctl("agent", "add", name, "--password-stdin", input_text=PASSWORD + "\n")
-    anna = browser.new_context(base_url=api.base)
-    page = anna.new_page()
-    sign_in(page, "anna")
+    recorded = len(json.loads(p.ctl("history", LMT, "--json").stdout))
+    dora = browser.new_context(base_url=api.base)
+    page = dora.new_page()
+    sign_in(page, "dora")
     page.goto(f"/console/numbers/{LMT}")
     csrf = page.locator("#change input[name=csrf]").input_value()
 
     # Disabled: the open session ends at once; its cookie changes nothing any more.
-    p.ctl("agent", "disable", "anna")
+    p.ctl("agent", "disable", "dora")
     page.goto(f"/console/numbers/{LMT}")
     assert page.url.endswith("/console/login")
-    late = anna.request.post(f"/console/numbers/{LMT}/change", max_redirects=0, form={
-        "consent": "VIETA", "action": "give", "csrf": csrf, "nonce": "late-change-1"})
+    late = dora.request.post(f"/console/numbers/{LMT}/change", max_redirects=0, form={
+        "consent": "JAUNUMI", "action": "give", "csrf": csrf, "nonce": "late-change-1"})
     assert late.status == 303 and late.headers["location"] == "/console/login"
-    assert p.ctl("history", LMT, "--json", check=False).returncode == 1  # nothing recorded
+    assert len(json.loads(p.ctl("history", LMT, "--json").stdout)) == recorded
 
     # A new password: the session opened with the old one ends too.
     bruno = browser.new_context(base_url=api.base)
@@ -187,10 +198,15 @@ def test_sessions_end_with_the_agent_throttling_per_address_forms_and_outages(
     shown = page.locator("body").inner_text()
     assert "locked" not in shown and "6000000" not in shown, shown
 
+    # An instant with no UTC form, or a plain number, in "show at": the form says so.
+    for at in ("0001-01-01T00:00:00%2B01:00", "9999-12-31T23:59:59-01:00", "-309"):
+        shown = cilda.request.get(f"/console/numbers/{LMT}?at={at}")
+        assert shown.status == 200 and "Nederīgs laiks" in shown.text(), at
+
     # Redis down: the console's own page, 503 with Retry-After, not a traceback.
     own.stop()
     down = cilda.request.get(f"/console/numbers/{LMT}")
     assert down.status == 503 and int(down.headers["retry-after"]) > 0
     assert "Redis" in down.text() and "Traceback" not in down.text()
-    for context in (anna, bruno, cilda):
+    for context in (dora, bruno, cilda):
         context.close()
