@@ -25,7 +25,7 @@ from consent_queue.outcomes import reset_request
 from consent_store import api_reads
 from consent_store.access import Token
 from consent_store.errors import BadRequest, NotFound
-from consent_store.timeutil import iso
+from consent_store.timeutil import as_utc, iso
 
 router = APIRouter(prefix="/v1")
 
@@ -72,6 +72,10 @@ def consent_name(text: str) -> str:
 def past(at: datetime | None, svc: Services) -> datetime | None:
     if at is None:
         return None
+    try:
+        at = as_utc(at)  # already UTC when it came through ``Instant``
+    except OverflowError:
+        raise Problem(422, "invalid", "at is not a representable instant", field="at") from None
     if at > svc.clock():
         raise Problem(422, "invalid", "at is in the future", field="at")
     return at

@@ -8,14 +8,14 @@ in the ``Feed-Position`` header, so a campaign tool follows ``/v1/changes`` from
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from consent_api.api import Reader, Svc, consent_name, past
+from consent_api.api import Consent, Reader, Svc, consent_name, past
+from consent_api.instants import Instant
 from consent_store.audience import Audience, Format, open_audience
 
 router = APIRouter(prefix="/v1/audiences", tags=["audiences"])
@@ -30,10 +30,9 @@ def _format(request: Request) -> Format:
             "instant), streamed as NDJSON or CSV, with the feed position it is consistent with",
             responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}}})
 async def get_audience(request: Request, svc: Svc, _: Reader,
-                       consent: Annotated[str, Path(description="JAUNUMI, METADATI, AUTO, "
-                                                    "VIETA or SADARBIBA")],
-                       at: Annotated[datetime | None, Query(description="ISO 8601; "
-                                                            "default now")] = None
+                       consent: Consent,
+                       at: Annotated[Instant | None, Query(description="ISO 8601; "
+                                                           "default now")] = None
                        ) -> StreamingResponse:
     name, when, fmt = consent_name(consent), past(at, svc), _format(request)
     audience: Audience = await run_in_threadpool(open_audience, svc.store.engine, name, when)

@@ -35,7 +35,7 @@ _WHY = {
            "missing or malformed (bad-request)",
     "401": "no bearer token, or an unknown or revoked one (unauthorized)",
     "403": "the token lacks the scope (forbidden)",
-    "404": "nothing is held about the number, or no such change (not-found)",
+    "404": "nothing is held about the number, or no such change or subscription (not-found)",
     "409": "the Idempotency-Key was used with another request (conflict)",
     "413": "the body is larger than api.max_body_bytes (too-large)",
     "422": "a field is not valid (invalid, too-many, guardian-not-applicable)",
@@ -80,7 +80,9 @@ def _describe(method: str, path: str, op: dict[str, Any]) -> None:
     op["security"] = [{"bearer": []}]
     op["description"] = (op.get("description", "") + f"\n\nScope: `{scope}`.").strip()
     responses = op.setdefault("responses", {})
-    statuses = sorted(set(_ALWAYS + _EXTRA.get((method, path), ()) +
+    # A path parameter names something (a number, a change, a webhook) that may not exist.
+    named = ("404",) if any(p.get("in") == "path" for p in op.get("parameters", [])) else ()
+    statuses = sorted(set(_ALWAYS + _EXTRA.get((method, path), ()) + named +
                           (_BODY if "requestBody" in op else ())))
     for status in statuses:
         response: dict[str, Any] = {"description": _WHY[status], "content": {

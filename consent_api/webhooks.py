@@ -22,7 +22,8 @@ from consent_store.errors import BadRequest, NotFound
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 Admin = Annotated[Token, Depends(require("admin"))]
-WebhookId = Annotated[int, Path(ge=1)]
+# A BIGINT column: a larger id names nothing and must be a 422, not a database error.
+WebhookId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 
@@ -33,14 +34,14 @@ class NewWebhook(BaseModel):
     secret: str | None = Field(None, description="whsec_ + base64; generated when absent "
                                "(then shown once in the answer)")
     consents: list[str] | None = Field(None, description="only these consents (default: all)")
-    from_position: int | None = Field(None, alias="from", ge=0,
+    from_position: int | None = Field(None, alias="from", ge=0, le=2**63 - 1,
                                       description="feed position to start after "
                                                   "(default: the latest: changes from now on)")
 
 
 class Replay(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    from_position: int | None = Field(None, alias="from", ge=0,
+    from_position: int | None = Field(None, alias="from", ge=0, le=2**63 - 1,
                                       description="send again every change after this position")
 
 
