@@ -32,7 +32,7 @@ def test_schemathesis_all_checks_and_phases_pass_against_the_real_api(
     run = subprocess.run(
         [str(ST), "--config-file", str(CONFIG), "run", f"{api.base}/openapi.json",
          "--checks", "all",
-         "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", "20",
+         "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", "12",
          "--seed", "26", "--workers", "1", "--request-timeout", "15",
          "--header", f"Authorization: Bearer {token}", "--no-color",
          "--suppress-health-check", "too_slow,filter_too_much",
