@@ -38,8 +38,10 @@ class _PrimaryConnection(SentinelManagedConnection):
 
 
 def redis_client(rs: RedisSettings, *, health_check_interval: int = 0,
-                 socket_timeout: float | None = None) -> redis.Redis:
-    """A client that gives up after ``rs.socket_timeout`` instead of hanging.
+                 socket_timeout: float | None = None,
+                 decode_responses: bool = False) -> redis.Redis:
+    """A client that gives up after ``rs.socket_timeout`` instead of hanging
+    (``decode_responses``: answers as ``str``, for a client that only reads text).
 
     With ``rs.sentinels`` the client asks the sentinels for the current primary of
     ``rs.service_name`` and asks again after a connection error, so a failover costs the
@@ -49,6 +51,7 @@ def redis_client(rs: RedisSettings, *, health_check_interval: int = 0,
     """
     url = rs.url.get_secret_value()
     common = _common(rs, socket_timeout, health_check_interval)
+    common["decode_responses"] = decode_responses
     if not rs.sentinels:
         return redis.Redis.from_url(url, **common)
     node, sentinel_kwargs = _sentinel_parts(rs)

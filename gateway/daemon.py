@@ -47,8 +47,9 @@ _PEER_ANSWERS = frozenset({sm.ErrorKind.UNEXPECTED_RESPONSE, sm.ErrorKind.GENERI
                            sm.ErrorKind.GENERIC_NACK_ZERO})
 
 
-def redis_client(settings: Settings) -> redis.Redis:
-    return connection.redis_client(settings.redis, health_check_interval=10)
+def redis_client(settings: Settings, *, decode: bool = False) -> redis.Redis:
+    return connection.redis_client(settings.redis, health_check_interval=10,
+                                   decode_responses=decode)
 
 
 class Gateway:
@@ -61,7 +62,6 @@ class Gateway:
         self.metrics = GatewayMetrics()
         self.keys = Keys.from_settings(settings)
         self.redis = redis_client(settings)
-        # Long blocking reads (BLMOVE) get a connection of their own.
         self.events = EventQueue(self.redis, self.keys, JobOptions(
             timeout=settings.queue.job_timeout, retry_max=settings.queue.retry_max,
             pending_ttl=settings.queue.redelivery_window,
@@ -71,8 +71,9 @@ class Gateway:
         parts = PartStore(self.redis, self.keys, timeout=settings.gateway.concat_timeout,
                           instance=self.instance)
         self.inbound = Inbound(settings, self.events, parts, self.metrics, self.instance, clock)
-        self.outbound = Outbound(settings, self.replies, redis_client(settings), self.events,
-                                 self.metrics, self.instance, clock)
+        # The blocking take of replies (BLMOVE) has a connection of its own; replies are text.
+        self.outbound = Outbound(settings, self.replies, redis_client(settings, decode=True),
+                                 self.events, self.metrics, self.instance, clock)
         self.link: SmppLink | None = None  # the link replies go out on
         self.links: list[SmppLink] = []  # every bound link: one transceiver, or rx + tx
         self.stopping = threading.Event()

@@ -256,8 +256,9 @@ class Outbound:
             log.warning("deliveries.unavailable", error=str(exc), waiting=len(self._events.deliveries),
                         action="kept; queued with the next batch or try")
 
-    def _submit_some(self, link: SmppLink, room: int) -> None:
-        """Submit up to ``room`` waiting parts, written to the socket in one go."""
+    def _submit_some(self, link: SmppLink, room: int, *, may_wait: bool = True) -> None:
+        """Submit up to ``room`` waiting parts, written to the socket in one go.
+        ``may_wait``: False on the link's I/O thread, which must never sleep."""
         rate = self._settings.smpp.submit_rate
         batch: list[tuple[Callable[[int], bytes], int]] = []
         with self._cond:
@@ -274,7 +275,7 @@ class Outbound:
             if batch:
                 self._cond.notify_all()  # room in the ready queue: the taker may refill it
         if not batch:
-            if rate > 0:
+            if rate > 0 and may_wait:
                 time.sleep(min(0.01, 1.0 / rate))
             return
         sent = link.submit(batch, timeout=self._settings.smpp.submit_timeout)
@@ -330,6 +331,21 @@ class Outbound:
                 self._result(out, idx, status, message_id, link.smsc)
         if recycle:
             link.close(recycle)
+            return
+        self._submit_next(link)
+
+    def _submit_next(self, link: SmppLink) -> None:
+        """On the link's I/O thread, right after a response freed a window slot: the parts
+        waiting go out at once, with no hand-over to the sender thread and back (at
+        saturation every response frees a slot: a wake and two thread switches each)."""
+        with self._cond:
+            if self._link is not link or not self._ready \
+                    or time.monotonic() < self._pause_until:
+                return
+            room = self._settings.smpp.submit_window - len(self._inflight)
+        room = min(room, link.window_free)
+        if room > 0:
+            self._submit_some(link, room, may_wait=False)
 
     def _result(self, out: _Out, idx: int, status: int, message_id: str | None,
                 smsc: str = "") -> None:

@@ -197,10 +197,10 @@ class SmppLink:
     def _call(self, run: Callable[[], T], fallback: T, *, written: bool = False) -> T:
         """Run ``run`` on the I/O thread and return its result (``fallback`` when the link
         is closed first). ``written``: only once the bytes it made are on the socket."""
-        if threading.current_thread() is self._io:  # a handler answering from the thread
-            now_result = run()
-            self._pump()
-            return now_result
+        if threading.current_thread() is self._io:
+            # A handler acting from the thread (an answer, the next submits): at once; the
+            # loop writes what it made after the round's events, in one go.
+            return run()
         if self._closed.is_set() or self._io is None:
             return fallback  # closed, or never opened: nothing to run it
         cmd = _Command(run, fallback)
@@ -275,6 +275,8 @@ class SmppLink:
             self._pump()
             for ev in events:
                 self._dispatch(ev)
+            if events:
+                self._pump()
 
     def _pump(self) -> None:
         """Run the posted commands, then write what the session has to send (as much as
@@ -339,7 +341,6 @@ class SmppLink:
                 log.info("smpp.notification", command=ev.pdu.name, tlvs=sorted(ev.pdu.tlvs))
             else:  # data_sm: not taken by this gateway (SPEC: texts come as deliver_sm)
                 self.session.respond(ev.pdu.sequence, c.ESME_RINVCMDID)
-                self._pump()
                 self._handler.on_protocol_error(self, sm.ProtocolError(
                     sm.ErrorKind.UNSUPPORTED, ev.pdu.name, ev.pdu.command_id,
                     ev.pdu.sequence))

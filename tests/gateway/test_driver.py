@@ -31,6 +31,7 @@ class FakeLink:
         self.conn_id = conn_id
         self.smsc = "127.0.0.1:2775/consentgw"
         self.written: list[tuple[int, int]] = []
+        self.submitted: list[bytes] = []
         self.closed = ""
         self.window_free = 10
         self.bound = True
@@ -38,6 +39,10 @@ class FakeLink:
     def respond(self, pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
         self.written += pairs
         return list(pairs)
+
+    def submit(self, frames: list[tuple[Any, Any]], timeout: float) -> list[int]:
+        self.submitted += [frame_for(100 + i) for i, (frame_for, _ctx) in enumerate(frames)]
+        return [100 + i for i in range(len(frames))]
 
     def close(self, reason: str) -> None:
         self.closed = reason
@@ -142,7 +147,7 @@ def test_submit_timeout_in_resubmit_mode_keeps_the_link() -> None:
     link = FakeLink()
     token = admitted(ob, link)
     ob.on_response(link, sm.TimedOut(outstanding(token)))  # type: ignore[arg-type]
-    assert len(ob._ready) == 1 and link.closed == ""
+    assert len(link.submitted) == 1 and len(ob._inflight) == 1 and link.closed == ""
 
 
 def test_generic_nack_is_never_acceptance_and_replies_due_become_a_stall() -> None:

@@ -116,12 +116,12 @@ def test_backlog_age_and_persistence_read_from_redis(tmp_path: Path) -> None:
         job = q.enqueue("workers.jobs.apply_events", [])
         enqueued = datetime(2026, 11, 24, 20, 0, 0, tzinfo=UTC)
         client.hset(f"rq:job:{job.id}", "enqueued_at", "2026-11-24T20:00:00.000000Z")
-        collector = QueueCollector(client, ["consent-events-0", "consent-events-deliveries"],
+        collector = QueueCollector(client, ["consent-events-0", "consent-events-1"],
                                    clock=FixedClock(enqueued + timedelta(seconds=42)))
         got = {(s.name, tuple(s.labels.values())): s.value
                for fam in collector.collect() for s in fam.samples}
         assert got[("smsgw_worker_queue_oldest_age_seconds", ("consent-events-0",))] == 42
-        assert got[("smsgw_worker_queue_oldest_age_seconds", ("consent-events-deliveries",))] == 0
+        assert got[("smsgw_worker_queue_oldest_age_seconds", ("consent-events-1",))] == 0
         assert got[("smsgw_worker_queue_depth", ("consent-events-0",))] == 1
         assert got[("smsgw_redis_aof_enabled", ())] == 0  # this Redis runs appendonly no
         client.config_set("appendonly", "yes")
