@@ -274,6 +274,11 @@ class Gateway:
         self._close_all("shutdown")
         self.outbound.stop()
         self.outbound.detach()
+        try:  # the last submit results, which no batch of texts will take along now
+            self.events.queue_due_deliveries(force=True)
+        except redis.RedisError as exc:
+            log.warning("deliveries.not_queued", error=str(exc), count=len(self.events.deliveries),
+                        action="lost: those replies keep no submit status")
         self._restore_replies()
         self._publish("stopped")
         self.health.stop()
