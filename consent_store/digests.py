@@ -233,16 +233,19 @@ def publish(conn: Connection, directory: Path, key: Ed25519PrivateKey, now: date
                                or front.root() != latest.root_hash):
         raise DigestError(f"checkpoint {latest.tree_size}: its frontier does not give its "
                           "root; the directory was changed")
-    after = latest.last_position if latest else 0
-    rows = conn.execute(select(consent_events.c.position, consent_events.c.chain_hash)
-                        .where(consent_events.c.position > after)
-                        .order_by(consent_events.c.position)).all()
-    if latest is not None and not rows:
+    after = last = latest.last_position if latest else 0
+    data: list[bytes] = []  # 32 bytes a row, not a Row object: the first publication
+    for position, chain_hash in conn.execution_options(  # over a big ledger reads it all
+            stream_results=True, yield_per=10_000).execute(
+            select(consent_events.c.position, consent_events.c.chain_hash)
+            .where(consent_events.c.position > after).order_by(consent_events.c.position)):
+        data.append(_leaf_data(chain_hash))
+        last = int(position)
+    if latest is not None and not data:
         return Published(latest, new=False)
-    data = [_leaf_data(r.chain_hash) for r in rows]
     ext = merkle.Extension(front, [merkle.leaf_hash(d) for d in data])
     cp = sign(key, Checkpoint(
-        ext.size, ext.root(), int(rows[-1].position) if rows else after, now, "",
+        ext.size, ext.root(), last, now, "",
         previous_size=front.size, consistency=tuple(ext.consistency_proof()),
         frontier=tuple(ext.frontier().nodes)))
     _write_once(leaves_file(directory, cp.tree_size), b"".join(data))
