@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: promtool-check help venv test test-fast lint demo bench bench-store bench-reads bench-directory servers-check browser-check bench-api bench-push wrk-check clean
+.PHONY: promtool-check help venv test test-fast lint demo bench bench-store bench-reads bench-directory servers-check browser-check bench-api bench-push wrk-check clean bench-digests
 
 help:
 	@echo "make demo   - run smsc-sim, sms-gateway and a worker on embedded defaults and show a conversation"
@@ -75,6 +75,10 @@ bench-reads: $(STAMP) servers-check
 
 bench-directory: $(STAMP) servers-check
 	$(BIN)/python -m bench.directory
+
+# Not part of `make bench`: building a ledger of a million rows takes minutes.
+bench-digests: $(STAMP) servers-check
+	$(BIN)/python -m bench.digests
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
