@@ -73,7 +73,9 @@ def check_event(event: Mapping[str, Any], keys: dict[str, Ed25519PublicKey]) -> 
     not. Uses nothing but the event and the public keys."""
     proof = event.get("proof")
     if not proof:
-        return "carries no proof (not yet covered by a checkpoint)"
+        # Never passed over: a proof taken off a changed event must not make it pass.
+        return ("carries no proof: not yet covered by a checkpoint when exported (export "
+                "again after the next one), or the proof was removed")
     problem, computed = chain_hash(event)
     if problem is not None:
         return problem
