@@ -15,6 +15,7 @@ the race and keeps the first).
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import json
 import os
@@ -38,6 +39,8 @@ from consent_store.timeutil import iso, parse_instant
 ORIGIN = "lmt-consent-ledger/v1"
 FORMAT = 1
 _NAME_DIGITS = 12
+# Names the latest checkpoint for the next publication; not part of what is verified.
+LATEST = ".latest"
 
 
 class DigestError(StoreError):
@@ -224,10 +227,17 @@ def publish(conn: Connection, directory: Path, key: Ed25519PrivateKey, now: date
             ) -> Published:
     """Sign and write a checkpoint over every committed ledger row, extending the latest
     one in ``directory`` (reads only the rows since). Nothing is written when the ledger
-    has not grown."""
+    has not grown. Publishers (the worker, ``consentctl digest``) take turns on a lock
+    file, so each checkpoint names the one just before it."""
     directory.mkdir(parents=True, exist_ok=True)
-    found = checkpoints(directory)
-    latest = found[-1] if found else None
+    with open(directory / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _publish(conn, directory, key, now)
+
+
+def _publish(conn: Connection, directory: Path, key: Ed25519PrivateKey, now: datetime
+             ) -> Published:
+    latest = _latest(directory)
     front = merkle.Frontier(latest.frontier if latest else ())
     if latest is not None and (front.size != latest.tree_size
                                or front.root() != latest.root_hash):
@@ -251,7 +261,27 @@ def publish(conn: Connection, directory: Path, key: Ed25519PrivateKey, now: date
     _write_once(leaves_file(directory, cp.tree_size), b"".join(data))
     made = _write_once(directory / f"{_name(cp.tree_size)}.json",
                        (json.dumps(cp.to_dict(), indent=1) + "\n").encode())
+    if made:
+        pointer = directory / f".latest.{os.getpid()}.tmp"
+        pointer.write_text(_name(cp.tree_size) + "\n")
+        pointer.replace(directory / LATEST)
     return Published(cp if made else checkpoints(directory)[-1], new=made)
+
+
+def _latest(directory: Path) -> Checkpoint | None:
+    """The latest checkpoint: the one ``.latest`` names (a publisher's hint, so that a
+    publication reads one file, not a year of them), else the largest found."""
+    try:
+        name = (directory / LATEST).read_text().strip()
+    except OSError:
+        name = ""
+    if name.isdigit() and (directory / f"{name}.json").exists():
+        try:
+            return Checkpoint.from_dict(json.loads((directory / f"{name}.json").read_text()))
+        except (OSError, ValueError):
+            pass
+    found = checkpoints(directory)
+    return found[-1] if found else None
 
 
 def _leaf_data(chain_hash: str | None) -> bytes:

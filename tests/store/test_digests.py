@@ -84,7 +84,9 @@ def test_an_untouched_ledger_verifies_and_later_rows_are_not_yet_covered(
         sealed: tuple[Path, dict[str, str]]) -> None:
     directory, _ = sealed
     assert sorted(p.name for p in directory.iterdir()) == [
+        ".latest", ".lock",  # the publishers' hint and lock, not part of the proof
         "000000000005.json", "000000000005.leaves", "000000000006.json", "000000000006.leaves"]
+    assert (directory / ".latest").read_text() == "000000000006\n"
     assert not os.access(directory / "000000000006.json", os.W_OK) or os.geteuid() == 0
     # Nothing new: nothing written.
     again = store.publish_checkpoint(directory, digests.load_private_key(keys["a"]))
@@ -175,7 +177,7 @@ def test_a_changed_checkpoint_or_leaves_file_is_named(
     path = directory / "000000000005.json"
     original = path.read_bytes()
     data = json.loads(original)
-    data["root_hash"] = "00" + data["root_hash"][2:]
+    data["root_hash"] = _flip(data["root_hash"])
     path.chmod(0o644)
     path.write_text(json.dumps(data))
     problem = _verify(store, directory, keys["a"]).first_problem
@@ -234,10 +236,15 @@ def test_receipts_verify_offline_and_fail_after_any_changed_byte(
                    lambda e: e.update(text=e["text"] + " "),
                    lambda e: e["chain"].update(salt="0" * 32),
                    lambda e: e["proof"].update(leaf_index=e["proof"]["leaf_index"] + 1),
-                   lambda e: e["proof"]["inclusion"].__setitem__(
-                       0, "0" + e["proof"]["inclusion"][0][1:]),
+                   lambda e: e["proof"]["inclusion"].__setitem__(0, _flip(
+                       e["proof"]["inclusion"][0])),
                    lambda e: e["proof"]["checkpoint"].update(time="2030-01-01T00:00:00Z"),
                    lambda e: e["proof"]["checkpoint"].update(tree_size=7)):
         bad = copy.deepcopy(one)
         change(bad)
         assert receipts.check(bad, pub)[0][1] is not None
+
+
+def _flip(hex_text: str) -> str:
+    """``hex_text`` with its first digit changed (whatever it was)."""
+    return ("1" if hex_text[0] == "0" else "0") + hex_text[1:]
