@@ -55,6 +55,11 @@ def verify(args: argparse.Namespace, ctx: Context) -> int:
     if args.digests is not None and not args.public_key:
         print("consentctl verify: --digests needs --public-key FILE", file=sys.stderr)
         return EXIT_USAGE
+    if args.digests is not None and not args.digests.is_dir():
+        # A mistyped path must not read as "no checkpoints, nothing to contradict".
+        print(f"consentctl verify: --digests {args.digests} is not a directory",
+              file=sys.stderr)
+        return EXIT_USAGE
     report = ctx.store.verify(args.msisdn)
     scope = args.msisdn or "ledger"
     digests = None

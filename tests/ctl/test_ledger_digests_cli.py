@@ -37,6 +37,8 @@ def test_an_operator_signs_checkpoints_and_a_third_party_checks_the_ledger_and_r
     first = ctl("digest")
     assert first.returncode == 0 and "checkpoint 3 written" in first.stdout, first.stderr
     verify = ["verify", "--digests", str(digest_dir), "--public-key", f"{key}.pub"]
+    assert ctl("verify", "--digests", str(tmp_path / "typo"), "--public-key",
+               f"{key}.pub").returncode == 2
     ok = ctl(*verify)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "checkpoints: intact" in ok.stdout and "not yet covered: 0 rows" in ok.stdout
