@@ -62,6 +62,23 @@ def _leaf(store: ConsentStore, event_id: str) -> int:
                                 .where(consent_events.c.position < p)).scalar_one())
 
 
+def _cli_says(capsys: pytest.CaptureFixture[str], store: ConsentStore, directory: Path,
+              key: Path, *expected: str) -> None:
+    """``consentctl verify --digests`` (in this process) exits 8 and prints ``expected``."""
+    from consentctl.cli import main
+
+    config = directory.parent / "gateway.toml"
+    url = store.engine.url.render_as_string(hide_password=False)
+    config.write_text(f'[database]\nurl = "{url}"\n')
+    capsys.readouterr()
+    code = main(["--config", str(config), "verify", "--digests", str(directory),
+                 "--public-key", f"{key}.pub"])
+    out = capsys.readouterr().out
+    assert code == 8, out
+    for text in expected:
+        assert text in out, out
+
+
 def _sql(store: ConsentStore, text: str, **params: Any) -> None:
     with store.engine.begin() as conn:
         conn.execute(sa.text(text), params)
@@ -99,7 +116,7 @@ def test_an_untouched_ledger_verifies_and_later_rows_are_not_yet_covered(
 
 
 def test_a_rewrite_resealed_with_the_projects_own_rules_is_found_at_its_leaf(
-        store: ConsentStore, catalog: Catalog, keys: dict[str, Path],
+        capsys: pytest.CaptureFixture[str], store: ConsentStore, catalog: Catalog, keys: dict[str, Path],
         sealed: tuple[Path, dict[str, str]]) -> None:
     """The insider of the issue: delete a withdrawal, re-seal the rest of the number's chain
     with consent_store.chain, move its head, make the state match."""
@@ -126,10 +143,11 @@ def test_a_rewrite_resealed_with_the_projects_own_rules_is_found_at_its_leaf(
     problem = _verify(store, directory, keys["a"]).first_problem
     assert problem is not None and problem.leaf == leaf and problem.checkpoint == 5, problem
     assert f"leaf {leaf}" in problem.problem and "checkpoint 5" in problem.problem
+    _cli_says(capsys, store, directory, keys["a"], f"leaf {leaf} ", "checkpoint 5")
 
 
 def test_a_number_deleted_altogether_is_found_at_its_first_leaf(
-        store: ConsentStore, keys: dict[str, Path],
+        capsys: pytest.CaptureFixture[str], store: ConsentStore, keys: dict[str, Path],
         sealed: tuple[Path, dict[str, str]]) -> None:
     directory, ids = sealed
     leaf = _leaf(store, ids["other"])
@@ -138,10 +156,11 @@ def test_a_number_deleted_altogether_is_found_at_its_first_leaf(
     assert store.verify().intact
     problem = _verify(store, directory, keys["a"]).first_problem
     assert problem is not None and problem.leaf == leaf == 1 and problem.checkpoint == 5
+    _cli_says(capsys, store, directory, keys["a"], "leaf 1 ", "checkpoint 5")
 
 
 def test_reordered_rows_are_found_at_the_first_moved_leaf(
-        store: ConsentStore, keys: dict[str, Path],
+        capsys: pytest.CaptureFixture[str], store: ConsentStore, keys: dict[str, Path],
         sealed: tuple[Path, dict[str, str]]) -> None:
     directory, ids = sealed
     a, b = _leaf(store, ids["other"]), _leaf(store, ids["jaunumi"])
@@ -153,10 +172,11 @@ def test_reordered_rows_are_found_at_the_first_moved_leaf(
          e=ids["other"])
     problem = _verify(store, directory, keys["a"]).first_problem
     assert problem is not None and problem.leaf == a == 1 and problem.event_id == ids["jaunumi"]
+    _cli_says(capsys, store, directory, keys["a"], "leaf 1 ", ids["jaunumi"])
 
 
 def test_an_inserted_row_sealed_into_its_chain_is_found_at_its_leaf(
-        store: ConsentStore, keys: dict[str, Path],
+        capsys: pytest.CaptureFixture[str], store: ConsentStore, keys: dict[str, Path],
         sealed: tuple[Path, dict[str, str]]) -> None:
     directory, _ = sealed
     with store.engine.begin() as conn:
@@ -168,10 +188,11 @@ def test_an_inserted_row_sealed_into_its_chain_is_found_at_its_leaf(
         conn.execute(sa.insert(consent_events).values(forged))
     problem = _verify(store, directory, keys["a"]).first_problem
     assert problem is not None and problem.leaf == 0 and problem.event_id == "forged"
+    _cli_says(capsys, store, directory, keys["a"], "leaf 0 ", "forged")
 
 
 def test_a_changed_checkpoint_or_leaves_file_is_named(
-        store: ConsentStore, keys: dict[str, Path],
+        capsys: pytest.CaptureFixture[str], store: ConsentStore, keys: dict[str, Path],
         sealed: tuple[Path, dict[str, str]]) -> None:
     directory, _ = sealed
     path = directory / "000000000005.json"
@@ -183,6 +204,7 @@ def test_a_changed_checkpoint_or_leaves_file_is_named(
     problem = _verify(store, directory, keys["a"]).first_problem
     assert problem is not None and problem.checkpoint == 5 and problem.leaf is None
     assert "signature does not verify" in problem.problem
+    _cli_says(capsys, store, directory, keys["a"], "checkpoint 5: the signature does not verify")
     path.write_bytes(original)
     leaves = directory / "000000000006.leaves"
     leaves.chmod(0o644)
