@@ -19,7 +19,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("consent", type=consent_arg, metavar="CONSENT")
     p.add_argument("--at", metavar="ISO8601", default=None,
                    help="as it stood at this past instant (default: now)")
-    p.add_argument("--csv", action="store_true", help="CSV with a header instead of NDJSON")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--csv", action="store_true", help="CSV with a header instead of NDJSON")
+    fmt.add_argument("--json", action="store_true",
+                     help="NDJSON, one object a number (the default; for scripts that pass "
+                          "--json to every command)")
     p.set_defaults(handler=audience)
 
 

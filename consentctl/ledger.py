@@ -32,6 +32,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     k = sub.add_parser("keygen", parents=[common],
                        help="write a new Ed25519 signing key: PATH (0600) and PATH.pub")
     k.add_argument("path", type=Path, metavar="PATH")
+    k.add_argument("--json", action="store_true")
     k.set_defaults(handler=keygen)
 
     d = sub.add_parser("digest", parents=[common],
@@ -109,6 +110,9 @@ def keygen(args: argparse.Namespace, ctx: Context) -> int:
     except (DigestError, OSError) as exc:
         print(f"consentctl keygen: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.json:
+        print_json({"key_id": kid, "private": str(args.path), "public": f"{args.path}.pub"})
+        return EXIT_OK
     print(f"key {kid}: private {args.path} (mode 0600; set ledger.signing_key to it), "
           f"public {args.path}.pub (give it to whoever verifies)")
     return EXIT_OK
