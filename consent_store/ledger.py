@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from consent_core.arrival import Stamp, latest, superseded_answer
 from consent_core.catalog import Catalog
 from consent_core.decide import (
     DEFAULT_CONFIRM_WINDOW,
@@ -24,7 +25,7 @@ from consent_core.decide import (
     withdrawals_answer,
 )
 from consent_core.eligibility import Subscriber, eligibility
-from consent_core.model import REPLIED, Eligibility, Outcome, Status
+from consent_core.model import IN_FORCE, REPLIED, Eligibility, Outcome, Status
 from consent_core.understand import Intent, Matcher, Reading, Rule
 from consent_store import chain, feed
 from consent_store.dialect import among, insert_ignore, insert_rows, upsert_many
@@ -65,13 +66,29 @@ class StateRow:
     last_event_id: str | None
     last_seq: int | None
     last_activity_at: datetime | None
+    last_at: datetime | None = None  # arrival of the newest change applied (with last_seq)
     dirty: bool = False
+
+    @property
+    def stamp(self) -> Stamp | None:
+        """Where the newest change applied to this consent stands in the number's order."""
+        if self.last_at is None and self.last_seq is None:
+            return None
+        return Stamp(self.last_at, self.last_seq)
+
+    def advance(self, stamp: Stamp) -> None:
+        """A change stamped ``stamp`` was applied (its outcome whatever it was)."""
+        new = latest(self.stamp, stamp)
+        if (new.at, new.seq) != (self.last_at, self.last_seq):
+            self.last_at, self.last_seq = new.at, new.seq
+            self.dirty = True
 
     def columns(self) -> dict[str, Any]:
         return {
             "msisdn": self.msisdn, "consent": self.consent, "status": self.status.value,
             "since": self.since, "channel": self.channel, "last_event_id": self.last_event_id,
             "last_seq": self.last_seq, "last_activity_at": self.last_activity_at,
+            "last_at": self.last_at,
         }
 
 
@@ -108,7 +125,7 @@ def _select_states(conn: Connection, where: Any) -> dict[tuple[str, str], StateR
 
 def _state_row(r: Any) -> StateRow:
     return StateRow(r.msisdn, r.consent, Status(r.status), r.since, r.channel,
-                    r.last_event_id, r.last_seq, r.last_activity_at)
+                    r.last_event_id, r.last_seq, r.last_activity_at, r.last_at)
 
 
 def write_states(conn: Connection, rows: Sequence[StateRow]) -> None:
@@ -189,8 +206,8 @@ def apply_in_transaction(conn: Connection, requests: Sequence[ChangeRequest], *,
     # same number and consent) has committed by now, and we see it as a replay.
     known = _known_events(conn, [r.event_id for r in requests])
     directory = _subscribers(conn, sorted({r.msisdn for r in requests}))
-    last_sms = _last_sms(conn, sorted({r.msisdn for r in requests if r.event_id in readings
-                                       and readings[r.event_id].intent in _ANSWERS}))
+    # This batch's text rows per number, for a JĀ/NĒ looking for the text it answers.
+    batch_sms: dict[str, list[dict[str, Any]]] = {}
     catalog_version = _catalog_version(catalog)
 
     results: list[AppliedChange] = []
@@ -222,7 +239,7 @@ def apply_in_transaction(conn: Connection, requests: Sequence[ChangeRequest], *,
             reply_rows.append({"event_id": req.event_id, "msisdn": req.msisdn, "text": reply,
                                "created_at": now, "submit_status": "pending"})
         if req.channel == "sms":
-            last_sms[req.msisdn] = row
+            batch_sms.setdefault(req.msisdn, []).append(row)
         return row
 
     for req in requests:
@@ -234,8 +251,10 @@ def apply_in_transaction(conn: Connection, requests: Sequence[ChangeRequest], *,
             continue
         reading = readings.get(req.event_id)
         if reading is not None:
+            asked = _text_before(conn, req, batch_sms.get(req.msisdn, ())) \
+                if reading.intent in _ANSWERS else None
             applied = _apply_text(req, reading, states, directory.get(req.msisdn), catalog,
-                                  lang, record, last_sms.get(req.msisdn), confirm_window)
+                                  lang, record, asked, confirm_window)
         else:
             reason = None
             if req.consent is None:
@@ -254,8 +273,8 @@ def apply_in_transaction(conn: Connection, requests: Sequence[ChangeRequest], *,
                     key = (req.msisdn, req.consent)
                     settled[key] = max(settled.get(key, req.happened_at), req.happened_at)
             # Only a text gets a text back; web and customer-centre changes answer there.
-            reply = _reply(catalog, outcome, req.consent, lang) if req.channel == "sms" \
-                else None
+            reply = _reply(catalog, outcome, req.consent, lang, states, req.msisdn) \
+                if req.channel == "sms" else None
             exact = {} if req.channel != "sms" or req.consent is None else {
                 "understood": req.consent if req.action == "give" else f"{req.consent} STOP",
                 "match_rule": Rule.EXACT.value}
@@ -372,20 +391,31 @@ def _text_keys(requests: Sequence[ChangeRequest], readings: dict[str, Reading],
     return keys
 
 
-def _last_sms(conn: Connection, numbers: list[str]) -> dict[str, dict[str, Any]]:
-    """The latest text-channel ledger row of each number (a pending near-miss give is
-    the latest row, outcome ``confirm_asked``; any later text cancels it)."""
-    out: dict[str, dict[str, Any]] = {}
-    for msisdn in numbers:
-        stmt = (select(consent_events.c.event_id, consent_events.c.consent,
-                       consent_events.c.outcome, consent_events.c.received_at,
-                       consent_events.c.text, consent_events.c.match_rule)
-                .where(consent_events.c.msisdn == msisdn, consent_events.c.channel == "sms")
-                .order_by(consent_events.c.id.desc()).limit(1))
-        row = conn.execute(stmt).first()
-        if row is not None:
-            out[msisdn] = row._asdict()
-    return out
+def _text_before(conn: Connection, req: ChangeRequest,
+                 in_batch: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The number's text that arrived last before ``req`` (a JĀ/NĒ), among those applied:
+    a pending near-miss give is that text, outcome ``confirm_asked``; any text that arrived
+    in between cancels it. By arrival, not by apply order (docs/store.md "Sequence guard")."""
+    mine = _stamp(req)
+    stmt = (select(consent_events.c.event_id, consent_events.c.consent,
+                   consent_events.c.outcome, consent_events.c.received_at,
+                   consent_events.c.ingest_seq, consent_events.c.text,
+                   consent_events.c.match_rule)
+            .where(consent_events.c.msisdn == req.msisdn, consent_events.c.channel == "sms",
+                   consent_events.c.received_at <= req.received_at)
+            .order_by(consent_events.c.received_at.desc(), consent_events.c.id.desc())
+            .limit(8))
+    found = [r._asdict() for r in conn.execute(stmt)] + list(in_batch)
+    before = [r for r in found if r["event_id"] != req.event_id
+              and Stamp(r["received_at"], r["ingest_seq"]).before(mine)]
+    if not before:
+        return None
+    best = before[0]
+    for r in before[1:]:
+        if Stamp(best["received_at"], best["ingest_seq"]).before(
+                Stamp(r["received_at"], r["ingest_seq"])):
+            best = r
+    return best
 
 
 def _apply_text(req: ChangeRequest, reading: Reading, states: dict[tuple[str, str], StateRow],
@@ -430,7 +460,10 @@ def _apply_text(req: ChangeRequest, reading: Reading, states: dict[tuple[str, st
     first, outcome = done[0]
     reply: str | None
     if plan.reply is None:
-        reply = _reply(catalog, outcome, first.consent, lang)
+        reply = _reply(catalog, outcome, first.consent, lang, states, req.msisdn)
+    elif all(o is Outcome.SUPERSEDED for _, o in done):
+        # Every consent it named had a later word: told what is in force.
+        reply = _reply(catalog, Outcome.SUPERSEDED, None, lang, states, req.msisdn)
     else:  # VISS STOP, or several consents named: one reply saying what happened to each
         several = withdrawals_answer(tuple((r.consent, o) for r, o in done if r.consent),
                                     everything=reading.intent is Intent.STOP_ALL)
@@ -440,10 +473,18 @@ def _apply_text(req: ChangeRequest, reading: Reading, states: dict[tuple[str, st
     return AppliedChange(req.event_id, req.msisdn, first.consent, outcome, reply_text=reply)
 
 
+def _stamp(req: ChangeRequest) -> Stamp:
+    """Where ``req`` stands in its number's order: when it arrived (a text: at a gateway;
+    another channel's change: when it was taken), ties broken by the ingest sequence."""
+    return Stamp(req.received_at, req.ingest_seq)
+
+
 def _apply_to_state(req: ChangeRequest, st: StateRow, elig: Eligibility) -> Outcome:
-    # Sequence guard: the gateway numbers each number's texts; one older than the newest
-    # already applied to this consent arrived late and must not undo the newer one.
-    if req.ingest_seq is not None and st.last_seq is not None and req.ingest_seq < st.last_seq:
+    # Sequence guard: a change that arrived before the newest one already applied to this
+    # consent came late and must not undo it, whatever the order they were applied in
+    # (consent_core.arrival). A back-dated entry has its own rule (_later_change).
+    stamp = _stamp(req)
+    if req.effective_at is None and stamp.before(st.stamp):
         return Outcome.SUPERSEDED
     outcome = decide(st.status, req.action, elig)
     after = status_after(st.status, outcome)
@@ -451,9 +492,9 @@ def _apply_to_state(req: ChangeRequest, st: StateRow, elig: Eligibility) -> Outc
         st.status, st.since, st.channel = after, req.happened_at, req.channel
         st.last_event_id = req.event_id
         st.dirty = True
-    if req.ingest_seq is not None:
-        st.last_seq = req.ingest_seq if st.last_seq is None else max(st.last_seq, req.ingest_seq)
-        st.dirty = True
+    # Refused and "already" outcomes advance it too: a late VIETA must not undo a newer
+    # VIETA STOP even when that STOP changed nothing.
+    st.advance(stamp if req.effective_at is None else Stamp(req.happened_at))
     return outcome
 
 
@@ -485,6 +526,13 @@ def _description_version(catalog: Catalog, consent: str | None) -> str | None:
     return None if entry is None else entry.description_version
 
 
-def _reply(catalog: Catalog, outcome: Outcome, consent: str | None, lang: str) -> str | None:
-    # superseded, lapsed and reset are recorded only, never answered (model.REPLIED).
+def _reply(catalog: Catalog, outcome: Outcome, consent: str | None, lang: str,
+           states: dict[tuple[str, str], StateRow], msisdn: str) -> str | None:
+    """The answer to a text with ``outcome``. A text that came too late (superseded) is
+    told what is in force now; lapsed and reset are never answered (model.REPLIED)."""
+    if outcome is Outcome.SUPERSEDED:
+        answer, listed = superseded_answer(
+            k for k in catalog.keywords
+            if (msisdn, k) in states and states[(msisdn, k)].status in IN_FORCE)
+        return catalog.reply(answer, None, lang, listed)
     return catalog.reply(outcome, consent, lang) if outcome in REPLIED else None

@@ -158,7 +158,7 @@ ledger_feed = Table(
 
 # Current state per number and consent: derived from the ledger, kept in the same
 # transaction as the ledger row that changes it. status 'none' rows exist only to carry
-# the sequence guard (last_seq) for a consent that was never in force.
+# the sequence guard (last_at, last_seq) for a consent that was never in force.
 consent_state = Table(
     "consent_state",
     metadata,
@@ -170,6 +170,9 @@ consent_state = Table(
     Column("last_event_id", String(EVENT_ID_LEN), nullable=True),
     Column("last_seq", BigInteger(), nullable=True),
     Column("last_activity_at", UtcDateTime(), nullable=True),
+    # When the newest change applied to this consent arrived (consent_core.arrival.Stamp;
+    # last_seq breaks ties of equal instants). NULL: written before arrival was kept.
+    Column("last_at", UtcDateTime(), nullable=True),
     CheckConstraint("status IN ('given', 'withdrawn', 'lapsed', 'none')", name="status"),
     Index("ix_consent_state_consent_status_last_activity_at",
           "consent", "status", "last_activity_at"),

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, select, text, update
 
+from consent_core.arrival import Stamp
 from consent_core.catalog import Catalog
 from consent_core.eligibility import Subscriber, eligibility
 from consent_core.model import CONSENTS, Eligibility, Outcome, Status
@@ -155,9 +156,10 @@ def reset(conn: Connection, msisdn: str, reason: str, channel: str,
     """Withdraw every given consent of ``msisdn`` (outcome ``reset``). With ``event_id``
     the rows are ``<event_id>/<CONSENT>`` (or ``event_id`` alone when nothing was in
     force) and a reset already in the ledger under it is answered as a replay."""
-    rows = conn.execute(select(consent_state.c.consent).where(
-        consent_state.c.msisdn == msisdn)).scalars().all()
-    states = lock_states(conn, {(msisdn, c) for c in rows}, {msisdn})
+    # Every consent's row, so each remembers the reset's instant: a text of the previous
+    # holder that arrived before it but is applied after it is superseded, not applied to
+    # the new holder's consents (consent_core.arrival).
+    states = lock_states(conn, {(msisdn, c) for c in CONSENTS}, {msisdn})
     if event_id is not None:
         done = _replayed(conn, msisdn, event_id)
         if done:
@@ -174,6 +176,8 @@ def reset(conn: Connection, msisdn: str, reason: str, channel: str,
             event_id_c
         st.dirty = True
         out.append(AppliedChange(event_id_c, msisdn, st.consent, Outcome.RESET))
+    for st in states.values():
+        st.advance(Stamp(now))
     if not given:
         # Nothing was in force; the reassignment itself is still a fact worth recording.
         event_id_c = f"reset:{batch}" if event_id is None else event_id

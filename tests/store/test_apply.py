@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from consent_core.model import Outcome
 from consent_store.errors import BadRequest
 from consent_store.requests import AppliedChange, ChangeRequest
 from consent_store.store import ConsentStore
-from tests.store.conftest import LMT, MINOR, OTHER, req
+from tests.store.conftest import LMT, MINOR, OTHER, T0, req
 
 
 def _status(store: ConsentStore, msisdn: str, consent: str) -> str:
@@ -116,24 +117,34 @@ def test_batch_applies_in_order_so_give_then_stop_ends_withdrawn(
 
 def test_older_sms_arriving_after_newer_is_superseded_and_state_untouched(
         store: ConsentStore, catalog: Catalog) -> None:
-    stop = store.apply(req("withdraw", "VIETA", seq=7), catalog=catalog)
-    late_give = store.apply(req("give", "VIETA", seq=6), catalog=catalog)
+    stop = store.apply(req("withdraw", "VIETA", seq=7, at=T0 + timedelta(seconds=2)),
+                       catalog=catalog)
+    late_give = store.apply(req("give", "VIETA", seq=6, at=T0 + timedelta(seconds=1)),
+                            catalog=catalog)
     assert stop.outcome is Outcome.ALREADY_WITHDRAWN
-    assert late_give.outcome is Outcome.SUPERSEDED and late_give.reply_text is None
+    # Told what is in force instead of "given" (docs/store.md, "Sequence guard").
+    assert late_give.outcome is Outcome.SUPERSEDED
+    assert late_give.reply_text == catalog.reply(Outcome.NONE_IN_FORCE, None, "lv")
     assert _status(store, LMT, "VIETA") == "none"
-    assert [e.outcome for e in store.history(LMT)] == ["already_withdrawn", "superseded"]
+    # history is in the order the texts arrived
+    assert [e.outcome for e in store.history(LMT)] == ["superseded", "already_withdrawn"]
 
 
-def test_sequence_guard_is_per_consent_and_ignores_changes_from_other_channels(
+def test_sequence_guard_is_per_consent_and_orders_other_channels_by_when_taken(
         store: ConsentStore, catalog: Catalog) -> None:
-    store.apply(req("give", "VIETA", seq=10), catalog=catalog)
+    def at(s: int) -> datetime:
+        return T0 + timedelta(seconds=s)
+
+    store.apply(req("give", "VIETA", seq=10, at=at(10)), catalog=catalog)
     # A different consent of the same number has its own guard.
-    assert store.apply(req("give", "AUTO", seq=3), catalog=catalog).outcome is Outcome.GIVEN
-    # A web change carries no ingest_seq and is never superseded.
-    assert store.apply(req("withdraw", "VIETA", channel="web"), catalog=catalog).outcome \
-        is Outcome.WITHDRAWN
-    assert store.apply(req("give", "VIETA", seq=11), catalog=catalog).outcome is Outcome.GIVEN
-    assert store.apply(req("withdraw", "VIETA", seq=9), catalog=catalog).outcome \
+    assert store.apply(req("give", "AUTO", seq=3, at=at(3)), catalog=catalog).outcome \
+        is Outcome.GIVEN
+    # A web change carries no ingest_seq: it stands where it was taken.
+    assert store.apply(req("withdraw", "VIETA", channel="web", at=at(11)),
+                       catalog=catalog).outcome is Outcome.WITHDRAWN
+    assert store.apply(req("give", "VIETA", seq=12, at=at(12)), catalog=catalog).outcome \
+        is Outcome.GIVEN
+    assert store.apply(req("withdraw", "VIETA", seq=9, at=at(9)), catalog=catalog).outcome \
         is Outcome.SUPERSEDED
     assert store.may_use(LMT, "VIETA")
 

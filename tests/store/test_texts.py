@@ -233,9 +233,9 @@ def test_erasure_blanks_the_confirmed_text(store: ConsentStore, catalog: Catalog
 
 def test_racing_ja_texts_from_several_workers_give_once(
         database_url: str, store: ConsentStore, catalog: Catalog) -> None:
-    """The pending question is the number's latest row, read after its consent rows are
-    locked: of several JĀ applied at once by different workers, one gives, the rest find
-    nothing waiting (the first JĀ is now the latest row)."""
+    """The pending question is the number's latest row before the JĀ, read after its
+    consent rows are locked: of several JĀ applied at once by different workers, one gives;
+    the rest find nothing waiting, or come too late to change anything."""
     store.apply(req("unknown", None, text="vietu", at=T0), catalog=catalog)
     answers = [req("unknown", None, text="JĀ", at=T0 + timedelta(seconds=5 + i),
                    event_id=f"yes-{i}") for i in range(4)]
@@ -259,5 +259,8 @@ def test_racing_ja_texts_from_several_workers_give_once(
     for t in threads:
         t.join(60)
     assert not errors, errors
-    assert sorted(outcomes) == sorted([Outcome.GIVEN] + [Outcome.NOTHING_TO_CONFIRM] * 3)
+    # One gives. A JĀ that arrived before the one applied first still answers the question
+    # (it is the first text after it, by arrival), but comes too late to change anything.
+    assert sorted(outcomes).count(Outcome.GIVEN) == 1
+    assert set(outcomes) <= {Outcome.GIVEN, Outcome.NOTHING_TO_CONFIRM, Outcome.SUPERSEDED}
     assert [e.outcome for e in store.history(LMT)].count("given") == 1

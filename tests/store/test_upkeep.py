@@ -92,8 +92,11 @@ def test_reset_withdraws_every_given_consent_and_records_reason(
     assert state["VIETA"].channel == "operator"
     resets = [e for e in store.history(LMT, all_holders=True) if e.action == "reset"]
     assert {e.reason for e in resets} == {"number handed to a new user"}
-    # The new user's own choices apply from now on.
-    assert store.apply(req("give", "VIETA"), catalog=catalog).outcome is Outcome.GIVEN
+    # The new user's own choices apply from now on; a text that arrived before the reset
+    # (the previous holder's), applied only now, changes nothing.
+    assert store.apply(req("give", "JAUNUMI"), catalog=catalog).outcome is Outcome.SUPERSEDED
+    assert store.apply(req("give", "VIETA", at=store.clock() + timedelta(seconds=1)),
+                       catalog=catalog).outcome is Outcome.GIVEN
 
 
 def test_reset_with_nothing_in_force_is_still_recorded(store: ConsentStore) -> None:
