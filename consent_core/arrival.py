@@ -22,8 +22,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 
 from consent_core.model import Outcome
+from consent_core.understand import Intent, Matcher
 
 # The smsc detail (and ledger) key naming the pending entry's event a text may redeliver.
 POSSIBLE_REDELIVERY_OF = "possible_redelivery_of"
@@ -95,3 +97,20 @@ def redelivery_verdict(*, unanswered: bool, later_text: bool, withdrawal: bool) 
     if not unanswered:
         return Redelivery.NEW
     return Redelivery.POSSIBLE if withdrawal else Redelivery.REDELIVERY
+
+
+@cache
+def _reader() -> Matcher:
+    # The keywords without the catalog's inflected forms: the queue has no catalog, and a
+    # form the worker would understand only widens what counts as a withdrawal there.
+    return Matcher()
+
+
+def withdraws(action: str, text: str | None) -> bool:
+    """Whether a text queued with ``action`` (the gateway's exact reading) withdraws: an
+    exact withdrawal, or a text the worker will read as one (a near miss, VISS STOP)."""
+    if action == "withdraw":
+        return True
+    if action != "unknown" or text is None:
+        return False
+    return _reader().read(text).intent in (Intent.WITHDRAW, Intent.STOP_ALL)

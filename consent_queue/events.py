@@ -12,7 +12,12 @@ matches whenever the redelivery comes. Otherwise (the gateway died between answe
 clearing the entry, so the SMSC may have had the answer) it matches only while it is still
 the number's latest queued text: a person who types the same command again after sending
 something else is never taken for a redelivery. An entry of a batch whose enqueue ended
-with its outcome unknown counts as unanswered too (``UnsureEntries``).
+with its outcome unknown counts as unanswered too (``UnsureEntries``). An unanswered entry
+matched after the number's later text is ambiguous (redelivered, or typed again): decided
+on the safe side by ``consent_core.arrival.redelivery_verdict`` — a withdrawal is queued,
+marked as a possible redelivery of the entry's event; anything else is the redelivery. A
+number's latest text is the one that *arrived* last (two instances may queue them out of
+order).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import redis
 from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 
+from consent_core.arrival import POSSIBLE_REDELIVERY_OF, Redelivery, redelivery_verdict, withdraws
 from consent_core.changes import ChangeRequest, DeliveryUpdate
 from consent_core.clock import Clock, system_clock
 from consent_queue import parts
@@ -165,7 +171,9 @@ class _Seen:
     now_us: int  # Redis's clock, microseconds
     # pending, other connections
     foreign: dict[str, list[PendingEntry]] = field(default_factory=dict)
-    latest: dict[str, str] = field(default_factory=dict)  # number -> latest queued event id
+    # number -> event id of its queued text that arrived last, and that arrival (seconds)
+    latest: dict[str, str] = field(default_factory=dict)
+    latest_at: dict[str, float] = field(default_factory=dict)
     last_seq: dict[str, int] = field(default_factory=dict)  # number -> last ingest sequence
     tokens: dict[str, str] = field(default_factory=dict)  # set of parts -> its claim
 
@@ -308,6 +316,7 @@ class EventQueue:
             by_shard: dict[int, list[dict[str, Any]]] = defaultdict(list)
             new: list[QueuedText] = []
             dups: list[QueuedText] = []
+            replaced: list[tuple[str, PendingEntry]] = []  # (number, entry) a copy stands for
             settled: list[HeldSet] = []
             last_seq = dict(seen.last_seq)
             for t in texts:
@@ -320,13 +329,26 @@ class EventQueue:
                 else:
                     match = self._redelivery_of(t, seen.foreign.get(t.msisdn, []),
                                                 seen.latest.get(t.msisdn), now_ms, unsure)
+                if POSSIBLE_REDELIVERY_OF in t.request.smsc:  # an earlier try's verdict
+                    t.request = replace(t.request, smsc={
+                        k: v for k, v in t.request.smsc.items() if k != POSSIBLE_REDELIVERY_OF})
+                if match is not None and match[1] is Redelivery.POSSIBLE:
+                    # Queued as a text of its own; the ledger names the entry it may repeat.
+                    # The entry goes (this text stands for it now): the next copy of the
+                    # same deliver_sm matches this text's entry, not the old one again.
+                    t.request = replace(t.request, smsc={
+                        **t.request.smsc, POSSIBLE_REDELIVERY_OF: match[0].event_id})
+                    seen.foreign[t.msisdn].remove(match[0])
+                    replaced.append((t.msisdn, match[0]))
+                    match = None
                 if match is not None:
-                    seen.foreign[t.msisdn].remove(match)
+                    entry = match[0]
+                    seen.foreign[t.msisdn].remove(entry)
                     # The entry passes to this connection (same event and first queueing):
                     # from here on it is this connection's to acknowledge, and to be
                     # remembered if the transaction's outcome stays unknown.
-                    t.duplicate, t._earlier = True, [match]
-                    t._entry = replace(match, conn=conn_id, state=EntryState.QUEUED)
+                    t.duplicate, t._earlier = True, [entry]
+                    t._entry = replace(entry, conn=conn_id, state=EntryState.QUEUED)
                     dups.append(t)
                     continue
                 event_id = t.request.event_id
@@ -336,7 +358,9 @@ class EventQueue:
                 if t.held is None:
                     t._entry = PendingEntry(conn_id, t.fingerprint, event_id, now_ms,
                                             EntryState.QUEUED)
-                seen.latest[t.msisdn] = event_id
+                arrived = t.request.received_at.timestamp()
+                if arrived >= seen.latest_at.get(t.msisdn, 0.0):
+                    seen.latest[t.msisdn], seen.latest_at[t.msisdn] = event_id, arrived
                 new.append(t)
                 by_shard[self._keys.shard_of(t.msisdn)].append(t.request.to_dict())
             # Delivery updates ride along with the first event job of the batch (one job,
@@ -371,11 +395,14 @@ class EventQueue:
                 if t._entry is not None:
                     p.rpush(self._keys.pending(t.msisdn), t._entry.dumps())
                     p.expire(self._keys.pending(t.msisdn), self._opt.pending_ttl)
-                p.set(self._keys.latest(t.msisdn), t.request.event_id,
+                n = t.msisdn
+                p.set(self._keys.latest(n), f"{seen.latest[n]}|{seen.latest_at[n]:.6f}",
                       ex=self._opt.pending_ttl)
             for n, seq in last_seq.items():
                 if seq != seen.last_seq.get(n):
                     p.set(self._keys.sequence(n), seq, ex=SEQUENCE_TTL)
+            for n, old in replaced:
+                p.lrem(self._keys.pending(n), 1, old.dumps())
             for t in dups:
                 assert t._entry is not None
                 p.lrem(self._keys.pending(t.msisdn), 1, t._earlier[0].dumps())
@@ -398,20 +425,32 @@ class EventQueue:
         self._refile(fresh, lambda e: e.as_state(EntryState.ACKNOWLEDGED), transaction=False)
 
     def _redelivery_of(self, t: QueuedText, waiting: list[PendingEntry], latest: str | None,
-                       now_ms: int, unsure: Container[PendingEntry]) -> PendingEntry | None:
-        """The pending entry ``t`` is a redelivery of, if any. Only the number's latest
-        queued text qualifies (a later text proves the person moved on, so the same words
-        again are typed anew) unless the SMSC never had a positive answer for the entry
-        (unanswered, or its enqueue's outcome unknown), and only inside the window."""
+                       now_ms: int, unsure: Container[PendingEntry],
+                       ) -> tuple[PendingEntry, Redelivery] | None:
+        """The pending entry ``t`` matches inside the window, and what ``t`` is then
+        (``consent_core.arrival.redelivery_verdict``): while the entry is the number's latest
+        text (by arrival), its redelivery. After a later text (the person may have moved on),
+        an entry the SMSC may have had the answer for matches nothing; one it never had a
+        positive answer for (unanswered, or its enqueue's outcome unknown) is ambiguous:
+        a withdrawal is queued as a possible redelivery, anything else is the redelivery.
+        An entry it is the redelivery of wins over one it may be a copy of."""
+        possible: tuple[PendingEntry, Redelivery] | None = None
         for entry in waiting:
             if entry.fingerprint != t.fingerprint:
                 continue
-            if entry.state != EntryState.UNANSWERED and entry.event_id != latest \
-                    and entry not in unsure:
+            if now_ms - entry.at_ms > self._opt.pending_ttl * 1000:
                 continue
-            if now_ms - entry.at_ms <= self._opt.pending_ttl * 1000:
-                return entry
-        return None
+            unanswered = entry.state == EntryState.UNANSWERED or entry in unsure
+            later_text = entry.event_id != latest
+            verdict = redelivery_verdict(
+                unanswered=unanswered, later_text=later_text,
+                withdrawal=unanswered and later_text
+                and withdraws(t.request.action, t.request.text))
+            if verdict is Redelivery.REDELIVERY:
+                return entry, verdict
+            if verdict is Redelivery.POSSIBLE and possible is None:
+                possible = entry, verdict
+        return possible
 
     def _read(self, numbers: list[str], set_keys: list[str], conn_id: str,
               unsure: Container[PendingEntry]) -> _Seen:
@@ -438,7 +477,9 @@ class EventQueue:
             if others:
                 seen.foreign[n] = others
             if last is not None:
-                seen.latest[n] = last.decode()
+                eid, _, arrived = last.decode().partition("|")
+                seen.latest[n] = eid
+                seen.latest_at[n] = float(arrived or 0.0)
             if seq is not None:
                 seen.last_seq[n] = int(seq)
         for key, token in zip(set_keys, replies[1 + 3 * len(numbers):], strict=True):

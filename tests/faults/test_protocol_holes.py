@@ -244,3 +244,35 @@ def test_retyped_command_after_a_link_drop_is_not_taken_for_a_redelivery(
     assert [r.text for r in sim.replies_for(n)] == [
         CATALOG.reply(Outcome.GIVEN, "VIETA", "lv"), CATALOG.reply(Outcome.WITHDRAWN, "VIETA", "lv")]
     assert status_of(postgres_url, n, "VIETA") == "withdrawn"
+
+
+def test_retyped_withdrawal_after_an_unanswered_one_ends_withdrawn_and_names_the_pair(
+        make_shared_pipeline, sim: SimulatorThread, redis_url: str, postgres_url: str,
+        tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 24's retype sequence: VIETA; VIETA STOP queued but its deliver_sm_resp lost with
+    the link (its entry *unanswered*: the SMSC must redeliver it); VIETA on the new bind;
+    VIETA STOP again. The second STOP may be the redelivery or the person's new word: a
+    withdrawal is applied on the safe side, and its ledger row names the entry it may
+    repeat (before: taken for the redelivery, never applied, the number ended given)."""
+    n = "37129460002"
+    p = start(make_shared_pipeline, sim)
+    (tmp_path / "dir.csv").write_text(f"msisdn,client_group,independent\n{n},lmt,true\n")
+    p.ctl("subscribers", "import", str(tmp_path / "dir.csv"))
+    sim.send_mo(n, "VIETA")
+    assert wait_until(lambda: len(sim.replies_for(n)) == 1, 20)
+    coding, octets = encode_text("VIETA STOP", None)
+    sm = codec.decode_sm(codec.encode_deliver_sm(1, n, 1, 1, "29307777", 0, coding, octets))
+    eid = uuid.uuid4().hex
+    client = redis.Redis.from_url(redis_url)
+    client.rpush(f"smsgw:pending:{n}", f"dead.1|{fingerprint(n, [sm])}|{eid}|{time.time():.3f}|u")
+    client.set(f"smsgw:latest:{n}", eid)
+    client.close()
+    sim.send_mo(n, "VIETA")
+    assert wait_until(lambda: len(sim.replies_for(n)) == 2, 20)
+    sim.send_mo(n, "VIETA STOP")
+    assert wait_until(lambda: len(sim.replies_for(n)) == 3, 20), str(sim.stats())
+    assert status_of(postgres_url, n, "VIETA") == "withdrawn"
+    rows = events_of(postgres_url, n)
+    assert [(r.action, r.text) for r in rows] == [
+        ("give", "VIETA"), ("give", "VIETA"), ("withdraw", "VIETA STOP")]
+    assert rows[-1].smsc["possible_redelivery_of"] == eid
