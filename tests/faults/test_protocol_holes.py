@@ -219,6 +219,26 @@ def test_surrogate_pair_split_across_two_parts_is_one_character(
 
 
 # --- hole 3 ---------------------------------------------------------------------------------
+def lmt_client(p: Pipeline, n: str, tmp_path: Path) -> None:
+    (tmp_path / "dir.csv").write_text(f"msisdn,client_group,independent\n{n},lmt,true\n")
+    p.ctl("subscribers", "import", str(tmp_path / "dir.csv"))
+
+
+def left_pending(redis_url: str, n: str, words: str, mark: str) -> str:
+    """``words`` from ``n`` as a dead connection left it: queued, its entry pending with
+    ``mark`` (``q``: the gateway died after answering, maybe; ``u``: never answered) and the
+    number's latest text. Returns the entry's event id."""
+    coding, octets = encode_text(words, None)
+    sm = codec.decode_sm(codec.encode_deliver_sm(1, n, 1, 1, "29307777", 0, coding, octets))
+    eid = uuid.uuid4().hex
+    client = redis.Redis.from_url(redis_url)
+    client.rpush(f"smsgw:pending:{n}",
+                 f"dead.1|{fingerprint(n, [sm])}|{eid}|{time.time():.3f}|{mark}")
+    client.set(f"smsgw:latest:{n}", eid)
+    client.close()
+    return eid
+
+
 def test_retyped_command_after_a_link_drop_is_not_taken_for_a_redelivery(
         make_shared_pipeline, sim: SimulatorThread, redis_url: str, postgres_url: str,
         tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -228,15 +248,8 @@ def test_retyped_command_after_a_link_drop_is_not_taken_for_a_redelivery(
     the redelivery, never answered, the number ended given)."""
     n = "37129460001"
     p = start(make_shared_pipeline, sim)
-    (tmp_path / "dir.csv").write_text(f"msisdn,client_group,independent\n{n},lmt,true\n")
-    p.ctl("subscribers", "import", str(tmp_path / "dir.csv"))
-    coding, octets = encode_text("VIETA STOP", None)
-    sm = codec.decode_sm(codec.encode_deliver_sm(1, n, 1, 1, "29307777", 0, coding, octets))
-    eid = uuid.uuid4().hex
-    client = redis.Redis.from_url(redis_url)
-    client.rpush(f"smsgw:pending:{n}", f"dead.1|{fingerprint(n, [sm])}|{eid}|{time.time():.3f}|q")
-    client.set(f"smsgw:latest:{n}", eid)
-    client.close()
+    lmt_client(p, n, tmp_path)
+    left_pending(redis_url, n, "VIETA STOP", "q")
     sim.send_mo(n, "VIETA")
     assert wait_until(lambda: len(sim.replies_for(n)) == 1, 20)
     sim.send_mo(n, "VIETA STOP")
@@ -256,17 +269,10 @@ def test_retyped_withdrawal_after_an_unanswered_one_ends_withdrawn_and_names_the
     repeat (before: taken for the redelivery, never applied, the number ended given)."""
     n = "37129460002"
     p = start(make_shared_pipeline, sim)
-    (tmp_path / "dir.csv").write_text(f"msisdn,client_group,independent\n{n},lmt,true\n")
-    p.ctl("subscribers", "import", str(tmp_path / "dir.csv"))
+    lmt_client(p, n, tmp_path)
     sim.send_mo(n, "VIETA")
     assert wait_until(lambda: len(sim.replies_for(n)) == 1, 20)
-    coding, octets = encode_text("VIETA STOP", None)
-    sm = codec.decode_sm(codec.encode_deliver_sm(1, n, 1, 1, "29307777", 0, coding, octets))
-    eid = uuid.uuid4().hex
-    client = redis.Redis.from_url(redis_url)
-    client.rpush(f"smsgw:pending:{n}", f"dead.1|{fingerprint(n, [sm])}|{eid}|{time.time():.3f}|u")
-    client.set(f"smsgw:latest:{n}", eid)
-    client.close()
+    eid = left_pending(redis_url, n, "VIETA STOP", "u")
     sim.send_mo(n, "VIETA")
     assert wait_until(lambda: len(sim.replies_for(n)) == 2, 20)
     sim.send_mo(n, "VIETA STOP")
