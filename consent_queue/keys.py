@@ -52,7 +52,7 @@ class Keys:
         return f"{self.prefix}:pending:{msisdn}"
 
     def latest(self, msisdn: str) -> str:
-        """The event id of a number's latest queued text (redelivery rule)."""
+        """``event_id|arrival`` of the number's queued text that arrived last (redelivery rule)."""
         return f"{self.prefix}:latest:{msisdn}"
 
     def sequence(self, msisdn: str) -> str:
