@@ -90,7 +90,8 @@ class ConsentCoreError(Exception):
     """Root of the core's exceptions (programming or configuration errors, never outcomes)."""
 
 
-# Outcomes that are answered with a reply SMS; the others are recorded only.
+# Outcomes that are answered with a reply SMS of their own; the others are recorded only,
+# except a superseded text, answered with what is in force (arrival.superseded_answer).
 REPLIED: Final[frozenset[Outcome]] = frozenset(
     {
         Outcome.GIVEN,
