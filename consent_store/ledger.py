@@ -465,8 +465,10 @@ def _apply_text(req: ChangeRequest, reading: Reading, states: dict[tuple[str, st
         # Every consent it named had a later word: told what is in force.
         reply = _reply(catalog, Outcome.SUPERSEDED, None, lang, states, req.msisdn)
     else:  # VISS STOP, or several consents named: one reply saying what happened to each
-        several = withdrawals_answer(tuple((r.consent, o) for r, o in done if r.consent),
-                                    everything=reading.intent is Intent.STOP_ALL)
+        # A consent a later word decided is left out: it is not "not in force".
+        several = withdrawals_answer(tuple((r.consent, o) for r, o in done
+                                           if r.consent and o is not Outcome.SUPERSEDED),
+                                     everything=reading.intent is Intent.STOP_ALL)
         reply = catalog.reply(several.outcome, None, lang, several.consents, several.others)
     for n, (sub, o) in enumerate(done):
         record(sub, o, reply if n == 0 else None, **extra)
