@@ -117,7 +117,9 @@ def test_spelling_variants_and_codings_are_understood(
 
 def test_unknown_text_gets_the_help_listing_every_command(
         running: Pipeline, sim: SimulatorThread) -> None:
-    answer = converse(sim, LMT, "Labdien, kā iet?")
+    # A question ("Labdien, kā iet?") gets the help text; a statement that names no command
+    # gets the short help (docs/commands.md).
+    answer = converse(sim, LMT, "Rīt būšu mājās pēc sešiem")
     assert answer == reply(Outcome.UNKNOWN_COMMAND, None)
     for keyword in ("JAUNUMI", "METADATI", "AUTO", "VIETA", "SADARBIBA", "STOP"):
         assert keyword in answer
