@@ -60,6 +60,57 @@ def payload(change: dict[str, Any]) -> bytes:
                       separators=(",", ":"), ensure_ascii=False).encode()
 
 
+FEED_CHANNEL = "consent_feed"  # NOTIFYed by a trigger on the ledger (revision 0019_webhooks)
+
+
+class FeedWaker:
+    """Waits until a ledger insert commits (PostgreSQL ``LISTEN consent_feed``) or the
+    timeout passes. On SQLite, or while the listening connection is down, it just sleeps:
+    the deliverer then finds new changes at its next look, as before."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._url = (engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+                     if engine.dialect.name == "postgresql" else None)
+        self._conn: Any = None
+
+    def _listen(self) -> Any:
+        if self._conn is None and self._url is not None:
+            import psycopg
+
+            try:
+                conn = psycopg.connect(self._url, autocommit=True)
+                conn.execute(f"LISTEN {FEED_CHANNEL}")
+                self._conn = conn
+            except psycopg.Error as exc:
+                log.warning("webhooks.listen_failed", error=str(exc).splitlines()[0][:200])
+        return self._conn
+
+    def wait(self, timeout: float, stop: threading.Event | None = None) -> bool:
+        """True when woken by a commit, False after ``timeout`` seconds without one."""
+        conn = self._listen()
+        if conn is None:
+            if stop is not None:
+                stop.wait(timeout)
+            else:
+                threading.Event().wait(timeout)
+            return False
+        try:
+            woken = False
+            for _ in conn.notifies(timeout=timeout, stop_after=1):
+                woken = True
+            return woken
+        except Exception as exc:  # the connection died: sleep this time, reconnect next
+            log.warning("webhooks.listen_lost", error=str(exc).splitlines()[0][:200])
+            self.close()
+            return False
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+
 class Deliverer:
     def __init__(self, engine: Engine, settings: WebhookSettings, *, clock: Clock = system_clock,
                  owner: str | None = None) -> None:
@@ -198,6 +249,7 @@ class Deliverer:
         subscription at a time, so a slow receiver holds up only its own events."""
         running: dict[int, Future[RoundResult]] = {}
         gauges_at = 0.0
+        waker = FeedWaker(self.engine)
         with ThreadPoolExecutor(self.s.concurrency, thread_name_prefix="webhook") as pool:
             while not stop.is_set():
                 try:
@@ -218,7 +270,10 @@ class Deliverer:
                     log.warning("webhooks.tick_failed", error=str(exc).splitlines()[0][:200])
                 if on_tick is not None:
                     on_tick()
-                stop.wait(self.s.poll_interval)
+                # A commit wakes the loop at once; poll_interval bounds the wait for retries
+                # due, rounds that were busy and a listening connection that is down.
+                waker.wait(self.s.poll_interval, stop)
+        waker.close()
         self.close()
 
     def _round_logged(self, sub_id: int) -> RoundResult:

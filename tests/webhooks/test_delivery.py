@@ -27,7 +27,7 @@ from consent_store.engine import upgrade
 from consent_store.requests import ChangeRequest
 from consent_store.store import ConsentStore
 from consent_store.views import SubscriberRow
-from consent_webhooks.deliver import Deliverer
+from consent_webhooks.deliver import Deliverer, FeedWaker
 
 NOW = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the Standard Webhooks spec's example
@@ -304,3 +304,18 @@ def test_metrics_show_a_parked_subscription_until_it_is_removed(
         assert metrics.REGISTRY.get_sample_value("consent_webhooks_parked", label) is None
     finally:
         deliverer.close()
+
+
+def test_on_postgresql_a_committed_change_wakes_the_deliverer(
+        postgres_url: str, catalog: Catalog, clock: FixedClock) -> None:
+    upgrade(postgres_url)
+    store = ConsentStore(postgres_url, clock=clock)
+    store.import_subscribers([SubscriberRow(NUMBERS[0], "lmt")])
+    waker = FeedWaker(store.engine)
+    try:
+        assert waker.wait(0.01) is False  # listening now; nothing committed yet
+        change(store, catalog, clock, NUMBERS[0], "give", "VIETA")
+        assert waker.wait(30) is True  # woken by the commit, long before the 30 s bound
+    finally:
+        waker.close()
+        store.close()
