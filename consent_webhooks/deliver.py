@@ -22,6 +22,7 @@ import json
 import os
 import socket
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
@@ -68,21 +69,33 @@ class FeedWaker:
     timeout passes. On SQLite, or while the listening connection is down, it just sleeps:
     the deliverer then finds new changes at its next look, as before."""
 
+    RETRY = 5.0  # seconds between tries to listen again after the connection failed
+
     def __init__(self, engine: Engine) -> None:
         self._url = (engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
                      if engine.dialect.name == "postgresql" else None)
         self._conn: Any = None
+        self._retry_at = 0.0
+        self._failing = False
 
     def _listen(self) -> Any:
-        if self._conn is None and self._url is not None:
+        if self._conn is None and self._url is not None and time.monotonic() >= self._retry_at:
             import psycopg
 
             try:
-                conn = psycopg.connect(self._url, autocommit=True)
+                conn = psycopg.connect(self._url, autocommit=True,
+                                       connect_timeout=max(1, int(self.RETRY)))
                 conn.execute(f"LISTEN {FEED_CHANNEL}")
                 self._conn = conn
+                if self._failing:
+                    log.info("webhooks.listening_again")
+                self._failing = False
             except psycopg.Error as exc:
-                log.warning("webhooks.listen_failed", error=str(exc).splitlines()[0][:200])
+                self._retry_at = time.monotonic() + self.RETRY
+                if not self._failing:  # once per outage, not every look
+                    log.warning("webhooks.listen_failed", error=str(exc).splitlines()[0][:200],
+                                retry_every=self.RETRY)
+                self._failing = True
         return self._conn
 
     def wait(self, timeout: float, stop: threading.Event | None = None) -> bool:
@@ -250,6 +263,7 @@ class Deliverer:
         running: dict[int, Future[RoundResult]] = {}
         gauges_at = 0.0
         waker = FeedWaker(self.engine)
+        failing = False
         with ThreadPoolExecutor(self.s.concurrency, thread_name_prefix="webhook") as pool:
             while not stop.is_set():
                 try:
@@ -266,8 +280,14 @@ class Deliverer:
                     if now - gauges_at >= 5:
                         self.refresh_gauges()
                         gauges_at = now
+                    if failing:
+                        log.info("webhooks.database_back")
+                        failing = False
                 except Exception as exc:  # the database went away: try again next tick
-                    log.warning("webhooks.tick_failed", error=str(exc).splitlines()[0][:200])
+                    if not failing:  # once per outage, not ten times a second
+                        log.warning("webhooks.tick_failed",
+                                    error=str(exc).splitlines()[0][:200])
+                    failing = True
                 if on_tick is not None:
                     on_tick()
                 # A commit wakes the loop at once; poll_interval bounds the wait for retries
