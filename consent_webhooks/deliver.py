@@ -170,6 +170,8 @@ class Deliverer:
         if sub is None:
             return RoundResult(0, None)
         delivered = 0
+        stored = sub.position
+        released = False  # the lease goes with the round's last write: one commit fewer
         try:
             with self.engine.connect() as conn:
                 page = api_reads.changes_after(conn, sub.position, self.s.batch)
@@ -182,22 +184,28 @@ class Deliverer:
                 applied = datetime.fromisoformat(change["applied_at"])
                 if error is not None:
                     metrics.DELIVERIES.labels(webhook=str(sub.id), result="failed").inc()
+                    released = True  # failed() clears the lease in its own write
                     return self._failed(sub, now, error, applied, delivered)
                 metrics.DELIVERIES.labels(webhook=str(sub.id), result="ok").inc()
                 metrics.DELAY.observe(max(0.0, (now - applied).total_seconds()))
                 delivered += 1
+                last = change["position"] >= page.next  # nothing after it on this page
                 if not subs.advance(self.engine, sub.id, self.owner, change["position"], now,
-                                    now + self.lease):
+                                    now + self.lease, release=last):
+                    released = True
                     return RoundResult(delivered, None, "lease lost")
-            if page.next > sub.position:
+                stored, released = change["position"], last
+            if not released and page.next > stored:
                 subs.advance(self.engine, sub.id, self.owner, page.next, None,
-                             self.clock() + self.lease)
+                             self.clock() + self.lease, release=True)
+                released = True
             self._pending_since[sub.id] = None
             metrics.LAG.labels(webhook=str(sub.id)).set(0)
             metrics.PARKED.labels(webhook=str(sub.id)).set(0)
             return RoundResult(delivered, subs.ACTIVE)
         finally:
-            subs.release(self.engine, sub.id, self.owner)
+            if not released:
+                subs.release(self.engine, sub.id, self.owner)
 
     def _failed(self, sub: subs.Subscription, now: datetime, error: str, applied: datetime,
                 delivered: int) -> RoundResult:
