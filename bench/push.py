@@ -39,6 +39,7 @@ import httpx
 from bench.api import api_stack
 from bench.procstat import cpu_seconds, rss_kib
 from bench.reads import number, percentile, report
+from bench.targets import judge_push
 from tests.support.pipeline import BIN, Pipeline, Proc
 from tests.support.servers import free_port
 
@@ -246,6 +247,9 @@ def main() -> int:
         result |= bulk(api.base, token, pid)
         result |= webhook_latency(p, api.base, admin)
     report("push", result)
+    print("\nAgainst the targets (bench/targets.py):")
+    for verdict in judge_push(result):
+        print(verdict.line())
     return 0
 
 

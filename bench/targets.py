@@ -90,3 +90,32 @@ def print_verdicts(rows: Iterable[dict[str, Any]]) -> None:
     print("\nAgainst the targets (bench/targets.py):")
     for v in judge(rows):
         print(v.line())
+
+
+# Issue 30's targets for what downstream systems get (``bench/push.py``), at 1,000,000
+# numbers on PostgreSQL; a run at fewer numbers is judged too, and says how many.
+PUSH_MAY_USE_P99_MS = 5.0
+PUSH_BULK_P99_MS = 25.0
+PUSH_AUDIENCE_ROWS_PER_S = 200_000
+PUSH_WEBHOOK_P99_MS = 1000.0
+
+
+def judge_push(r: dict[str, Any]) -> list[Verdict]:
+    """The push bench's figures against issue 30's targets."""
+    n = f"{int(r['numbers']):,} numbers"
+    out = [Verdict(f"may-use p99 at {r['may_use_offered_rps']:.0f}/s offered ≤ "
+                   f"{PUSH_MAY_USE_P99_MS:g} ms ({n}, {r['load_generator']})",
+                   f"{r['may_use_p99_ms']:.1f} ms", r["may_use_p99_ms"] <= PUSH_MAY_USE_P99_MS),
+           Verdict(f"bulk of 1,000 p99 ≤ {PUSH_BULK_P99_MS:g} ms ({n})",
+                   f"{r['bulk_1000_p99_ms']:.1f} ms", r["bulk_1000_p99_ms"] <= PUSH_BULK_P99_MS)]
+    for fmt in ("ndjson", "csv"):
+        rate = r[f"audience_{fmt}_rows_per_s"]
+        out.append(Verdict(f"audience {fmt} ≥ {PUSH_AUDIENCE_ROWS_PER_S:,} rows/s "
+                           f"({r[f'audience_{fmt}_rows']:,} rows)", f"{rate:,} rows/s",
+                           rate >= PUSH_AUDIENCE_ROWS_PER_S))
+    p99 = r.get("webhook_p99_ms")
+    out.append(Verdict(f"webhook p99, API call → receiver ≤ {PUSH_WEBHOOK_P99_MS:g} ms",
+                       "-" if p99 is None else f"{p99:.1f} ms",
+                       None if p99 is None else p99 <= PUSH_WEBHOOK_P99_MS))
+    return out
+

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Connection
 
 from consent_api import changes, metrics
 from consent_api.auth import has_scope, require
@@ -142,10 +143,20 @@ class MayUseAnswer(BaseModel):
     at: str | None = None
 
 
+def _reader(svc: Services) -> Connection:
+    """A connection for one read statement. PostgreSQL: autocommit, so no transaction and
+    no ROLLBACK round trip when it goes back to the pool. (Not on SQLite: its engine runs
+    its own BEGIN, which pysqlite's autocommit switch would undo for the next user.)"""
+    conn = svc.store.engine.connect()
+    if conn.dialect.name == "postgresql":
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+    return conn
+
+
 def _may_use(svc: Services, queries: list[tuple[str, str, datetime | None]]
              ) -> list[dict[str, Any]]:
     now_pairs = [(m, c) for m, c, at in queries if at is None]
-    with svc.store.engine.connect() as conn:
+    with _reader(svc) as conn:
         found = api_reads.statuses(conn, now_pairs) if now_pairs else {}
     out = []
     for m, c, at in queries:

@@ -211,13 +211,18 @@ def _mine(sub_id: int, owner: str) -> Any:
 
 
 def advance(engine: Engine, sub_id: int, owner: str, position: int,
-            delivered_at: datetime | None, lease_until: datetime) -> bool:
+            delivered_at: datetime | None, lease_until: datetime, *,
+            release: bool = False) -> bool:
     """Record that the receiver has everything up to ``position`` (``delivered_at``: it
-    accepted an event just now; None: only rows it is not sent were passed). False when
-    the lease was lost (another deliverer took over; it starts from the stored position)."""
+    accepted an event just now; None: only rows it is not sent were passed), and keep the
+    lease until ``lease_until`` — or give it up (``release``: the round's last write).
+    False when the lease was lost (another deliverer took over; it starts from the stored
+    position)."""
     values: dict[str, Any] = {"position": position, "attempts": 0, "failing_since": None,
                               "next_attempt_at": None, "last_error": None,
-                              "lease_until": lease_until}
+                              "lease_until": None if release else lease_until}
+    if release:
+        values["lease_owner"] = None
     if delivered_at is not None:
         values["delivered_at"] = delivered_at
     with engine.execution_options(**WRITE).begin() as conn:

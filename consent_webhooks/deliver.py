@@ -22,6 +22,7 @@ import json
 import os
 import socket
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
@@ -58,6 +59,69 @@ def payload(change: dict[str, Any]) -> bytes:
     return json.dumps({"type": f"consent.{change['outcome']}",
                        "timestamp": change["applied_at"], "data": change},
                       separators=(",", ":"), ensure_ascii=False).encode()
+
+
+FEED_CHANNEL = "consent_feed"  # NOTIFYed by a trigger on the ledger (revision 0019_webhooks)
+
+
+class FeedWaker:
+    """Waits until a ledger insert commits (PostgreSQL ``LISTEN consent_feed``) or the
+    timeout passes. On SQLite, or while the listening connection is down, it just sleeps:
+    the deliverer then finds new changes at its next look, as before."""
+
+    RETRY = 5.0  # seconds between tries to listen again after the connection failed
+
+    def __init__(self, engine: Engine) -> None:
+        self._url = (engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+                     if engine.dialect.name == "postgresql" else None)
+        self._conn: Any = None
+        self._retry_at = 0.0
+        self._failing = False
+
+    def _listen(self) -> Any:
+        if self._conn is None and self._url is not None and time.monotonic() >= self._retry_at:
+            import psycopg
+
+            try:
+                conn = psycopg.connect(self._url, autocommit=True,
+                                       connect_timeout=max(1, int(self.RETRY)))
+                conn.execute(f"LISTEN {FEED_CHANNEL}")
+                self._conn = conn
+                if self._failing:
+                    log.info("webhooks.listening_again")
+                self._failing = False
+            except psycopg.Error as exc:
+                self._retry_at = time.monotonic() + self.RETRY
+                if not self._failing:  # once per outage, not every look
+                    log.warning("webhooks.listen_failed", error=str(exc).splitlines()[0][:200],
+                                retry_every=self.RETRY)
+                self._failing = True
+        return self._conn
+
+    def wait(self, timeout: float, stop: threading.Event | None = None) -> bool:
+        """True when woken by a commit, False after ``timeout`` seconds without one."""
+        conn = self._listen()
+        if conn is None:
+            if stop is not None:
+                stop.wait(timeout)
+            else:
+                threading.Event().wait(timeout)
+            return False
+        try:
+            woken = False
+            for _ in conn.notifies(timeout=timeout, stop_after=1):
+                woken = True
+            return woken
+        except Exception as exc:  # the connection died: sleep this time, reconnect next
+            log.warning("webhooks.listen_lost", error=str(exc).splitlines()[0][:200])
+            self.close()
+            return False
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with suppress(Exception):
+                self._conn.close()
+            self._conn = None
 
 
 class Deliverer:
@@ -106,6 +170,8 @@ class Deliverer:
         if sub is None:
             return RoundResult(0, None)
         delivered = 0
+        stored = sub.position
+        released = False  # the lease goes with the round's last write: one commit fewer
         try:
             with self.engine.connect() as conn:
                 page = api_reads.changes_after(conn, sub.position, self.s.batch)
@@ -118,22 +184,28 @@ class Deliverer:
                 applied = datetime.fromisoformat(change["applied_at"])
                 if error is not None:
                     metrics.DELIVERIES.labels(webhook=str(sub.id), result="failed").inc()
+                    released = True  # failed() clears the lease in its own write
                     return self._failed(sub, now, error, applied, delivered)
                 metrics.DELIVERIES.labels(webhook=str(sub.id), result="ok").inc()
                 metrics.DELAY.observe(max(0.0, (now - applied).total_seconds()))
                 delivered += 1
+                last = change["position"] >= page.next  # nothing after it on this page
                 if not subs.advance(self.engine, sub.id, self.owner, change["position"], now,
-                                    now + self.lease):
+                                    now + self.lease, release=last):
+                    released = True
                     return RoundResult(delivered, None, "lease lost")
-            if page.next > sub.position:
+                stored, released = change["position"], last
+            if not released and page.next > stored:
                 subs.advance(self.engine, sub.id, self.owner, page.next, None,
-                             self.clock() + self.lease)
+                             self.clock() + self.lease, release=True)
+                released = True
             self._pending_since[sub.id] = None
             metrics.LAG.labels(webhook=str(sub.id)).set(0)
             metrics.PARKED.labels(webhook=str(sub.id)).set(0)
             return RoundResult(delivered, subs.ACTIVE)
         finally:
-            subs.release(self.engine, sub.id, self.owner)
+            if not released:
+                subs.release(self.engine, sub.id, self.owner)
 
     def _failed(self, sub: subs.Subscription, now: datetime, error: str, applied: datetime,
                 delivered: int) -> RoundResult:
@@ -198,6 +270,8 @@ class Deliverer:
         subscription at a time, so a slow receiver holds up only its own events."""
         running: dict[int, Future[RoundResult]] = {}
         gauges_at = 0.0
+        waker = FeedWaker(self.engine)
+        failing = False
         with ThreadPoolExecutor(self.s.concurrency, thread_name_prefix="webhook") as pool:
             while not stop.is_set():
                 try:
@@ -214,11 +288,20 @@ class Deliverer:
                     if now - gauges_at >= 5:
                         self.refresh_gauges()
                         gauges_at = now
+                    if failing:
+                        log.info("webhooks.database_back")
+                        failing = False
                 except Exception as exc:  # the database went away: try again next tick
-                    log.warning("webhooks.tick_failed", error=str(exc).splitlines()[0][:200])
+                    if not failing:  # once per outage, not ten times a second
+                        log.warning("webhooks.tick_failed",
+                                    error=str(exc).splitlines()[0][:200])
+                    failing = True
                 if on_tick is not None:
                     on_tick()
-                stop.wait(self.s.poll_interval)
+                # A commit wakes the loop at once; poll_interval bounds the wait for retries
+                # due, rounds that were busy and a listening connection that is down.
+                waker.wait(self.s.poll_interval, stop)
+        waker.close()
         self.close()
 
     def _round_logged(self, sub_id: int) -> RoundResult:

@@ -137,7 +137,8 @@ def test_mysql_url_is_a_configuration_error(tmp_path: Path) -> None:
     assert "only sqlite and postgresql" in out.stderr and "gw:pw@" not in out.stderr
 
 
-@pytest.mark.parametrize("command", ["sms-gateway", "consent-worker", "consentctl", "smsc-sim"])
+@pytest.mark.parametrize("command", ["sms-gateway", "consent-worker", "consentctl", "smsc-sim",
+                                     "consent-webhooks"])
 def test_every_console_command_has_version(command: str) -> None:
     from config.version import package_version
 

@@ -27,7 +27,7 @@ from consent_store.engine import upgrade
 from consent_store.requests import ChangeRequest
 from consent_store.store import ConsentStore
 from consent_store.views import SubscriberRow
-from consent_webhooks.deliver import Deliverer
+from consent_webhooks.deliver import Deliverer, FeedWaker
 
 NOW = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the Standard Webhooks spec's example
@@ -149,6 +149,13 @@ def feed(store: ConsentStore) -> list[dict[str, Any]]:
         return api_reads.changes_after(conn, 0, 10_000).changes
 
 
+def leased(store: ConsentStore) -> list[str | None]:
+    from consent_store.webhooks_schema import webhooks
+
+    with store.engine.connect() as conn:
+        return [r.lease_owner for r in conn.execute(webhooks.select())]
+
+
 def settings(**kw: Any) -> WebhookSettings:
     return WebhookSettings(timeout=0.5, retry_first=5.0, retry_max=3600.0,
                            park_after=86400.0, **kw)
@@ -235,6 +242,7 @@ def test_every_change_arrives_in_order_through_failures_timeouts_an_outage_and_p
         e["data"]["position"] for e in receiver.accepted)
     row = subs.get(store.engine, sub.id)
     assert (row.state, row.attempts, row.failing_since) == ("active", 0, None)
+    assert leased(store) == [None]
 
 
 def test_a_subscription_to_some_consents_is_sent_only_theirs_and_can_be_replayed_from_a_position(
@@ -249,8 +257,9 @@ def test_a_subscription_to_some_consents_is_sent_only_theirs_and_can_be_replayed
         deliverer.run_once()
         assert [(e["data"]["consent"], e["data"]["status"]) for e in receiver.accepted] == [
             ("VIETA", "given"), ("VIETA", "withdrawn")]
-        # Caught up past the rows it is not sent, too.
+        # Caught up past the rows it is not sent, too, and the lease is given up.
         assert subs.get(store.engine, sub.id).position == max(c["position"] for c in feed(store))
+        assert leased(store) == [None]
         subs.replay(store.engine, sub.id, receiver.accepted[0]["data"]["position"])
         deliverer.run_once()
     finally:
@@ -304,3 +313,18 @@ def test_metrics_show_a_parked_subscription_until_it_is_removed(
         assert metrics.REGISTRY.get_sample_value("consent_webhooks_parked", label) is None
     finally:
         deliverer.close()
+
+
+def test_on_postgresql_a_committed_change_wakes_the_deliverer(
+        postgres_url: str, catalog: Catalog, clock: FixedClock) -> None:
+    upgrade(postgres_url)
+    store = ConsentStore(postgres_url, clock=clock)
+    store.import_subscribers([SubscriberRow(NUMBERS[0], "lmt")])
+    waker = FeedWaker(store.engine)
+    try:
+        assert waker.wait(0.01) is False  # listening now; nothing committed yet
+        change(store, catalog, clock, NUMBERS[0], "give", "VIETA")
+        assert waker.wait(30) is True  # woken by the commit, long before the 30 s bound
+    finally:
+        waker.close()
+        store.close()
