@@ -33,6 +33,7 @@ from consent_api.problems import Problem
 from consent_api.services import Services
 from consent_core.model import CONSENTS
 from consent_core.msisdn import TON_UNKNOWN, BadSender, normalise
+from consent_core.wording import reading_words
 from consent_store import access
 from consent_store.errors import BadRequest, NotFound
 from consent_store.store import CONTACT_CHANNELS
@@ -52,6 +53,16 @@ _env = Environment(loader=PackageLoader("consent_api", "templates"),
                    autoescape=select_autoescape(["html"]), auto_reload=False,
                    finalize=neutralise)
 _env.filters["words"] = words
+
+
+def _read_as(understood: str | None, match_rule: str | None, lang: str) -> str:
+    """What a text that was not the exact command was read as (consent_core.wording)."""
+    if not match_rule or match_rule == "exact":
+        return ""
+    return reading_words(understood, match_rule, lang)
+
+
+_env.globals["read_as"] = _read_as
 _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; style-src 'self'; form-action 'self'; "
                                "frame-ancestors 'none'; base-uri 'none'",

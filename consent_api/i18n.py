@@ -86,6 +86,10 @@ _T: dict[str, tuple[str, str]] = {
     "o_confirm_declined": ("apstiprinājums noraidīts (NĒ)", "confirmation declined (NĒ)"),
     "o_nothing_to_confirm": ("nav ko apstiprināt", "nothing to confirm"),
     "o_all_withdrawn": ("visas atsauktas", "all withdrawn"),
+    "o_partly_withdrawn": ("daļa atsaukta, pārējās nebija spēkā",
+                           "some withdrawn, the others were not in force"),
+    "o_none_withdrawn": ("neviena nebija spēkā", "none was in force"),
+    "o_explained": ("jautājums: nosūtīts skaidrojums", "a question: explained"),
     # actions, as the timeline shows them
     "a_give": ("dot", "give"),
     "a_withdraw": ("atsaukt", "withdraw"),

@@ -99,11 +99,19 @@ def describe(outcome: str, consent: str | None, understood: str | None,
     """One sentence for a ledger entry: what happened, and for a text what it was read as
     and how (``consent VIETA withdrawn; read as "VIETA STOP" (an inflected form)``)."""
     said = outcome_words(outcome, consent, lang)
-    how = rule_words(match_rule, lang)
     if understood:
-        said += f"; {_READ_AS.get(lang, _READ_AS['en'])} \u201c{understood}\u201d"
-        if how:
-            said += f" ({how})"
-    elif how and match_rule != "exact":
+        return f"{said}; {reading_words(understood, match_rule, lang)}"
+    how = rule_words(match_rule, lang)
+    if how and match_rule != "exact":
         said += f" ({how})"
     return said
+
+
+def reading_words(understood: str | None, match_rule: str | None, lang: str = "en") -> str:
+    """What a text that was not the exact command was read as, and how
+    (``read as "VIETA STOP" (a negation or a verb)``); '' when there is nothing to say."""
+    if not understood:
+        return ""
+    said = f"{_READ_AS.get(lang, _READ_AS['en'])} \u201c{understood}\u201d"
+    how = rule_words(match_rule, lang)
+    return f"{said} ({how})" if how else said

@@ -71,3 +71,12 @@ def test_read_instant_takes_iso_8601(text: str, utc: datetime) -> None:
 def test_read_instant_refuses_what_is_not_an_instant(text: str) -> None:
     with pytest.raises(NotAnInstant):
         read_instant(text)
+
+
+@pytest.mark.parametrize("lang", ["lv", "en"])
+def test_every_outcome_has_console_words_in_both_languages(lang: str) -> None:
+    from consent_api.i18n import translator
+    from consent_core.model import Outcome
+
+    t = translator(lang)
+    assert [o.value for o in Outcome if not t.get(f"o_{o.value}")] == []

@@ -87,7 +87,9 @@ def timeline_in_riga_time_in_words_with_delivery_description_and_pages(
     p, api, _ = stack
     p.ctl("agent", "add", "anna", "--password-stdin", input_text=PASSWORD + "\n")
     assert sim.wait_for_bind(20)
-    for text in ("VIETA", ODD, "AUTO", "VIETA STOP"):
+    # The newest is a withdrawal in the subscriber's own words: the agent sees what it was
+    # read as, in words (issue: agents see the same understanding as `history`).
+    for text in ("VIETA", ODD, "AUTO", "Lūdzu, atsauciet VIETA"):
         sim.send_mo(LMT, text)
 
     def settled() -> bool:
@@ -114,6 +116,9 @@ def timeline_in_riga_time_in_words_with_delivery_description_and_pages(
     assert newest.locator(".action").inner_text() == "atsaukt"
     assert newest.locator(".outcome").inner_text() == "atsaukta"
     assert newest.locator(".channel").inner_text() == "īsziņa"
+    assert newest.locator(".read-as").inner_text() == (
+        " · saprasts kā \u201cVIETA STOP\u201d (bez pieturzīmēm un emocijzīmēm, "
+        "bez pieklājības vārdiem, noliegums vai darbības vārds)")
     assert newest.locator(".delivery").inner_text().startswith("piegādāta (DELIVRD, ")
     told = newest.locator(".told")
     assert "versija" in told.locator("summary").inner_text()
