@@ -140,6 +140,17 @@ def bind(link: SmppLink, smsc: Smsc, then: bytes = b"") -> threading.Thread:
     return t
 
 
+def bound_link(pair: tuple[socket.socket, socket.socket],
+               rec: Recorder | None = None) -> tuple[SmppLink, Smsc, Recorder]:
+    """A link over ``pair`` bound by the fake SMSC, with the recorder its events go to."""
+    ours, theirs = pair
+    rec = rec if rec is not None else Recorder()
+    link = make_link(ours, rec)
+    smsc = Smsc(theirs)
+    bind(link, smsc)
+    return link, smsc, rec
+
+
 def test_the_bind_and_what_comes_with_it_are_handled_on_the_io_thread(
         pair: tuple[socket.socket, socket.socket]) -> None:
     """The SMSC sends texts right behind its bind_resp: the handler promises the I/O
@@ -199,11 +210,7 @@ def test_a_full_send_buffer_delays_the_bytes_and_never_ends_the_link(
 
 def test_answers_leave_in_the_order_posted_and_report_what_was_written(
         pair: tuple[socket.socket, socket.socket]) -> None:
-    ours, theirs = pair
-    rec = Recorder()
-    link = make_link(ours, rec)
-    smsc = Smsc(theirs)
-    bind(link, smsc)
+    link, smsc, rec = bound_link(pair)
     smsc.send(b"".join(deliver(seq) for seq in range(1, 6)))
     assert rec.wait(lambda: len(rec.delivers) == 5)
     assert link.respond([(2, 0), (1, 0)]) == [(2, 0), (1, 0)]
@@ -217,11 +224,7 @@ def test_a_handler_may_answer_from_the_io_thread(
         pair: tuple[socket.socket, socket.socket]) -> None:
     """inbound answers a text at once when too many wait (``gateway.max_pending_texts``):
     from inside on_deliver, on the I/O thread, which must not wait for itself."""
-    ours, theirs = pair
-    rec = Recorder(answer_at_once=True)
-    link = make_link(ours, rec)
-    smsc = Smsc(theirs)
-    bind(link, smsc)
+    _, smsc, _ = bound_link(pair, Recorder(answer_at_once=True))
     smsc.send(deliver(4) + deliver(5))
     assert [header(f) for f in smsc.read(2)] == [(c.DELIVER_SM_RESP, 0x64, 4),
                                                   (c.DELIVER_SM_RESP, 0x64, 5)]
@@ -229,11 +232,8 @@ def test_a_handler_may_answer_from_the_io_thread(
 
 def test_after_the_smsc_hangs_up_nothing_is_written_and_closing_is_reported_once(
         pair: tuple[socket.socket, socket.socket]) -> None:
-    ours, theirs = pair
-    rec = Recorder()
-    link = make_link(ours, rec)
-    smsc = Smsc(theirs)
-    bind(link, smsc)
+    theirs = pair[1]
+    link, smsc, rec = bound_link(pair)
     smsc.send(deliver(1))
     assert rec.wait(lambda: len(rec.delivers) == 1)
     theirs.shutdown(socket.SHUT_RDWR)
@@ -249,11 +249,7 @@ def test_a_pdu_declaring_fewer_octets_than_its_body_recycles_the_link_at_once(
     """The hostile SMSC: a deliver_sm 3 octets longer than its command_length says, then
     a valid text. The misframed one is answered, the link ends at once (the text after
     it comes again on the next bind), and no text is taken from the stream in doubt."""
-    ours, theirs = pair
-    rec = Recorder()
-    link = make_link(ours, rec)
-    smsc = Smsc(theirs)
-    bind(link, smsc)
+    _, smsc, rec = bound_link(pair)
     whole = deliver(9, b"VIETA STOP")
     smsc.send(struct.pack(">I", len(whole) - 3) + whole[4:] + deliver(10, b"JAUNUMI"))
     assert rec.wait(lambda: len(rec.closed) == 1)
@@ -265,11 +261,8 @@ def test_a_pdu_declaring_fewer_octets_than_its_body_recycles_the_link_at_once(
 
 def test_close_from_another_thread_ends_the_link_and_reports_on_the_io_thread(
         pair: tuple[socket.socket, socket.socket]) -> None:
-    ours, theirs = pair
-    rec = Recorder()
-    link = make_link(ours, rec)
-    smsc = Smsc(theirs)
-    bind(link, smsc)
+    theirs = pair[1]
+    link, _, rec = bound_link(pair)
     link.close("shutdown")
     assert rec.wait(lambda: len(rec.closed) == 1) and rec.closed == ["shutdown"]
     assert not link.alive
