@@ -114,15 +114,17 @@ class Gateway:
                 attempt = 0
                 self._supervise(self.links)
                 lost = next((link.close_reason for link in self.links if link.close_reason), "")
+                delay = self._backoff(0)
+                if not self.stopping.is_set():
+                    # Said first: closing and detaching can take a while, and an operator
+                    # (or a test) reading the log then sees the loss before the rebind.
+                    log.warning("smpp.link_lost", reason=lost, retry_in_s=round(delay, 1))
                 self._close_all(lost or "link lost")
                 self.outbound.detach()
                 self.metrics.link_up.set(0)
                 self._publish("down")
                 if self.stopping.is_set():
                     break
-                delay = self._backoff(0)
-                log.warning("smpp.link_lost", reason=lost,
-                            retry_in_s=round(delay, 1))
             else:
                 attempt += 1
             self._sleep(delay)
