@@ -1,21 +1,29 @@
 """Where SQLite and PostgreSQL need different SQL: INSERT … ON CONFLICT, and batches.
 
 On PostgreSQL a batch of rows is one statement whatever its size: the rows travel as one
-array per column and ``unnest`` turns them back into rows (``INSERT … SELECT FROM
-unnest(…)``), and a lookup by many keys is ``= ANY(:array)``. The statement text is then
-the same for every batch, so psycopg prepares it once (after five runs) and PostgreSQL
-parses it once, where a multi-row VALUES list or an ``IN (…)`` list makes a new text for
-every batch size. SQLite gets the plain forms (an executemany, ``IN``), which it runs
-in-process at no parse cost worth saving.
+JSON document (a list of objects, one parameter) and ``json_to_recordset`` turns it back
+into typed rows (``INSERT … SELECT FROM ROWS FROM (json_to_recordset(…))``), and a lookup
+by many keys is ``= ANY(:array)``. The statement text is then the same for every batch, so
+psycopg prepares it once (after five runs) and PostgreSQL parses it once, where a
+multi-row VALUES list or an ``IN (…)`` list makes a new text for every batch size.
+
+Why one JSON document and not one array per column (``unnest``, as before 2026-12-07):
+psycopg adapts a list parameter in Python, element by element, to find its type and
+quote it; a batch of five texts sent about 60 arrays, and that was a quarter of the
+worker's CPU for the batch. orjson writes the document in C and PostgreSQL reads it in C
+(docs/performance.md).
+
+SQLite gets the plain forms (an executemany, ``IN``), which it runs in-process at no parse
+cost worth saving.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, Column, ColumnElement, Connection, Row, Table, any_, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -95,35 +103,34 @@ def upsert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
 
 
 def arrays(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
-           columns: Sequence[str]) -> dict[str, list[Any]]:
-    """``rows`` as one list per column (``p0``, ``p1``, … in the order of ``columns``),
-    each value as the column's type binds it (JSON as its text): the parameters of a
-    statement made by ``unnest_source``."""
+           columns: Sequence[str]) -> dict[str, str]:
+    """``rows`` as the one parameter (``rows``) of a statement made by ``unnest_source``:
+    a JSON list of objects keyed ``c0``, ``c1``, … in the order of ``columns``, each value
+    as the column's type binds it (a JSON column's value as itself)."""
     procs = [_bind(conn, table.c[c]) for c in columns]
-    return {f"p{i}": [proc(r[c]) for r in rows] if proc else [r[c] for r in rows]
-            for i, (c, proc) in enumerate(zip(columns, procs, strict=True))}
+    keys = [f"c{i}" for i in range(len(columns))]
+    pairs = list(zip(keys, columns, procs, strict=True))
+    doc = [{k: proc(r[c]) if proc else r[c] for k, c, proc in pairs} for r in rows]
+    return {"rows": orjson.dumps(doc).decode()}
 
 
 def unnest_source(conn: Connection, table: Table, columns: Sequence[str]) -> tuple[str, str]:
-    """(FROM item, select list) turning the arrays of ``arrays`` back into rows, as ``u``
-    with columns ``c0``, ``c1``, … and ``ord`` (the row's place in the batch)."""
+    """(FROM item, select list) turning the document of ``arrays`` back into typed rows,
+    as ``u`` with columns ``c0``, ``c1``, … and ``ord`` (the row's place in the batch)."""
     return _unnest_source(conn.dialect, table, tuple(columns))
 
 
 @lru_cache(maxsize=64)
 def _unnest_source(dialect: Any, table: Table, columns: tuple[str, ...]) -> tuple[str, str]:
-    casts, select = [], []
-    for i, name in enumerate(columns):
-        col = table.c[name]
-        if isinstance(col.type, JSON):  # sent as text, read back as json
-            casts.append(f"CAST(:p{i} AS TEXT[])")
-            select.append(f"CAST(u.c{i} AS JSON)")
-        else:
-            casts.append(f"CAST(:p{i} AS {col.type.compile(dialect=dialect)}[])")
-            select.append(f"u.c{i}")
+    # json_to_recordset reads each value with its column's input function: a string as
+    # text, a timestamp or a number; a JSON column's value stays JSON.
+    defs = ", ".join(
+        f"c{i} {'JSON' if isinstance(table.c[n].type, JSON) else table.c[n].type.compile(dialect=dialect)}"
+        for i, n in enumerate(columns))
     alias = ", ".join(f"c{i}" for i in range(len(columns)))
-    return (f"unnest({', '.join(casts)}) WITH ORDINALITY AS u({alias}, ord)",
-            ", ".join(select))
+    return (f"ROWS FROM (json_to_recordset(CAST(:rows AS JSON)) AS ({defs})) "
+            f"WITH ORDINALITY AS u({alias}, ord)",
+            ", ".join(f"u.c{i}" for i in range(len(columns))))
 
 
 def _unnest_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
@@ -154,6 +161,6 @@ def _unnest_statement(dialect: Any, table: Table, columns: tuple[str, ...], conf
 
 def _bind(conn: Connection, col: Column[Any]) -> Callable[[Any], Any] | None:
     if isinstance(col.type, JSON):
-        return lambda v: None if v is None else json.dumps(v)
+        return None  # the value goes into the document as it is
     proc: Callable[[Any], Any] | None = col.type.bind_processor(conn.dialect)
     return proc
