@@ -92,10 +92,7 @@ def upsert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
     if not rows:
         return
     if is_postgresql(conn):
-        q = conn.dialect.identifier_preparer.quote
-        sets = ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in rows[0] if c not in keys)
-        _unnest_insert(conn, table, rows,
-                       f"ON CONFLICT ({', '.join(q(k) for k in keys)}) DO UPDATE SET {sets}")
+        _unnest_insert(conn, table, rows, conflict_clause(conn.dialect, tuple(rows[0]), keys))
         return
     stmt = _insert(conn, table)
     update = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
@@ -103,32 +100,40 @@ def upsert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
 
 
 def arrays(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
-           columns: Sequence[str]) -> dict[str, str]:
-    """``rows`` as the one parameter (``rows``) of a statement made by ``unnest_source``:
+           columns: Sequence[str], param: str = "rows") -> dict[str, str]:
+    """``rows`` as the one parameter (``param``) of a statement made by ``unnest_source``:
     a JSON list of objects keyed ``c0``, ``c1``, … in the order of ``columns``, each value
     as the column's type binds it (a JSON column's value as itself)."""
     procs = [_bind(conn, table.c[c]) for c in columns]
     keys = [f"c{i}" for i in range(len(columns))]
     pairs = list(zip(keys, columns, procs, strict=True))
     doc = [{k: proc(r[c]) if proc else r[c] for k, c, proc in pairs} for r in rows]
-    return {"rows": orjson.dumps(doc).decode()}
+    return {param: orjson.dumps(doc).decode()}
 
 
-def unnest_source(conn: Connection, table: Table, columns: Sequence[str]) -> tuple[str, str]:
+def unnest_source(conn: Connection, table: Table, columns: Sequence[str],
+                  param: str = "rows") -> tuple[str, str]:
     """(FROM item, select list) turning the document of ``arrays`` back into typed rows,
     as ``u`` with columns ``c0``, ``c1``, … and ``ord`` (the row's place in the batch)."""
-    return _unnest_source(conn.dialect, table, tuple(columns))
+    return _unnest_source(conn.dialect, table, tuple(columns), param)
+
+
+def rows_source(dialect: Any, table: Table, columns: tuple[str, ...],
+                param: str = "rows") -> tuple[str, str]:
+    """``unnest_source`` for a statement built from the dialect alone (cached by shape)."""
+    return _unnest_source(dialect, table, columns, param)
 
 
 @lru_cache(maxsize=64)
-def _unnest_source(dialect: Any, table: Table, columns: tuple[str, ...]) -> tuple[str, str]:
+def _unnest_source(dialect: Any, table: Table, columns: tuple[str, ...],
+                   param: str = "rows") -> tuple[str, str]:
     # json_to_recordset reads each value with its column's input function: a string as
     # text, a timestamp or a number; a JSON column's value stays JSON.
     defs = ", ".join(
         f"c{i} {'JSON' if isinstance(table.c[n].type, JSON) else table.c[n].type.compile(dialect=dialect)}"
         for i, n in enumerate(columns))
     alias = ", ".join(f"c{i}" for i in range(len(columns)))
-    return (f"ROWS FROM (json_to_recordset(CAST(:rows AS JSON)) AS ({defs})) "
+    return (f"ROWS FROM (json_to_recordset(CAST(:{param} AS JSON)) AS ({defs})) "
             f"WITH ORDINALITY AS u({alias}, ord)",
             ", ".join(f"u.c{i}" for i in range(len(columns))))
 
@@ -141,6 +146,27 @@ def _unnest_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]
     return list(result) if returning else None
 
 
+def conflict_clause(dialect: Any, columns: Sequence[str], keys: Sequence[str] | None) -> str:
+    """The ON CONFLICT clause of an upsert on ``keys`` (every other column overwritten), or
+    "" for a plain insert (``keys`` None)."""
+    if keys is None:
+        return ""
+    q = dialect.identifier_preparer.quote
+    sets = ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in columns if c not in keys)
+    return f"ON CONFLICT ({', '.join(q(k) for k in keys)}) DO UPDATE SET {sets}"
+
+
+def insert_sql(dialect: Any, table: Table, columns: tuple[str, ...], conflict: str,
+               param: str = "rows") -> str:
+    """``INSERT … SELECT`` of the rows in parameter ``param`` (made by ``arrays``)."""
+    q = dialect.identifier_preparer.quote
+    source, select = _unnest_source(dialect, table, columns, param)
+    # ORDER BY ord: the ledger's ids follow the batch's order (history reads by id).
+    # Only identifiers of our own tables go into the text; every value is a parameter.
+    return (f"INSERT INTO {q(table.name)} ({', '.join(q(c) for c in columns)}) "  # noqa: S608
+            f"SELECT {select} FROM {source} ORDER BY u.ord {conflict}")
+
+
 @lru_cache(maxsize=128)
 def _unnest_statement(dialect: Any, table: Table, columns: tuple[str, ...], conflict: str,
                       returning: bool) -> Any:
@@ -148,11 +174,7 @@ def _unnest_statement(dialect: Any, table: Table, columns: tuple[str, ...], conf
     # and making the TextClause (a regex over the text) and its cache key each time cost
     # a few percent of the worker's CPU.
     q = dialect.identifier_preparer.quote
-    source, select = _unnest_source(dialect, table, columns)
-    # ORDER BY ord: the ledger's ids follow the batch's order (history reads by id).
-    # Only identifiers of our own tables go into the text; every value is a parameter.
-    sql = (f"INSERT INTO {q(table.name)} ({', '.join(q(c) for c in columns)}) "  # noqa: S608
-           f"SELECT {select} FROM {source} ORDER BY u.ord {conflict}")
+    sql = insert_sql(dialect, table, columns, conflict)
     if returning:
         sql += " RETURNING " + ", ".join(q(c.name) for c in table.columns)
         return text(sql).columns(*table.columns)

@@ -28,7 +28,7 @@ from consent_core.eligibility import Subscriber, eligibility
 from consent_core.model import IN_FORCE, REPLIED, Eligibility, Outcome, Status
 from consent_core.understand import Intent, Matcher, Reading, Rule
 from consent_store import chain, feed
-from consent_store.dialect import among, insert_ignore, insert_rows, upsert_many
+from consent_store.dialect import among, insert_ignore, upsert_many
 from consent_store.requests import AppliedChange, ChangeRequest
 from consent_store.schema import (
     consent_descriptions,
@@ -134,8 +134,14 @@ def write_states(conn: Connection, rows: Sequence[StateRow]) -> None:
                 ["msisdn", "consent"])
 
 
+def states_write(rows: Sequence[StateRow]) -> feed.Write:
+    """``write_states`` as a write to go with the ledger insert (``append_events``)."""
+    return feed.Write(consent_state, [r.columns() for r in rows if r.dirty], ("msisdn", "consent"))
+
+
 def append_events(conn: Connection, rows: Sequence[dict[str, Any]],
-                  chain_of: dict[str, str] | None = None) -> None:
+                  chain_of: dict[str, str] | None = None, *,
+                  before: Sequence[feed.Write] = (), after: Sequence[feed.Write] = ()) -> None:
     """Append ledger rows, each sealed into its number's hash chain (consent_store/chain.py)
     and placed at the next feed positions (consent_store/feed.py). Every transaction that
     appends to the ledger does it here, as late as it can: from the insert to the commit
@@ -143,19 +149,22 @@ def append_events(conn: Connection, rows: Sequence[dict[str, Any]],
 
     ``chain_of`` maps a row's ``msisdn`` to the chain it continues when that is another
     key (erasure: the erase row, under the pseudonym, closes the number's chain).
+    ``before`` and ``after``: the transaction's other last writes (e.g. ``states_write``;
+    rows referring to the ledger's go ``after``), on PostgreSQL in the same statement.
     """
-    if not rows:
-        return
-    chain_of = chain_of or {}
-    full: list[dict[str, Any]] = [dict.fromkeys(EVENT_FIELDS) | dict(r) for r in rows]
-    keys = [str(chain_of.get(r["msisdn"], r["msisdn"])) for r in full]
-    heads = lock_heads(conn, set(keys))
-    for r, key in zip(full, keys, strict=True):
-        chain.seal(r, heads[key])
-    upsert_many(conn, ledger_heads, [
-        {"msisdn": h.key, "chain_id": h.chain_id, "seq": h.seq, "hash": h.hash}
-        for h in heads.values() if h.dirty], ["msisdn"])
-    feed.insert_ledger(conn, full)
+    full: list[dict[str, Any]] = []
+    head_rows: list[dict[str, Any]] = []
+    if rows:
+        chain_of = chain_of or {}
+        full = [dict.fromkeys(EVENT_FIELDS) | dict(r) for r in rows]
+        keys = [str(chain_of.get(r["msisdn"], r["msisdn"])) for r in full]
+        heads = lock_heads(conn, set(keys))
+        for r, key in zip(full, keys, strict=True):
+            chain.seal(r, heads[key])
+        head_rows = [{"msisdn": h.key, "chain_id": h.chain_id, "seq": h.seq, "hash": h.hash}
+                     for h in heads.values() if h.dirty]
+    feed.insert_ledger(conn, full, before=[*before, feed.Write(ledger_heads, head_rows, ("msisdn",))],
+                       after=after)
 
 
 def lock_heads(conn: Connection, keys: set[str]) -> dict[str, chain.Head]:
@@ -291,9 +300,10 @@ def apply_in_transaction(conn: Connection, requests: Sequence[ChangeRequest], *,
     insert_ignore(conn, consent_descriptions, fresh)
     if wrote_digests is not None:
         wrote_digests.update(row["digest"] for row in fresh)
-    write_states(conn, list(states.values()))
-    append_events(conn, events)  # the feed's lock: only this transaction's new rows follow
-    insert_rows(conn, replies, reply_rows)
+    # The state rows, the ledger rows and their replies: on PostgreSQL one statement, the
+    # feed's lock taken in it and held to commit.
+    append_events(conn, events, before=[states_write(list(states.values()))],
+                  after=[feed.Write(replies, reply_rows)])
     return results
 
 
