@@ -5,16 +5,17 @@ recommends), a private PostgreSQL with its stock durable settings (fsync,
 synchronous_commit and full_page_writes on, as operators run it; the test servers turn
 them off) or SQLite as the product configures it (WAL, synchronous = FULL), the store with
 a directory of 50,000 numbers, ``sms-gateway run`` and the workers; then ``smsc-sim load``
-at offered rates of 100, 500, 1,000, 2,000/s and as fast as the window allows; then,
-unless ``--no-one-shard-saturation``, a saturation step more with one shard and one worker
-(the default ``queue.shards``), over the same database. Prints one table and writes it as
-JSON under bench/results/.
+at offered rates of 100, 500, 1,000, 2,000/s and as fast as the window allows, with the
+shipped ``queue.shards`` (one shard, one worker; ``--workers N`` for another count); then
+a saturation step more with two shards and two workers (``--saturation-shards``; empty
+skips it), over the same database. Prints one table and writes it as JSON under
+bench/results/.
 
-Why two shard counts: on a machine where the gateway, the workers and the database share
-few cores, one worker at saturation applies batches several times as large (its backlog
-grows until it takes ``queue.absorb_max_jobs`` jobs at once), at a lower CPU cost per text
-and a higher throughput; two workers keep latency lower at moderate rates, their
-transactions' round trips to the database overlapping (docs/performance.md).
+Why the rate steps run one shard: it is what an operator runs unless they choose more
+(``queue.shards = 1``), and on a machine where the gateway, the workers and the database
+share few cores one worker applies larger batches, at a lower CPU cost per text; the
+two-shard step shows what a second worker adds at saturation (docs/performance.md,
+docs/operations.md "How many shards").
 
 Two ceilings are measured in the same run, so the figures can be read as shares on any
 machine (and on one that other work is using at the same time): the simulator's own
@@ -48,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import procstat, stages, targets
+from config.settings import QueueSettings
 from tests.support.pipeline import write_config
 from tests.support.servers import (
     PostgresServer,
@@ -341,12 +343,14 @@ def main() -> int:
                     help="a setting for the gateway and workers of every stack (repeatable)")
     ap.add_argument("--quick", action="store_true", default=bool(os.environ.get("BENCH_QUICK")))
     ap.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=QueueSettings().shards,
+                    help="shards (one worker each) of the rate steps (default: the shipped "
+                    "queue.shards)")
     ap.add_argument("--saturation-count", type=int, default=100_000)
     ap.add_argument("--rates", default="100,500,1000,2000")
-    ap.add_argument("--one-shard-saturation", action=argparse.BooleanOptionalAction,
-                    default=True, help="also a saturation step with one shard and one "
-                    "worker (the default queue.shards), after the --workers stack's steps")
+    ap.add_argument("--saturation-shards", default="2", metavar="N,…",
+                    help="also a saturation step with each of these shard counts, after the "
+                    "--workers stack's steps (default 2; empty: none)")
     args = ap.parse_args()
     scale = 0.2 if args.quick else 1.0
     work = Path(tempfile.mkdtemp(prefix="smsgw-bench-"))
@@ -375,12 +379,13 @@ def main() -> int:
                 admin = pg.admin_url
             dbs.append(("postgresql", create_database(admin, f"bench_{int(time.time())}")))
         rates = [float(x) for x in args.rates.split(",") if x]
-        variants = [args.workers] + ([1] if args.one_shard_saturation and args.workers != 1
-                                     else [])
+        extra = [int(x) for x in args.saturation_shards.split(",") if x.strip()]
+        variants = [args.workers] + [n for n in extra if n != args.workers]
         for (name, url), shards in ((d, n) for d in dbs for n in variants):
             main_stack = shards == args.workers
-            # The one-shard stack has its own queues and keys over the same database.
-            stack = Stack(name if main_stack else f"{name}-1shard", url, redis_srv.url, work,
+            # Another shard count's stack has its own queues and keys over the same database.
+            label = name if main_stack else f"{name}-{shards}shards"
+            stack = Stack(label, url, redis_srv.url, work,
                           shards, NUMBERS, parse_sets(args.set))
             assert redis_srv.proc is not None
             servers = {"redis": redis_srv.proc.pid}
@@ -405,7 +410,7 @@ def main() -> int:
                 print(f"   {name} ({_shards(shards)}) round-trip ceiling before/after "
                       f"saturation: {trips[0]['end_to_end_per_s']:.0f}/"
                       f"{trips[1]['end_to_end_per_s']:.0f} texts/s", flush=True)
-                raw[f"{name}-max" if main_stack else f"{name}-max-1shard"] = r
+                raw[f"{name}-max" if main_stack else f"{name}-max-{shards}shards"] = r
                 rows.append(row(name, 0, r, shards))
                 print(f"   {name} ({_shards(shards)}) saturation: {rows[-1]}", flush=True)
             finally:
