@@ -110,7 +110,9 @@ class Gateway:
         attempt = 0
         while not self.stopping.is_set():
             delay = self._connect_once(attempt)
-            if self.links and all(link.bound for link in self.links):
+            # Bound (even if a link has died since: then supervision ends at once and the
+            # loss is logged and cleaned up like any other, not taken for a failed connect).
+            if delay is None:
                 attempt = 0
                 self._supervise(self.links)
                 lost = next((link.close_reason for link in self.links if link.close_reason), "")
@@ -131,7 +133,8 @@ class Gateway:
         return self._shutdown()
 
     # ------------------------------------------------------------ binding
-    def _connect_once(self, attempt: int) -> float:
+    def _connect_once(self, attempt: int) -> float | None:
+        """Connect and bind every link: None once bound, else the delay before the next try."""
         s = self.settings.smpp
         self._link_lost.clear()
         # SMPP 3.4 §2.2: a transceiver session carries both directions; otherwise a
@@ -180,7 +183,7 @@ class Gateway:
                  conn=[link.conn_id for link in self.links])
         self._publish("bound")
         self.notifier.ready(self._status_line())
-        return 0.0
+        return None
 
     def _backoff(self, attempt: int) -> float:
         s = self.settings.smpp
