@@ -97,6 +97,11 @@ class Inbound:
         # this gateway's links: they match their redelivery whichever bind it comes on.
         self._unsure = UnsureEntries()
         self._burst = settings.queue.batch_max
+        # The flusher is woken when this many texts wait (1 while it waits for any): while
+        # it gathers a batch below its expected size it sleeps until the size or the
+        # deadline, rather than waking for every deliver_sm (about 500 wake-ups a second
+        # at 500 texts/s, for nothing).
+        self._wake_at = 1
         self._stop = False
         self.received = 0
         self.queued = 0
@@ -112,7 +117,8 @@ class Inbound:
             if not full:
                 self._arrivals.append(Arrival(link, event.sm, event.kind,
                                               self._clock().timestamp(), time.monotonic()))
-                self._cond.notify()
+                if len(self._arrivals) >= self._wake_at:
+                    self._cond.notify()
         if full:
             self._metrics.texts.labels(outcome="overloaded").inc()
             self._answer(link, [(event.sm.sequence, self._settings.smpp.temporary_error_status)])
@@ -127,6 +133,7 @@ class Inbound:
         wait = self._settings.queue.batch_wait_ms / 1000.0
         while True:
             with self._cond:
+                self._wake_at = 1
                 while not self._arrivals and not self._stop:
                     left = self._next_sweep - time.monotonic()
                     if left <= 0:
@@ -168,11 +175,14 @@ class Inbound:
                 break
             seen = len(self._arrivals)
             if seen >= self._burst:
+                self._wake_at = seen + 1  # the next text, or QUIET_GAP without one
                 self._cond.wait(timeout=min(remaining, QUIET_GAP))
                 if len(self._arrivals) == seen:
                     break
             else:
+                self._wake_at = min(self._burst, limit)  # the expected size, or the deadline
                 self._cond.wait(timeout=remaining)
+        self._wake_at = 1
         size = min(len(self._arrivals), limit)
         # The largest recent batch, decaying slowly: an estimate of the SMSC's window.
         self._burst = max(size, int(self._burst * 0.98), 2)
