@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -28,7 +29,7 @@ from consent_core.eligibility import Subscriber, eligibility
 from consent_core.model import IN_FORCE, REPLIED, Eligibility, Outcome, Status
 from consent_core.understand import Intent, Matcher, Reading, Rule
 from consent_store import chain, feed
-from consent_store.dialect import among, insert_ignore, upsert_many
+from consent_store.dialect import among_keys, insert_ignore, upsert_many
 from consent_store.requests import AppliedChange, ChangeRequest
 from consent_store.schema import (
     consent_descriptions,
@@ -100,7 +101,7 @@ def lock_states(conn: Connection, keys: set[tuple[str, str]],
     every = sorted({m for m, _ in keys} | (numbers or set()))
     if not every:
         return {}
-    found = _select_states(conn, among(conn, consent_state.c.msisdn, every))
+    found = _select_states(conn, every)
     missing = sorted(keys - found.keys())
     if missing:
         made = insert_ignore(conn, consent_state, [
@@ -111,16 +112,41 @@ def lock_states(conn: Connection, keys: set[tuple[str, str]],
         # Elsewhere, or made by a concurrent writer since our select: read and lock them.
         late = {m for m, c in missing if (m, c) not in found}
         if late:
-            for key, st in _select_states(
-                    conn, among(conn, consent_state.c.msisdn, sorted(late))).items():
+            for key, st in _select_states(conn, sorted(late)).items():
                 found.setdefault(key, st)
     return found
 
 
-def _select_states(conn: Connection, where: Any) -> dict[tuple[str, str], StateRow]:
-    stmt = (select(consent_state).where(where)
+def _select_states(conn: Connection, numbers: Sequence[str]) -> dict[tuple[str, str], StateRow]:
+    stmt = _states_stmt(conn.dialect.name)
+    return {(r.msisdn, r.consent): _state_row(r)
+            for r in conn.execute(stmt, {"keys": list(numbers)})}
+
+
+# The lookups every batch makes, built once per dialect (dialect.among_keys).
+@lru_cache(maxsize=4)
+def _states_stmt(dialect: str) -> Any:
+    return (select(consent_state).where(among_keys(dialect, consent_state.c.msisdn))
             .order_by(consent_state.c.msisdn, consent_state.c.consent).with_for_update())
-    return {(r.msisdn, r.consent): _state_row(r) for r in conn.execute(stmt)}
+
+
+@lru_cache(maxsize=4)
+def _heads_stmt(dialect: str) -> Any:
+    return (select(ledger_heads).where(among_keys(dialect, ledger_heads.c.msisdn))
+            .order_by(ledger_heads.c.msisdn).with_for_update())
+
+
+@lru_cache(maxsize=4)
+def _known_stmt(dialect: str) -> Any:
+    return (select(consent_events.c.event_id, consent_events.c.msisdn,
+                   consent_events.c.consent, consent_events.c.outcome,
+                   consent_events.c.reply_text, consent_events.c.reason)
+            .where(among_keys(dialect, consent_events.c.event_id)))
+
+
+@lru_cache(maxsize=4)
+def _subscribers_stmt(dialect: str) -> Any:
+    return select(subscribers).where(among_keys(dialect, subscribers.c.msisdn))
 
 
 def _state_row(r: Any) -> StateRow:
@@ -183,9 +209,8 @@ def lock_heads(conn: Connection, keys: set[str]) -> dict[str, chain.Head]:
 
 
 def _select_heads(conn: Connection, keys: set[str]) -> dict[str, chain.Head]:
-    stmt = (select(ledger_heads).where(among(conn, ledger_heads.c.msisdn, sorted(keys)))
-            .order_by(ledger_heads.c.msisdn).with_for_update())
-    return {r.msisdn: _head(r) for r in conn.execute(stmt)}
+    return {r.msisdn: _head(r)
+            for r in conn.execute(_heads_stmt(conn.dialect.name), {"keys": sorted(keys)})}
 
 
 def _head(r: Any) -> chain.Head:
@@ -511,20 +536,16 @@ def _apply_to_state(req: ChangeRequest, st: StateRow, elig: Eligibility) -> Outc
 
 
 def _known_events(conn: Connection, event_ids: list[str]) -> dict[str, AppliedChange]:
-    stmt = (select(consent_events.c.event_id, consent_events.c.msisdn,
-                   consent_events.c.consent, consent_events.c.outcome,
-                   consent_events.c.reply_text, consent_events.c.reason)
-            .where(among(conn, consent_events.c.event_id, sorted(set(event_ids)))))
+    rows = conn.execute(_known_stmt(conn.dialect.name), {"keys": sorted(set(event_ids))})
     return {r.event_id: AppliedChange(r.event_id, r.msisdn, r.consent, Outcome(r.outcome),
                                       replayed=True, reply_text=r.reply_text, reason=r.reason)
-            for r in conn.execute(stmt)}
+            for r in rows}
 
 
 def _subscribers(conn: Connection, numbers: list[str]) -> dict[str, Subscriber]:
-    stmt = select(subscribers).where(among(conn, subscribers.c.msisdn, numbers))
     return {r.msisdn: Subscriber(msisdn=r.msisdn, client_group=r.client_group,
                                  independent=bool(r.independent))
-            for r in conn.execute(stmt)}
+            for r in conn.execute(_subscribers_stmt(conn.dialect.name), {"keys": list(numbers)})}
 
 
 # --- the catalog, as far as the ledger needs it -------------------------------------
