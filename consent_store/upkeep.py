@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, select, text, update
@@ -15,7 +16,7 @@ from consent_core.catalog import Catalog
 from consent_core.eligibility import Subscriber, eligibility
 from consent_core.model import CONSENTS, Eligibility, Outcome, Status
 from consent_store import chain
-from consent_store.dialect import arrays, is_postgresql, unnest_source, upsert
+from consent_store.dialect import arrays, is_postgresql, rows_source, upsert
 from consent_store.ledger import (
     JAUNUMI,
     StateRow,
@@ -315,6 +316,12 @@ WHERE r.event_id = m.event_id"""
 _LOCATED = "AND msisdn = u.c3 AND (smsc = u.c4 OR smsc IS NULL)"
 
 
+@lru_cache(maxsize=8)
+def _delivery_stmt(dialect: Any, sql: str, columns: tuple[str, ...]) -> Any:
+    # Built once per kind: a TextClause parses its text for parameters when it is made.
+    return text(sql.format(source=rows_source(dialect, replies, columns)[0]))
+
+
 def _deliveries_postgresql(conn: Connection, submits: Sequence[dict[str, Any]],
                            located: Sequence[dict[str, Any]],
                            legacy: Sequence[dict[str, Any]]) -> None:
@@ -322,9 +329,9 @@ def _deliveries_postgresql(conn: Connection, submits: Sequence[dict[str, Any]],
         if not rows:
             return
         as_rows = [{col: r.get(key) for key, col in fields.items()} for r in rows]
-        source, _ = unnest_source(conn, replies, list(fields.values()))
-        conn.execute(text(sql.format(source=source)),
-                     arrays(conn, replies, as_rows, list(fields.values())))
+        columns = tuple(fields.values())
+        conn.execute(_delivery_stmt(conn.dialect, sql, columns),
+                     arrays(conn, replies, as_rows, columns))
 
     run(_SUBMITS_PG, submits, {"b_event_id": "event_id", "b_message_id": "message_id",
                                "b_status": "submit_status", "b_at": "submitted_at",
