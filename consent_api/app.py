@@ -27,6 +27,7 @@ from consent_api import (
 )
 from consent_api.body_limit import BodyLimit
 from consent_api.services import Services
+from consent_queue.connection import async_redis_client
 
 log = structlog.get_logger("api")
 
@@ -43,6 +44,9 @@ def create_app(svc: Services) -> FastAPI:
     app.state.services = svc
     app.state.sign_in_gate = throttle.SignInGate(svc.settings.api.sign_in_concurrency)
     app.state.bearer_failures = throttle.BearerFailures(svc.settings.api.auth_failures_per_minute)
+    rate = svc.settings.api.rate_per_second
+    app.state.token_rates = (throttle.TokenRates(rate, async_redis_client(svc.settings.redis),
+                                                 svc.keys.prefix) if rate > 0 else None)
     app.include_router(api.router)
     app.include_router(subscribers.router)
     app.include_router(webhooks.router)

@@ -33,13 +33,24 @@ class TokenCache:
     _cache: dict[str, tuple[float, access.Token | None]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def find(self, secret: str) -> access.Token | None:
+    def cached(self, secret: str) -> tuple[bool, access.Token | None]:
+        """(True, the token or None) when a lookup of ``secret`` younger than ``ttl`` is
+        held; (False, None) when only ``find`` (a database read) can say. No I/O: the API
+        calls this on its event loop and goes to a thread only on a miss."""
         key = hashlib.sha256(secret.encode()).hexdigest()
         now = self.monotonic()
         with self._lock:
             hit = self._cache.get(key)
-            if hit is not None and now - hit[0] < self.ttl:
-                return hit[1]
+        if hit is not None and now - hit[0] < self.ttl:
+            return True, hit[1]
+        return False, None
+
+    def find(self, secret: str) -> access.Token | None:
+        held, token = self.cached(secret)
+        if held:
+            return token
+        key = hashlib.sha256(secret.encode()).hexdigest()
+        now = self.monotonic()
         token = access.find_token(self.store.engine, secret)
         with self._lock:
             if len(self._cache) > 10_000:
