@@ -19,6 +19,7 @@ from consent_queue.events import JobOptions
 from consent_queue.keys import Keys
 from consent_queue.outcomes import ChangeQueue
 from consent_store import access
+from consent_store.async_reads import AsyncReads
 from consent_store.engine import make_engine
 from consent_store.store import ConsentStore
 
@@ -69,6 +70,8 @@ class Services:
     changes: ChangeQueue
     tokens: TokenCache
     clock: Clock = system_clock
+    # PostgreSQL: may-use's reads awaited on the event loop (None on SQLite: a thread).
+    reads: AsyncReads | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -89,7 +92,10 @@ def build(settings: Settings, clock: Clock = system_clock) -> Services:
     q = settings.queue
     options = JobOptions(timeout=q.job_timeout, retry_max=q.retry_max,
                          pending_ttl=q.redelivery_window)
-    return Services(settings=settings, store=store,
+    url = db.url.get_secret_value()
+    reads = (AsyncReads(url, db.pool_size) if store.engine.dialect.name == "postgresql"
+             else None)
+    return Services(settings=settings, store=store, reads=reads,
                     catalog=load_catalog(settings.consent.catalog or None), redis=client,
                     keys=keys, changes=ChangeQueue(client, keys, options, waiter=waiter,
                                                    async_waiter=async_waiter),

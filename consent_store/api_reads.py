@@ -32,10 +32,13 @@ STATUS_PG = ("SELECT msisdn, consent, status, since FROM consent_state"
              " WHERE msisdn = %s AND consent = %s")
 
 
-def statuses(conn: Connection, pairs: Sequence[tuple[str, str]]
-             ) -> dict[tuple[str, str], tuple[str, datetime | None]]:
+# (msisdn, consent) -> (status, since) of the pairs held.
+Statuses = dict[tuple[str, str], tuple[str, datetime | None]]
+
+
+def statuses(conn: Connection, pairs: Sequence[tuple[str, str]]) -> Statuses:
     """(status, since) of each (msisdn, consent) held; missing pairs are ``none``."""
-    out: dict[tuple[str, str], tuple[str, datetime | None]] = {}
+    out: Statuses = {}
     unique = sorted(set(pairs))
     if unique and conn.dialect.name == "postgresql":
         # Straight through psycopg, in the caller's transaction: SQLAlchemy's row and type
