@@ -21,7 +21,7 @@ from consent_api.instants import Instant
 from consent_api.problems import Problem
 from consent_api.services import Services
 from consent_core.model import CONSENTS
-from consent_core.msisdn import TON_UNKNOWN, BadSender, normalise
+from consent_core.msisdn import TON_UNKNOWN, BadSender, canonical, normalise
 from consent_queue.outcomes import reset_request
 from consent_store import api_reads
 from consent_store.access import Token
@@ -55,6 +55,9 @@ async def services(request: Request) -> Services:
 
 def number(msisdn: str) -> str:
     """A number as a caller may write it (international, +, 00, or Latvian national)."""
+    digits = canonical(msisdn)  # already as stored: the common case, checked cheaply
+    if digits is not None:
+        return digits
     found = normalise(msisdn, TON_UNKNOWN, 1)
     if isinstance(found, BadSender):
         raise Problem(422, "invalid", f"not a phone number: {msisdn!r} ({found.reason})",

@@ -17,7 +17,7 @@ import psycopg
 import psycopg_pool
 from sqlalchemy.engine import make_url
 
-from consent_store.api_reads import STATUS_PG, STATUSES_PG, Statuses
+from consent_store.api_reads import STATUS_PG, STATUSES_PG, Statuses, pg_params
 from consent_store.errors import StoreUnavailable
 from consent_store.timeutil import as_utc
 
@@ -64,8 +64,7 @@ class AsyncReads:
                 if len(unique) == 1:
                     cur = await conn.execute(STATUS_PG, unique[0])
                 else:
-                    cur = await conn.execute(STATUSES_PG, ([m for m, _ in unique],
-                                                           [c for _, c in unique]))
+                    cur = await conn.execute(STATUSES_PG, pg_params(unique))
                 rows = await cur.fetchall()
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
             # A pool hands out no connection it found broken; this request is answered 503.

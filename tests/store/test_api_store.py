@@ -109,3 +109,10 @@ def test_feed_lists_state_changes_in_ledger_order(store: ConsentStore, catalog: 
         assert api_reads.changes_after(conn, page.next, 100).changes == []
         assert api_reads.changes_after(conn, 0, 1).next == 1
         assert api_reads.latest_position(conn) == 4
+
+
+def test_the_pairs_travel_as_two_lists_and_a_comma_is_refused() -> None:
+    assert api_reads.pg_params([(LMT, "AUTO"), (OTHER, "VIETA")]) == (f"{LMT},{OTHER}",
+                                                                       "AUTO,VIETA")
+    with pytest.raises(ValueError, match="comma"):
+        api_reads.pg_params([(f"{LMT},{OTHER}", "AUTO"), (OTHER, "VIETA")])
