@@ -21,7 +21,7 @@ from consent_api.instants import Instant
 from consent_api.problems import Problem
 from consent_api.services import Services
 from consent_core.model import CONSENTS
-from consent_core.msisdn import TON_UNKNOWN, BadSender, normalise
+from consent_core.msisdn import TON_UNKNOWN, BadSender, canonical, normalise
 from consent_queue.outcomes import reset_request
 from consent_store import api_reads
 from consent_store.access import Token
@@ -55,6 +55,9 @@ async def services(request: Request) -> Services:
 
 def number(msisdn: str) -> str:
     """A number as a caller may write it (international, +, 00, or Latvian national)."""
+    digits = canonical(msisdn)  # already as stored: the common case, checked cheaply
+    if digits is not None:
+        return digits
     found = normalise(msisdn, TON_UNKNOWN, 1)
     if isinstance(found, BadSender):
         raise Problem(422, "invalid", f"not a phone number: {msisdn!r} ({found.reason})",
@@ -153,11 +156,29 @@ def _reader(svc: Services) -> Connection:
     return conn
 
 
-def _may_use(svc: Services, queries: list[tuple[str, str, datetime | None]]
-             ) -> list[dict[str, Any]]:
+Query3 = tuple[str, str, datetime | None]  # msisdn, consent, at (None: now)
+
+
+def _may_use(svc: Services, queries: list[Query3]) -> list[dict[str, Any]]:
+    """The answers, read in the calling thread (a worker thread: blocking reads)."""
     now_pairs = [(m, c) for m, c, at in queries if at is None]
     with _reader(svc) as conn:
         found = api_reads.statuses(conn, now_pairs) if now_pairs else {}
+    return _answers(svc, queries, found)
+
+
+async def _may_use_async(svc: Services, queries: list[Query3]) -> list[dict[str, Any]]:
+    """The answers: questions about now only, on PostgreSQL, awaited on the event loop
+    (no thread); else (a past instant, SQLite) read in a worker thread."""
+    if svc.reads is None or any(at is not None for _, _, at in queries):
+        answers: list[dict[str, Any]] = await run_in_threadpool(_may_use, svc, queries)
+        return answers
+    found = await svc.reads.statuses([(m, c) for m, c, _ in queries])
+    return _answers(svc, queries, found)
+
+
+def _answers(svc: Services, queries: list[Query3], found: api_reads.Statuses
+             ) -> list[dict[str, Any]]:
     out = []
     for m, c, at in queries:
         if at is None:
@@ -181,12 +202,13 @@ def _json(data: Any) -> Response:
 
 @router.get("/may-use", summary="May we use consent X of number N (now, or at an instant)?",
             response_model=MayUseAnswer)
-def may_use(svc: Svc, _: Reader,
+async def may_use(svc: Svc, _: Reader,
             msisdn: Annotated[str, Query(pattern=MSISDN_PATTERN, examples=["37129123456"])],
             consent: Annotated[str, Query(pattern=CONSENT_PATTERN, examples=["VIETA"])],
             at: Annotated[Instant | None, Query(description="ISO 8601, not in the future")]
             = None) -> Response:
-    return _json(_may_use(svc, [(number(msisdn), consent_name(consent), past(at, svc))])[0])
+    query = (number(msisdn), consent_name(consent), past(at, svc))
+    return _json((await _may_use_async(svc, [query]))[0])
 
 
 class MayUseQuery(BaseModel):
@@ -207,7 +229,7 @@ class MayUseResults(BaseModel):
 
 @router.post("/may-use", summary="Many may-use questions in one call (api.bulk_max, 1,000 by default)",
              response_model=MayUseResults)
-def may_use_bulk(body: MayUseBulk, svc: Svc, _: Reader) -> Response:
+async def may_use_bulk(body: MayUseBulk, svc: Svc, _: Reader) -> Response:
     limit = svc.settings.api.bulk_max
     if len(body.queries) > limit:
         raise Problem(422, "too-many", f"{len(body.queries)} queries; at most {limit} per call",
@@ -218,7 +240,7 @@ def may_use_bulk(body: MayUseBulk, svc: Svc, _: Reader) -> Response:
             queries.append((number(q.msisdn), consent_name(q.consent), past(q.at, svc)))
         except Problem as exc:
             raise Problem(exc.status, exc.slug, f"queries[{i}]: {exc.detail}", index=i) from None
-    return _json({"results": _may_use(svc, queries)})
+    return _json({"results": await _may_use_async(svc, queries)})
 
 
 # --- changes -------------------------------------------------------------------------

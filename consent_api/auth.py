@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 
 from consent_api import metrics, throttle
 from consent_api.problems import Problem
@@ -16,13 +17,6 @@ from consent_store.access import Token
 # ``admin`` includes ``write`` and ``read``; ``write`` does not include ``read``: a
 # self-service front end that only changes consents needs nothing else (docs/api.md).
 _IMPLIED = {"admin": {"admin", "write", "read"}, "write": {"write"}, "read": {"read"}}
-
-# KEYS: the window's counter. ARGV: limit. Returns the count after this request.
-_RATE = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('EXPIRE', KEYS[1], 2) end
-return n
-"""
 
 
 def has_scope(token: Token, scope: str) -> bool:
@@ -37,10 +31,16 @@ def bearer(request: Request) -> str | None:
     return value.strip()
 
 
-def require(scope: str) -> Callable[[Request], Token]:
-    """A FastAPI dependency: the caller's token, which has ``scope`` and is within its rate."""
+def require(scope: str) -> Callable[[Request], Awaitable[Token]]:
+    """A FastAPI dependency: the caller's token, which has ``scope`` and is within its rate.
 
-    def dependency(request: Request) -> Token:
+    async, and for a token looked up in the last ``api.token_cache_ttl`` seconds it does no
+    I/O at all (the rate is counted in this process and added to Redis in steps,
+    consent_api/throttle.py ``TokenRates``): a sync dependency cost a hop to the thread
+    pool on every request. A cache miss reads the database in the thread pool, and so
+    does counting a failure in Redis (the failure path may be slow; the good one not)."""
+
+    async def dependency(request: Request) -> Token:
         svc: Services = request.app.state.services
         failures: throttle.BearerFailures = request.app.state.bearer_failures
         source = request.client.host if request.client else "-"
@@ -54,10 +54,13 @@ def require(scope: str) -> Callable[[Request], Token]:
             metrics.AUTH_FAILURES.labels(reason="missing").inc()
             raise Problem(401, "unauthorized", "send Authorization: Bearer <token>",
                           headers=challenge)
-        token = svc.tokens.find(secret)
+        held, token = svc.tokens.cached(secret)
+        if not held:
+            token = await run_in_threadpool(svc.tokens.find, secret)
         if token is None:
             metrics.AUTH_FAILURES.labels(reason="invalid").inc()
-            wait = failures.failed(svc.redis, svc.keys.prefix, source, now)
+            wait = await run_in_threadpool(failures.failed, svc.redis, svc.keys.prefix,
+                                           source, now)
             if wait:
                 raise _too_many_failures(wait)
             raise Problem(401, "unauthorized", "the token is unknown or revoked",
@@ -68,7 +71,12 @@ def require(scope: str) -> Callable[[Request], Token]:
             raise Problem(403, "forbidden",
                           f"token {token.name!r} has scopes {','.join(token.scopes)}; "
                           f"this needs {scope}", required_scope=scope)
-        _check_rate(svc, token)
+        rates: throttle.TokenRates | None = request.app.state.token_rates
+        if rates is not None and not await rates.admit(token.token_id):
+            metrics.AUTH_FAILURES.labels(reason="rate").inc()
+            raise Problem(429, "rate-limited",
+                          f"token {token.name!r} is limited to {rates.limit} requests per "
+                          "second", headers={"Retry-After": "1"})
         request.state.token = token
         return token
 
@@ -79,19 +87,3 @@ def _too_many_failures(wait: int) -> Problem:
     metrics.AUTH_FAILURES.labels(reason="source").inc()
     return Problem(429, "rate-limited", "too many unknown tokens from this address; "
                    f"try again in {wait} s", headers={"Retry-After": str(wait)})
-
-
-def _check_rate(svc: Services, token: Token) -> None:
-    limit = svc.settings.api.rate_per_second
-    if limit <= 0:
-        return
-    # A one-second window shared by every API process (the limit is per token, not per
-    # process). Wall-clock seconds only name the window; no calendar time is reasoned on.
-    window = int(time.time())
-    key = f"{svc.keys.prefix}:api:rate:{token.token_id}:{window}"
-    count = int(svc.redis.eval(_RATE, 1, key, limit))
-    if count > limit:
-        metrics.AUTH_FAILURES.labels(reason="rate").inc()
-        raise Problem(429, "rate-limited",
-                      f"token {token.name!r} is limited to {limit} requests per second",
-                      headers={"Retry-After": "1"})

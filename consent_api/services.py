@@ -19,6 +19,7 @@ from consent_queue.events import JobOptions
 from consent_queue.keys import Keys
 from consent_queue.outcomes import ChangeQueue
 from consent_store import access
+from consent_store.async_reads import AsyncReads
 from consent_store.engine import make_engine
 from consent_store.store import ConsentStore
 
@@ -33,13 +34,24 @@ class TokenCache:
     _cache: dict[str, tuple[float, access.Token | None]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def find(self, secret: str) -> access.Token | None:
+    def cached(self, secret: str) -> tuple[bool, access.Token | None]:
+        """(True, the token or None) when a lookup of ``secret`` younger than ``ttl`` is
+        held; (False, None) when only ``find`` (a database read) can say. No I/O: the API
+        calls this on its event loop and goes to a thread only on a miss."""
         key = hashlib.sha256(secret.encode()).hexdigest()
         now = self.monotonic()
         with self._lock:
             hit = self._cache.get(key)
-            if hit is not None and now - hit[0] < self.ttl:
-                return hit[1]
+        if hit is not None and now - hit[0] < self.ttl:
+            return True, hit[1]
+        return False, None
+
+    def find(self, secret: str) -> access.Token | None:
+        held, token = self.cached(secret)
+        if held:
+            return token
+        key = hashlib.sha256(secret.encode()).hexdigest()
+        now = self.monotonic()
         token = access.find_token(self.store.engine, secret)
         with self._lock:
             if len(self._cache) > 10_000:
@@ -58,6 +70,8 @@ class Services:
     changes: ChangeQueue
     tokens: TokenCache
     clock: Clock = system_clock
+    # PostgreSQL: may-use's reads awaited on the event loop (None on SQLite: a thread).
+    reads: AsyncReads | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -78,7 +92,10 @@ def build(settings: Settings, clock: Clock = system_clock) -> Services:
     q = settings.queue
     options = JobOptions(timeout=q.job_timeout, retry_max=q.retry_max,
                          pending_ttl=q.redelivery_window)
-    return Services(settings=settings, store=store,
+    url = db.url.get_secret_value()
+    reads = (AsyncReads(url, db.pool_size) if store.engine.dialect.name == "postgresql"
+             else None)
+    return Services(settings=settings, store=store, reads=reads,
                     catalog=load_catalog(settings.consent.catalog or None), redis=client,
                     keys=keys, changes=ChangeQueue(client, keys, options, waiter=waiter,
                                                    async_waiter=async_waiter),

@@ -21,9 +21,13 @@ from consent_store.timeutil import as_utc, iso
 # row-value ``IN`` over the pairs was planned as a scan once the table grew (~105 ms of
 # server CPU for 1,000 pairs against ~20,000 rows), and a plain join of the arrays as a
 # hash join over a scan of the whole table (issue 30).
+#
+# The pairs travel as two comma-separated strings split by PostgreSQL (``pg_params``):
+# psycopg's dumping of two 1,000-element text arrays cost ~1.4 ms of client CPU a call
+# (2.1 against 0.7 ms for the whole statement, measured side by side on one connection).
 STATUSES_PG = (
     "SELECT s.msisdn, s.consent, s.status, s.since"
-    " FROM unnest(%s::text[], %s::text[]) AS q(msisdn, consent)"
+    " FROM unnest(string_to_array(%s, ','), string_to_array(%s, ',')) AS q(msisdn, consent)"
     " CROSS JOIN LATERAL (SELECT c.msisdn, c.consent, c.status, c.since FROM consent_state c"
     " WHERE c.msisdn = q.msisdn AND c.consent = q.consent LIMIT 1) AS s"
 )
@@ -32,10 +36,23 @@ STATUS_PG = ("SELECT msisdn, consent, status, since FROM consent_state"
              " WHERE msisdn = %s AND consent = %s")
 
 
-def statuses(conn: Connection, pairs: Sequence[tuple[str, str]]
-             ) -> dict[tuple[str, str], tuple[str, datetime | None]]:
+# (msisdn, consent) -> (status, since) of the pairs held.
+Statuses = dict[tuple[str, str], tuple[str, datetime | None]]
+
+
+def pg_params(unique: Sequence[tuple[str, str]]) -> tuple[str, str]:
+    """STATUSES_PG's two parameters for distinct pairs. Numbers are digits and consents
+    names (the API checks both); a comma would shift every pair after it, so it is refused."""
+    msisdns = ",".join(m for m, _ in unique)
+    consents = ",".join(c for _, c in unique)
+    if msisdns.count(",") != len(unique) - 1 or consents.count(",") != len(unique) - 1:
+        raise ValueError("a number or consent name with a comma")
+    return msisdns, consents
+
+
+def statuses(conn: Connection, pairs: Sequence[tuple[str, str]]) -> Statuses:
     """(status, since) of each (msisdn, consent) held; missing pairs are ``none``."""
-    out: dict[tuple[str, str], tuple[str, datetime | None]] = {}
+    out: Statuses = {}
     unique = sorted(set(pairs))
     if unique and conn.dialect.name == "postgresql":
         # Straight through psycopg, in the caller's transaction: SQLAlchemy's row and type
@@ -46,8 +63,7 @@ def statuses(conn: Connection, pairs: Sequence[tuple[str, str]]
         if len(unique) == 1:
             rows = raw.execute(STATUS_PG, unique[0]).fetchall()
         else:
-            rows = raw.execute(STATUSES_PG, ([m for m, _ in unique],
-                                             [c for _, c in unique])).fetchall()
+            rows = raw.execute(STATUSES_PG, pg_params(unique)).fetchall()
         return {(m, c): (status, None if since is None else as_utc(since))
                 for m, c, status, since in rows}
     for i in range(0, len(unique), 500):

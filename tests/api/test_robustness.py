@@ -147,12 +147,27 @@ def test_hostile_and_out_of_range_requests_get_problems_never_a_500(
         blocked = stranger.get("/v1/may-use", params={"msisdn": LMT, "consent": "VIETA"},
                                headers={"Authorization": f"Bearer {token}"})
         refused(blocked, 429, "rate-limited")
+    # One unknown token over and over (its refusal is held in the token cache): each try
+    # is still a failure of the address, which is refused once over its budget.
+    with from_address(api, "127.0.0.3") as sprayer:
+        again = {"Authorization": f"Bearer cgw_{uuid.uuid4().hex}"}
+        statuses = [sprayer.get("/v1/may-use", params={"msisdn": LMT, "consent": "VIETA"},
+                                headers=again).status_code
+                    for _ in range(FAILURES_PER_MINUTE + 2)]
+        assert statuses == [401] * FAILURES_PER_MINUTE + [429] * 2
     with from_address(api, "127.0.0.1", token) as agent:
         ok = agent.get("/v1/may-use", params={"msisdn": LMT, "consent": "VIETA"})
         assert ok.status_code == 200 and ok.json()["allowed"] is True
 
         # Redis stopped: the reads that need it answer 503 unavailable with Retry-After.
+        # A token's requests are added to its shared rate count 10 at a time (200/s // 20,
+        # consent_api/throttle.py TokenRates): up to 9 more may be admitted on the
+        # process's own count; from the first that finds Redis away, every one is refused.
         own_redis.stop()
+        codes = [agent.get("/v1/may-use", params={"msisdn": LMT, "consent": "VIETA"})
+                 .status_code for _ in range(10)]
+        assert 503 in codes, codes
+        assert set(codes[codes.index(503):]) == {503} and set(codes) <= {200, 503}, codes
         for r in (agent.get("/v1/may-use", params={"msisdn": LMT, "consent": "VIETA"}),
                   agent.get("/v1/changes", params={"after": "0"}),
                   agent.post(f"/v1/numbers/{LMT}/consents/VIETA",

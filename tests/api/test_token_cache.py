@@ -31,3 +31,33 @@ def test_a_revoked_token_stops_working_once_its_cache_entry_is_older_than_the_tt
         assert cache.find("cgw_not-a-token") is None
     finally:
         store.close()
+
+
+def test_the_event_loop_lookup_holds_only_fresh_entries_and_never_reads_the_database(
+        sqlite_url: str) -> None:
+    """``cached`` is what the API calls on its event loop: a hit within the TTL, and once
+    the entry is older the caller must go to ``find``, which reads the revocation."""
+    upgrade(sqlite_url)
+    store = ConsentStore(sqlite_url)
+    seconds = [100.0]
+    cache = TokenCache(store, ttl=2.0, monotonic=lambda: seconds[0])
+    try:
+        _, secret = access.create_token(store.engine, "crm", ("read",), T0)
+        assert cache.cached(secret) == (False, None)  # never looked up: not held
+        assert cache.find(secret) is not None
+        held, token = cache.cached(secret)
+        assert held and token is not None and token.name == "crm"
+        access.revoke_token(store.engine, "crm", T0)
+        seconds[0] += 1.9
+        assert cache.cached(secret)[0]  # still within the TTL
+        seconds[0] += 0.2
+        assert cache.cached(secret) == (False, None)  # expired: the database decides
+        assert cache.find(secret) is None
+        held, token = cache.cached(secret)
+        assert held and token is None  # the refusal is cached too, for the same TTL
+
+        # An unknown secret is refused and that refusal is held like any other lookup.
+        assert cache.find("cgw_never-issued") is None
+        assert cache.cached("cgw_never-issued") == (True, None)
+    finally:
+        store.close()

@@ -3,6 +3,7 @@ audit (revision 0013_api); many statuses at once; the changes feed and its gap r
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 
 from consent_core.catalog import Catalog
 from consent_store import access, api_reads
+from consent_store.async_reads import AsyncReads
 from consent_store.errors import BadRequest, NotFound
 from consent_store.store import ConsentStore
 from tests.store.conftest import LMT, OTHER, T0, req
@@ -70,6 +72,32 @@ def test_statuses_of_many_pairs_in_one_call(store: ConsentStore, catalog: Catalo
     assert (LMT, "AUTO") not in found and len(found) == 2
 
 
+def test_async_reads_answer_as_the_sync_statuses(store: ConsentStore, catalog: Catalog,
+                                                database_url: str) -> None:
+    """may-use on the event loop (consent_store/async_reads.py) reads what the threaded
+    path reads: one pair and many, held and not."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: SQLite's reads stay in a thread")
+    store.apply_batch([req("give", "VIETA"), req("give", "JAUNUMI", msisdn=OTHER),
+                       req("withdraw", "JAUNUMI", msisdn=OTHER)], catalog=catalog)
+    pairs = [(LMT, "VIETA"), (OTHER, "JAUNUMI"), (LMT, "AUTO"), (LMT, "VIETA")]
+    pairs += [(f"3712{i:07d}", "VIETA") for i in range(1200)]
+
+    async def read() -> list[api_reads.Statuses]:
+        reads = AsyncReads(database_url, 2)
+        try:
+            return [await reads.statuses(pairs), await reads.statuses([(LMT, "VIETA")]),
+                    await reads.statuses([(LMT, "AUTO")]), await reads.statuses([])]
+        finally:
+            await reads.close()
+
+    many, one, missing, empty = asyncio.run(read())
+    with store.engine.connect() as conn:
+        assert many == api_reads.statuses(conn, pairs) and len(many) == 2
+        assert one == api_reads.statuses(conn, [(LMT, "VIETA")]) and one[(LMT, "VIETA")][0] == "given"
+    assert missing == {} and empty == {}
+
+
 def test_feed_lists_state_changes_in_ledger_order(store: ConsentStore, catalog: Catalog) -> None:
     store.apply_batch([req("give", "VIETA"), req("give", "VIETA"), req("give", "VIETA",
                        msisdn=OTHER), req("withdraw", "VIETA")], catalog=catalog)
@@ -81,3 +109,10 @@ def test_feed_lists_state_changes_in_ledger_order(store: ConsentStore, catalog: 
         assert api_reads.changes_after(conn, page.next, 100).changes == []
         assert api_reads.changes_after(conn, 0, 1).next == 1
         assert api_reads.latest_position(conn) == 4
+
+
+def test_the_pairs_travel_as_two_lists_and_a_comma_is_refused() -> None:
+    assert api_reads.pg_params([(LMT, "AUTO"), (OTHER, "VIETA")]) == (f"{LMT},{OTHER}",
+                                                                       "AUTO,VIETA")
+    with pytest.raises(ValueError, match="comma"):
+        api_reads.pg_params([(f"{LMT},{OTHER}", "AUTO"), (OTHER, "VIETA")])
