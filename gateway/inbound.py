@@ -48,6 +48,7 @@ log = structlog.get_logger("gateway.inbound")
 
 MAX_RAW_OCTETS = 4096  # kept in the ledger as hex; longer bodies are cut (and marked)
 QUIET_GAP = 0.002  # seconds without a new deliver_sm that end a burst
+BACKLOG_FRESH_S = 0.1  # a backlog reading this recent may spare the next batch's read
 SWEEP_INTERVAL = 1.0  # seconds between looks for sets of parts that are due (any instance's)
 
 
@@ -102,6 +103,8 @@ class Inbound:
         # deadline, rather than waking for every deliver_sm (about 500 wake-ups a second
         # at 500 texts/s, for nothing).
         self._wake_at = 1
+        # The backlog as last read, when, and how many texts this gateway queued since.
+        self._backlog_read, self._backlog_read_at, self._queued_since_read = 0, -1e9, 0
         self._stop = False
         self.received = 0
         self.queued = 0
@@ -204,10 +207,20 @@ class Inbound:
         bound = self._settings.gateway.max_backlog
         if not b.texts and not b.parts:
             return
+        # Workers only ever shrink the backlog, so it is at most what was read plus what
+        # this gateway queued since. While that is under half the bound and the reading is
+        # fresh, the read (a round trip a batch) is skipped; the other half covers what
+        # other gateways may have queued meanwhile (BACKLOG_FRESH_S at the SMSC's window:
+        # a few hundred texts against a bound of thousands).
+        now = time.monotonic()
+        upper = self._backlog_read + self._queued_since_read + len(b.texts) + len(b.parts)
+        if bound > 0 and now - self._backlog_read_at < BACKLOG_FRESH_S and 2 * upper < bound:
+            return
         try:
             size = self._events.backlog.size()
         except redis.RedisError:
             return  # the enqueue below meets the same error and answers it
+        self._backlog_read, self._backlog_read_at, self._queued_since_read = size, now, 0
         self._metrics.backlog.set(size)
         if bound <= 0 or size < bound:
             return
@@ -275,6 +288,7 @@ class Inbound:
             self._events.acknowledged_quietly(answered)
             self._events.unanswered(unanswered)
         if queued and b.texts:
+            self._queued_since_read += len(b.texts)
             self._log_queued(b)
         return queued
 
