@@ -2,7 +2,9 @@
 
 For the batched run it also says what a change costs in CPU: in this process (the worker's
 share: building the batch, SQLAlchemy, the driver) and, for the PostgreSQL this bench
-starts itself, in the server's processes (read from /proc, bench/procstat.py).
+starts itself, in the server's processes (read from /proc, bench/procstat.py); and what a
+small batch (BENCH_SMALL_BATCH texts, 5: the worker's batch at a moderate rate) costs in
+wall time and CPU — the fixed cost of a transaction.
 
     python -m bench.store        (make bench-store)
 
@@ -38,6 +40,10 @@ NUMBERS = 20_000
 SINGLE = int(os.environ.get("BENCH_SINGLE", "1500"))
 BATCHED = int(os.environ.get("BENCH_BATCHED", "30000"))
 BATCH = 200
+# The worker's batch at an offered 500 texts/s (the gateway gathers ~20 ms of texts):
+# where the fixed cost of a transaction shows (issue 27).
+SMALL = int(os.environ.get("BENCH_SMALL_BATCH", "5"))
+SMALL_BATCHES = int(os.environ.get("BENCH_SMALL_BATCHES", "400"))
 LOOKUPS = int(os.environ.get("BENCH_LOOKUPS", "3000"))
 RESULTS = Path(__file__).with_name("results")
 
@@ -95,6 +101,16 @@ def bench_backend(name: str, url: str, catalog: Catalog,
     cpu_ms = 1000 * (time.process_time() - cpu) / BATCHED
     server_ms = 1000 * (procstat.cpu_seconds(server) - server_cpu) / BATCHED
 
+    # Small batches: the fixed cost of a transaction, per batch.
+    small = work.requests(SMALL * SMALL_BATCHES)
+    cpu, server_cpu = time.process_time(), procstat.cpu_seconds(server)
+    t = time.perf_counter()
+    for k in range(0, len(small), SMALL):
+        store.apply_batch(small[k:k + SMALL], catalog=catalog)
+    small_wall_ms = 1000 * (time.perf_counter() - t) / SMALL_BATCHES
+    small_cpu_ms = 1000 * (time.process_time() - cpu) / SMALL_BATCHES
+    small_server_ms = 1000 * (procstat.cpu_seconds(server) - server_cpu) / SMALL_BATCHES
+
     # Replays (a redelivered batch): how fast duplicates are recognised.
     t = time.perf_counter()
     for k in range(0, 20 * BATCH, BATCH):
@@ -118,6 +134,9 @@ def bench_backend(name: str, url: str, catalog: Catalog,
         f"replays_per_s_batched_{BATCH}": round(replay_rate),
         "worker_cpu_ms_per_change": round(cpu_ms, 3),
         "server_cpu_ms_per_change": round(server_ms, 3) if server else None,
+        f"batch_of_{SMALL}_wall_ms": round(small_wall_ms, 2),
+        f"batch_of_{SMALL}_worker_cpu_ms": round(small_cpu_ms, 2),
+        f"batch_of_{SMALL}_server_cpu_ms": round(small_server_ms, 2) if server else None,
         "may_use_p50_ms": round(q[49], 3), "may_use_p99_ms": round(q[98], 3),
     }
 
