@@ -4,16 +4,20 @@ audit (revision 0013_api); many statuses at once; the changes feed and its gap r
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from consent_core.catalog import Catalog
+from consent_core.clock import FixedClock
 from consent_store import access, api_reads
 from consent_store.async_reads import AsyncReads
+from consent_store.engine import upgrade
 from consent_store.errors import BadRequest, NotFound
 from consent_store.store import ConsentStore
+from consent_store.views import SubscriberRow
 from tests.store.conftest import LMT, OTHER, T0, req
 
 
@@ -72,12 +76,22 @@ def test_statuses_of_many_pairs_in_one_call(store: ConsentStore, catalog: Catalo
     assert (LMT, "AUTO") not in found and len(found) == 2
 
 
-def test_async_reads_answer_as_the_sync_statuses(store: ConsentStore, catalog: Catalog,
-                                                database_url: str) -> None:
+@pytest.fixture
+def pg_store(postgres_url: str, clock: FixedClock) -> Iterator[ConsentStore]:
+    """The ``store`` fixture on PostgreSQL alone: the reads on the event loop exist only
+    there (SQLite's stay in a thread)."""
+    upgrade(postgres_url)
+    s = ConsentStore(postgres_url, clock=clock)
+    s.import_subscribers([SubscriberRow(LMT, "lmt"), SubscriberRow(OTHER, "other")])
+    yield s
+    s.close()
+
+
+def test_async_reads_answer_as_the_sync_statuses(pg_store: ConsentStore, catalog: Catalog,
+                                                postgres_url: str) -> None:
     """may-use on the event loop (consent_store/async_reads.py) reads what the threaded
     path reads: one pair and many, held and not."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL only: SQLite's reads stay in a thread")
+    store, database_url = pg_store, postgres_url
     store.apply_batch([req("give", "VIETA"), req("give", "JAUNUMI", msisdn=OTHER),
                        req("withdraw", "JAUNUMI", msisdn=OTHER)], catalog=catalog)
     pairs = [(LMT, "VIETA"), (OTHER, "JAUNUMI"), (LMT, "AUTO"), (LMT, "VIETA")]
