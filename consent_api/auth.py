@@ -73,14 +73,18 @@ def require(scope: str) -> Callable[[Request], Awaitable[Token]]:
                           f"this needs {scope}", required_scope=scope)
         rates: throttle.TokenRates | None = request.app.state.token_rates
         if rates is not None and not await rates.admit(token.token_id):
-            metrics.AUTH_FAILURES.labels(reason="rate").inc()
-            raise Problem(429, "rate-limited",
-                          f"token {token.name!r} is limited to {rates.limit} requests per "
-                          "second", headers={"Retry-After": "1"})
+            raise rate_problem(token, rates)
         request.state.token = token
         return token
 
     return dependency
+
+
+def rate_problem(token: Token, rates: throttle.TokenRates) -> Problem:
+    """The answer to a request beyond its token's rate (counted as an auth failure)."""
+    metrics.AUTH_FAILURES.labels(reason="rate").inc()
+    return Problem(429, "rate-limited", f"token {token.name!r} is limited to {rates.limit} "
+                   "requests per second", headers={"Retry-After": "1"})
 
 
 def _too_many_failures(wait: int) -> Problem:

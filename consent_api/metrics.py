@@ -25,6 +25,9 @@ AUTH_FAILURES = Counter("consent_api_auth_failures_total",
 CHANGES = Counter("consent_api_changes_total",
                   "changes queued, by how the call ended (applied, queued: 202)", ["result"],
                   registry=REGISTRY)
+FAST_PATH = Counter("consent_api_may_use_fast_path_total",
+                    "GET /v1/may-use requests answered below the framework (cached token, "
+                    "plain question; consent_api/fastpath.py)", registry=REGISTRY)
 SIGN_INS = Counter("consent_api_console_sign_ins_total", "console sign-ins, by result",
                    ["result"], registry=REGISTRY)
 
