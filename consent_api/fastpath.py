@@ -84,8 +84,10 @@ class MayUseFastPath:
                 return None
             got[key] = value
         msisdn, consent = got.get("msisdn"), got.get("consent")
-        if msisdn is None or consent is None or not self._msisdn.search(msisdn) \
-                or not self._consent.search(consent):
+        # fullmatch: the patterns end in ``$``, which Python's ``re`` also matches before a
+        # final newline; the route's validator does not.
+        if msisdn is None or consent is None or not self._msisdn.fullmatch(msisdn) \
+                or not self._consent.fullmatch(consent):
             return None
         try:
             return number(msisdn), consent_name(consent)

@@ -77,10 +77,11 @@ def test_what_is_not_the_plain_case_gets_the_routes_answers(
         before = _fast_count(anon)
         bad = [c.get("/v1/may-use", params=q) for q in (
             {"msisdn": "123", "consent": "VIETA"},  # not a number
+            {"msisdn": LMT + "\n", "consent": "VIETA"},  # a newline after it
             {"msisdn": LMT, "consent": "NOPE"},  # not a consent
             {"msisdn": LMT},  # a parameter missing
             {"msisdn": LMT, "consent": "VIETA", "at": "yesterday"})]  # not an instant
-        assert [r.status_code for r in bad] == [422, 422, 422, 422]
+        assert [r.status_code for r in bad] == [422, 422, 422, 422, 422]
         assert all(problem(r)["type"] == "urn:lmt-consent:problem:invalid" for r in bad)
         twice = c.get(f"/v1/may-use?msisdn={LMT}&msisdn={OTHER}&consent=VIETA")
         assert twice.status_code == 200  # a repeated parameter: the route reads it its way
