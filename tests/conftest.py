@@ -43,8 +43,12 @@ def redis_base_url(redis_server: servers.RedisServer | None) -> str:
 
 @pytest.fixture
 def redis_url(redis_base_url: str) -> Iterator[str]:
-    """A Redis URL whose database is empty at the start of the test."""
-    client = redis.Redis.from_url(redis_base_url)
+    """A Redis URL whose database is empty at the start of the test.
+
+    The emptying client waits up to 30 s for an answer, not redis-py's 5: on a loaded
+    host Redis's AOF write can stall behind the disk for seconds (seen once at a teardown
+    during durable PostgreSQL tests), and a harness's clean-up is not what a test checks."""
+    client = redis.Redis.from_url(redis_base_url, socket_timeout=30)
     client.flushdb()
     yield redis_base_url
     client.flushdb()
