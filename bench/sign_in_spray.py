@@ -11,7 +11,6 @@ limit this replaced: 113 → 1,196 MiB, may-use 14 ms → over a second.
 from __future__ import annotations
 
 import re
-import shutil
 import sys
 import threading
 import time
@@ -21,10 +20,9 @@ from typing import Any
 
 import httpx
 
+from bench.api import api_stack
 from bench.reads import percentile, report
-from tests.support.api import start_api
-from tests.support.pipeline import Pipeline
-from tests.support.servers import PostgresServer, RedisServer, create_database, free_port, new_tempdir
+from tests.support.servers import free_port
 
 TRIES, AT_ONCE = 64, 16
 
@@ -55,19 +53,10 @@ def may_use_ms(base: str, token: str, stop: threading.Event, out: list[float]) -
 
 
 def main() -> int:
-    work = new_tempdir("smsgw-bench-spray-")
-    pg = PostgresServer(dir=new_tempdir("smsgw-bench-spray-pg-"))
-    rs = RedisServer(dir=new_tempdir("smsgw-bench-spray-redis-"))
-    p: Pipeline | None = None
-    try:
-        pg.init()
-        pg.start()
-        rs.start()
-        url = create_database(pg.admin_url, "bench_spray")
-        p = Pipeline(work, free_port(), rs.url, url, {
-            "api": {"port": free_port(), "rate_per_second": 0}, "log": {"level": "warning"}})
-        p.ctl("db", "upgrade")
-        api = start_api(p)
+    # The API alone over a small directory (api_stack: private durable PostgreSQL, Redis,
+    # one worker; everything stopped and removed after).
+    with api_stack("spray", 1_000, {"api": {"port": free_port(), "rate_per_second": 0}}
+                   ) as (_, api):
         token = api.token("bench", "read")
         assert api.proc.proc is not None
         pid = api.proc.proc.pid
@@ -98,13 +87,6 @@ def main() -> int:
             "may_use_p50_ms_during": round(percentile(loaded, 50), 1),
             "may_use_max_ms_during": round(max(loaded), 1),
         }
-    finally:
-        if p is not None:
-            p.stop()
-        rs.stop()
-        pg.stop("immediate")
-        for d in (pg.dir, rs.dir, work):
-            shutil.rmtree(d, ignore_errors=True)
     report("sign_in_spray", result)
     return 0
 
