@@ -108,11 +108,17 @@ def arrays(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
     """``rows`` as the one parameter (``param``) of a statement made by ``unnest_source``:
     a JSON list of objects keyed ``c0``, ``c1``, … in the order of ``columns``, each value
     as the column's type binds it (a JSON column's value as itself)."""
-    procs = [_bind(conn, table.c[c]) for c in columns]
-    keys = [f"c{i}" for i in range(len(columns))]
-    pairs = list(zip(keys, columns, procs, strict=True))
+    pairs = _binders(conn.dialect, table, tuple(columns))
     doc = [{k: proc(r[c]) if proc else r[c] for k, c, proc in pairs} for r in rows]
     return {param: orjson.dumps(doc).decode()}
+
+
+@lru_cache(maxsize=64)
+def _binders(dialect: Any, table: Table, columns: tuple[str, ...]
+             ) -> tuple[tuple[str, str, Callable[[Any], Any] | None], ...]:
+    """(key, column, bind processor) for each of ``columns``, looked up once per shape
+    (every batch asked the column types for them again)."""
+    return tuple((f"c{i}", c, _bind(dialect, table.c[c])) for i, c in enumerate(columns))
 
 
 def unnest_source(conn: Connection, table: Table, columns: Sequence[str],
@@ -185,8 +191,8 @@ def _unnest_statement(dialect: Any, table: Table, columns: tuple[str, ...], conf
     return text(sql)
 
 
-def _bind(conn: Connection, col: Column[Any]) -> Callable[[Any], Any] | None:
+def _bind(dialect: Any, col: Column[Any]) -> Callable[[Any], Any] | None:
     if isinstance(col.type, JSON):
         return None  # the value goes into the document as it is
-    proc: Callable[[Any], Any] | None = col.type.bind_processor(conn.dialect)
+    proc: Callable[[Any], Any] | None = col.type.bind_processor(dialect)
     return proc
