@@ -110,3 +110,23 @@ def test_a_revoked_token_is_refused_once_its_cache_entry_lapses(
             "msisdn": LMT, "consent": "VIETA"}).status_code == 401, 15)
         r = c.get("/v1/may-use", params={"msisdn": LMT, "consent": "VIETA"})
         assert r.status_code == 401 and problem(r)["type"] == "urn:lmt-consent:problem:unauthorized"
+
+
+def test_an_address_blocked_for_unknown_tokens_is_refused_even_with_a_cached_valid_one(
+        postgres_url: str, make_stack: Any) -> None:
+    """A spray of guessed tokens blocks its address on the route; a valid token already in
+    the cache must not let the same address past that block by the fast path."""
+    _, api = make_stack(postgres_url, token_cache_ttl=60.0, auth_failures_per_minute=3)
+    reader = api.token("dwh", "read")
+    with api.client(reader) as c, httpx.Client(base_url=api.base) as anon:
+        assert c.get("/v1/may-use", params={"msisdn": LMT, "consent": "VIETA"}).status_code == 200
+        assert c.get("/v1/may-use", params={"msisdn": LMT, "consent": "VIETA"}).status_code == 200
+        guesses = [anon.get("/v1/may-use", params={"msisdn": LMT, "consent": "VIETA"},
+                            headers={"Authorization": f"Bearer cgw_guess{i}"}).status_code
+                   for i in range(6)]
+        assert 429 in guesses, guesses
+        before = _fast_count(anon)
+        r = c.get("/v1/may-use", params={"msisdn": LMT, "consent": "VIETA"})
+        assert r.status_code == 429 and r.headers["retry-after"]
+        assert problem(r)["type"] == "urn:lmt-consent:problem:rate-limited"
+        assert _fast_count(anon) == before
